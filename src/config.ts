@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+
+/** Everything the gateway reads from its environment, parsed and checked once at start. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | null;
+  readonly hostsFile: string | null;
+  /** HS256 key bytes from `JWT_SECRET`. */
+  readonly jwtSecret: Buffer | null;
+  /** PEM text from `JWT_PUBLIC_KEY` (the value itself or a file it names). */
+  readonly jwtPublicKey: string | null;
+  readonly jwtIssuer: string | null;
+  readonly jwtAudience: string | null;
+  readonly scanConcurrency: number;
+  readonly scanTimeoutMs: number;
+  readonly maxHostIds: number;
+  readonly bodyLimitBytes: number;
+  readonly production: boolean;
+  readonly logLevel: string;
+}
+
+/** A variable that cannot be used; the message names it and never echoes a secret. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable} ${message}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Parse the operator contract (see README) from `env`. Throws ConfigError naming the first bad variable.
+ * Reads a file only when `JWT_PUBLIC_KEY` names one.
+ */
+export function loadConfig(env: Env): Config {
+  const production = env.NODE_ENV === 'production';
+  const maxHostIds = int(env, 'MAX_HOST_IDS', 1000, 1, 100_000);
+  const jwtSecret = secret(env);
+  const jwtPublicKey = publicKey(env);
+  if (jwtSecret && jwtPublicKey) {
+    throw new ConfigError('JWT_SECRET', 'and JWT_PUBLIC_KEY are both set; configure exactly one token key.');
+  }
+  const jwtIssuer = text(env, 'JWT_ISSUER');
+  const jwtAudience = text(env, 'JWT_AUDIENCE');
+  if (production) {
+    if (!jwtSecret && !jwtPublicKey) {
+      throw new ConfigError('JWT_SECRET', 'or JWT_PUBLIC_KEY is required when NODE_ENV=production.');
+    }
+    if (!jwtIssuer) throw new ConfigError('JWT_ISSUER', 'is required when NODE_ENV=production.');
+    if (!jwtAudience) throw new ConfigError('JWT_AUDIENCE', 'is required when NODE_ENV=production.');
+  }
+  return Object.freeze({
+    port: int(env, 'PORT', 6500, 0, 65535),
+    host: text(env, 'HOST') ?? '0.0.0.0',
+    dataDir: text(env, 'DATA_DIR') ?? './data',
+    databaseUrl: databaseUrl(env),
+    hostsFile: text(env, 'HOSTS_FILE'),
+    jwtSecret,
+    jwtPublicKey,
+    jwtIssuer,
+    jwtAudience,
+    scanConcurrency: int(env, 'SCAN_CONCURRENCY', 32, 1, 10_000),
+    scanTimeoutMs: int(env, 'SCAN_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    maxHostIds,
+    // Room for MAX_HOST_IDS quoted UUIDs with separators, never below 100 KiB.
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', Math.max(102_400, maxHostIds * 48), 1024, 64 * 1024 * 1024),
+    production,
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  });
+}
+
+function text(env: Env, name: string): string | null {
+  const value = env[name]?.trim();
+  return value ? value : null;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === null) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw.slice(0, 40)}").`);
+  }
+  return Number(raw);
+}
+
+function oneOf(env: Env, name: string, allowed: string[], fallback: string): string {
+  const raw = text(env, name);
+  if (raw === null) return fallback;
+  if (!allowed.includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}.`);
+  return raw;
+}
+
+function secret(env: Env): Buffer | null {
+  const raw = env.JWT_SECRET;
+  if (raw === undefined || raw === '') return null;
+  const bytes = Buffer.from(raw, 'utf8');
+  // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
+  if (bytes.length < 32) throw new ConfigError('JWT_SECRET', `must be at least 32 bytes (it has ${bytes.length}).`);
+  return bytes;
+}
+
+function publicKey(env: Env): string | null {
+  const raw = text(env, 'JWT_PUBLIC_KEY');
+  if (raw === null) return null;
+  if (raw.includes('-----BEGIN')) return raw.replace(/\\n/g, '\n');
+  try {
+    return readFileSync(raw, 'utf8');
+  } catch {
+    throw new ConfigError('JWT_PUBLIC_KEY', 'is neither a PEM key nor a readable file holding one.');
+  }
+}
+
+function databaseUrl(env: Env): string | null {
+  const raw = text(env, 'DATABASE_URL');
+  if (raw === null) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgres://user@host:5432/database).');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `must use postgres:// or postgresql:// (got ${url.protocol}//).`);
+  }
+  return raw;
+}

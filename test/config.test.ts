@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config';
+
+const SECRET = 'x'.repeat(32);
+
+describe('loadConfig', () => {
+  it('applies the operator contract defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 6500, host: '0.0.0.0', dataDir: './data', databaseUrl: null, hostsFile: null, jwtSecret: null, jwtPublicKey: null,
+      jwtIssuer: null, jwtAudience: null, scanConcurrency: 32, scanTimeoutMs: 30_000, maxHostIds: 1000, production: false,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const c = loadConfig({
+      PORT: '7000', HOST: '127.0.0.1', DATA_DIR: '/tmp/d', DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', HOSTS_FILE: '/tmp/h.json',
+      JWT_SECRET: SECRET, JWT_ISSUER: 'iss', JWT_AUDIENCE: 'aud', SCAN_CONCURRENCY: '4', SCAN_TIMEOUT_MS: '500', MAX_HOST_IDS: '10',
+    });
+    expect(c).toMatchObject({ port: 7000, host: '127.0.0.1', dataDir: '/tmp/d', databaseUrl: 'postgres://u@127.0.0.1:5432/db',
+      hostsFile: '/tmp/h.json', jwtIssuer: 'iss', jwtAudience: 'aud', scanConcurrency: 4, scanTimeoutMs: 500, maxHostIds: 10 });
+    expect(c.jwtSecret?.toString()).toBe(SECRET);
+  });
+
+  const bad: [string, Record<string, string>, string][] = [
+    ['PORT not a number', { PORT: 'http' }, 'PORT'],
+    ['PORT out of range', { PORT: '70000' }, 'PORT'],
+    ['SCAN_CONCURRENCY zero', { SCAN_CONCURRENCY: '0' }, 'SCAN_CONCURRENCY'],
+    ['SCAN_TIMEOUT_MS negative', { SCAN_TIMEOUT_MS: '-5' }, 'SCAN_TIMEOUT_MS'],
+    ['MAX_HOST_IDS fractional', { MAX_HOST_IDS: '1.5' }, 'MAX_HOST_IDS'],
+    ['a short JWT_SECRET', { JWT_SECRET: 'short' }, 'JWT_SECRET'],
+    ['both keys', { JWT_SECRET: SECRET, JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----' }, 'JWT_SECRET'],
+    ['a JWT_PUBLIC_KEY that is neither PEM nor a file', { JWT_PUBLIC_KEY: '/no/such/key.pem' }, 'JWT_PUBLIC_KEY'],
+    ['DATABASE_URL not a URL', { DATABASE_URL: 'localhost:5432' }, 'DATABASE_URL'],
+    ['DATABASE_URL another scheme', { DATABASE_URL: 'mysql://root@127.0.0.1/db' }, 'DATABASE_URL'],
+    ['production without a key', { NODE_ENV: 'production' }, 'JWT_SECRET'],
+    ['production without an issuer', { NODE_ENV: 'production', JWT_SECRET: SECRET, JWT_AUDIENCE: 'a' }, 'JWT_ISSUER'],
+    ['production without an audience', { NODE_ENV: 'production', JWT_SECRET: SECRET, JWT_ISSUER: 'i' }, 'JWT_AUDIENCE'],
+    ['an unknown LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ];
+  it.each(bad)('%s → ConfigError naming %s', (_name, env, variable) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as Error).message.startsWith(variable)).toBe(true);
+    if (env.JWT_SECRET) expect((error as Error).message).not.toContain(env.JWT_SECRET);
+  });
+});
