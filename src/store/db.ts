@@ -1,0 +1,25 @@
+/**
+ * The narrow port the SQL store needs from a database driver. PGlite and `pg` each implement it;
+ * no other module imports a driver.
+ */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Run a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+/** Delivers NOTIFY payloads; `onReconnect` fires after the connection was lost and listening resumed. */
+export interface Listener {
+  readonly onPayload: (payload: string) => void;
+  readonly onReconnect?: () => void;
+}
+
+export interface Db extends Queryable {
+  /** Run `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** LISTEN on `channel`; resolves to a function that stops listening. */
+  listen(channel: string, listener: Listener): Promise<() => Promise<void>>;
+  /** Whether the database answered the last time it was asked. */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}

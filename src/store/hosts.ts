@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import type { Host, HostInput } from '../model';
+import type { Db, Queryable } from './db';
+import { HOST_COLUMNS, toHost, type HostRow } from './rows';
+
+export interface HostListQuery {
+  limit: number;
+  /** Hosts after this one in (lower(name), id) order. */
+  after?: { name: string; id: string } | null;
+  search?: string | null;
+}
+
+export type UpsertResult = { hosts: Host[]; conflicts?: undefined } | { hosts?: undefined; conflicts: Map<number, string> };
+
+/** The host inventory. */
+export function createHostStore(db: Db) {
+  return {
+    /**
+     * Insert or update hosts in one transaction: by id when given, else by name (case-insensitive).
+     * Scan results (os, version, last scan) are kept. A name taken by another host is a conflict,
+     * reported per input index, and nothing is written.
+     */
+    async upsert(inputs: readonly HostInput[]): Promise<UpsertResult> {
+      return db.transaction(async (tx) => {
+        const hosts: Host[] = [];
+        const conflicts = new Map<number, string>();
+        for (const [index, input] of inputs.entries()) {
+          const byName = await tx.query<{ id: string }>('SELECT id FROM hosts WHERE lower(name) = lower($1)', [input.name]);
+          const id = input.id ?? byName[0]?.id ?? randomUUID();
+          if (byName[0] && byName[0].id !== id) {
+            conflicts.set(index, `The name '${input.name}' belongs to host ${byName[0].id}.`);
+            continue;
+          }
+          hosts.push(await upsertOne(tx, id, input));
+        }
+        if (conflicts.size > 0) throw new UpsertConflict(conflicts);
+        return { hosts };
+      }).catch((err: unknown) => {
+        if (err instanceof UpsertConflict) return { conflicts: err.conflicts };
+        throw err;
+      });
+    },
+
+    async get(id: string): Promise<Host | null> {
+      const rows = await db.query<HostRow>(`SELECT ${HOST_COLUMNS} FROM hosts h WHERE h.id = $1`, [id]);
+      return rows[0] ? toHost(rows[0]) : null;
+    },
+
+    async list(query: HostListQuery): Promise<Host[]> {
+      const pattern = query.search ? `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+      const rows = await db.query<HostRow>(
+        `SELECT ${HOST_COLUMNS} FROM hosts h
+         WHERE ($1::text IS NULL OR h.name ILIKE $1 OR h.dns_host_name ILIKE $1 OR h.ip_address ILIKE $1)
+           AND ($2::text IS NULL OR (lower(h.name), h.id) > (lower($2), $3::uuid))
+         ORDER BY lower(h.name), h.id LIMIT $4`,
+        [pattern, query.after?.name ?? null, query.after?.id ?? null, query.limit],
+      );
+      return rows.map(toHost);
+    },
+
+    /** Remove a host; its past scans stay with a null host id. */
+    async remove(id: string): Promise<boolean> {
+      const rows = await db.query('DELETE FROM hosts WHERE id = $1 RETURNING id', [id]);
+      return rows.length > 0;
+    },
+  };
+}
+
+export type HostStore = ReturnType<typeof createHostStore>;
+
+class UpsertConflict extends Error {
+  constructor(readonly conflicts: Map<number, string>) {
+    super('host name conflict');
+  }
+}
+
+async function upsertOne(q: Queryable, id: string, input: HostInput): Promise<Host> {
+  const rows = await q.query<HostRow>(
+    `INSERT INTO hosts AS h (id, name, dns_host_name, ip_address, ssh_port, win_rm_port)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, dns_host_name = EXCLUDED.dns_host_name,
+       ip_address = EXCLUDED.ip_address, ssh_port = EXCLUDED.ssh_port, win_rm_port = EXCLUDED.win_rm_port,
+       modified_at = now()
+     RETURNING ${HOST_COLUMNS}`,
+    [id, input.name, input.dnsHostName ?? null, input.ipAddress ?? null, input.sshPort ?? null, input.winRmPort ?? null],
+  );
+  return toHost(rows[0]!);
+}

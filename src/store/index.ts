@@ -1,0 +1,49 @@
+import type { Db } from './db';
+import { createHostStore, type HostStore } from './hosts';
+import { createJobStore, type JobStore } from './jobs';
+import { migrate } from './migrations';
+import { openPglite } from './pglite';
+import { openPostgres } from './postgres';
+
+export type { Db } from './db';
+export type { HostListQuery, UpsertResult } from './hosts';
+export type { JobListQuery, ScheduleResult } from './jobs';
+
+/** The scan model's persistence. One SQL dialect; PGlite (embedded) or PostgreSQL underneath. */
+export interface Store {
+  readonly kind: 'embedded' | 'postgres';
+  /** Identifies this database (the vendor's `nodeId`). */
+  readonly nodeId: string;
+  readonly db: Db;
+  readonly hosts: HostStore;
+  readonly jobs: JobStore;
+  stop(): Promise<void>;
+}
+
+export interface StoreOptions {
+  databaseUrl: string | null;
+  dataDir: string;
+}
+
+/** Open the configured database, apply migrations and build the store. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const kind = options.databaseUrl ? 'postgres' : 'embedded';
+  const db = options.databaseUrl ? await openPostgres(options.databaseUrl) : await openPglite(options.dataDir);
+  try {
+    await migrate(db);
+    const [meta] = await db.query<{ value: string }>(`SELECT value FROM gateway_meta WHERE key = 'node_id'`);
+    const nodeId = meta!.value;
+    let stopping: Promise<void> | null = null;
+    return {
+      kind,
+      nodeId,
+      db,
+      hosts: createHostStore(db),
+      jobs: createJobStore(db, nodeId),
+      stop: () => (stopping ??= db.close()),
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { ActionStatus, jobState, type Creator, type Job } from '../model';
+import type { Db, Queryable } from './db';
+import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
+
+export type ScheduleResult = { jobs: Job[]; missing?: undefined } | { jobs?: undefined; missing: string[] };
+
+export interface JobListQuery {
+  limit: number;
+  offset?: number;
+  /** Only jobs older than this `seq` (cursor paging). */
+  beforeSeq?: string | null;
+  status?: ActionStatus | null;
+}
+
+/** Jobs and their host scans: scheduling, reading and cancelling. */
+export function createJobStore(db: Db, nodeId: string) {
+  const read = async (q: Queryable, where: string, params: unknown[]): Promise<Job[]> =>
+    toJobs(
+      await q.query<JobScanRow>(
+        `SELECT ${JOB_COLUMNS} FROM host_scan_jobs j JOIN host_scans s ON s.job_id = j.id
+         WHERE ${where} ORDER BY j.seq DESC, s.position`,
+        params,
+      ),
+      nodeId,
+    );
+
+  const readByIds = async (q: Queryable, ids: readonly string[]): Promise<Job[]> => {
+    const jobs = new Map((await read(q, 'j.id = ANY($1::uuid[])', [ids])).map((j) => [j.id, j]));
+    return ids.map((id) => jobs.get(id)).filter((j): j is Job => j !== undefined);
+  };
+
+  return {
+    readByIds,
+
+    /**
+     * One job per host id (ids distinct, in request order) in one transaction. A host with a queued or
+     * running scan gets that job back. Unknown hosts: nothing is written and `missing` lists them.
+     */
+    async schedule(hostIds: readonly string[], creator: Creator): Promise<ScheduleResult> {
+      return db.transaction(async (tx) => {
+        // FOR SHARE keeps the hosts from being removed before our scans reference them.
+        const found = await tx.query<{ id: string }>('SELECT id FROM hosts WHERE id = ANY($1::uuid[]) FOR SHARE', [hostIds]);
+        const known = new Set(found.map((r) => r.id));
+        const missing = hostIds.filter((id) => !known.has(id));
+        if (missing.length > 0) return { missing };
+
+        const jobOf = await activeJobs(tx, hostIds);
+        const fresh = hostIds.filter((id) => !jobOf.has(id));
+        if (fresh.length > 0) {
+          const jobIds = fresh.map(() => randomUUID());
+          await tx.query(
+            `INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address)
+             SELECT id, $2, $3, $4 FROM unnest($1::uuid[]) AS id`,
+            [jobIds, creator.subject, creator.userName, creator.address],
+          );
+          const inserted = await tx.query<{ host_id: string; job_id: string }>(
+            `INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
+               ssh_port, win_rm_port)
+             SELECT v.id, v.job_id, h.id, 0, h.name, h.dns_host_name, h.ip_address, h.os, h.version,
+               h.ssh_port, h.win_rm_port
+             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id)
+             JOIN hosts h ON h.id = v.host_id
+             ON CONFLICT (host_id) WHERE status IN (0, 1) DO NOTHING
+             RETURNING host_id, job_id`,
+            [fresh.map(() => randomUUID()), jobIds, fresh],
+          );
+          for (const r of inserted) jobOf.set(r.host_id, r.job_id);
+          if (inserted.length < fresh.length) {
+            // A concurrent call scheduled some of these hosts first: drop our empty jobs, use theirs.
+            const used = new Set(inserted.map((r) => r.job_id));
+            await tx.query('DELETE FROM host_scan_jobs WHERE id = ANY($1::uuid[])', [jobIds.filter((id) => !used.has(id))]);
+            for (const [hostId, jobId] of await activeJobs(tx, fresh.filter((id) => !jobOf.has(id)))) {
+              jobOf.set(hostId, jobId);
+            }
+          }
+        }
+        return { jobs: await readByIds(tx, [...new Set(hostIds.map((id) => jobOf.get(id)!))]) };
+      });
+    },
+
+    getJobs: (ids: readonly string[]) => readByIds(db, ids),
+
+    async list(query: JobListQuery): Promise<Job[]> {
+      const ids = await db.query<{ id: string }>(
+        `SELECT id FROM host_scan_jobs
+         WHERE ($1::smallint IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2::bigint)
+         ORDER BY seq DESC LIMIT $3 OFFSET $4`,
+        [query.status ?? null, query.beforeSeq ?? null, query.limit, query.offset ?? 0],
+      );
+      return readByIds(db, ids.map((r) => r.id));
+    },
+
+    async latestForHost(hostId: string): Promise<Job | null> {
+      const rows = await db.query<{ job_id: string }>(
+        'SELECT job_id FROM host_scans WHERE host_id = $1 ORDER BY created_at DESC LIMIT 1',
+        [hostId],
+      );
+      return rows[0] ? ((await readByIds(db, [rows[0].job_id]))[0] ?? null) : null;
+    },
+
+    /**
+     * Queued scans become Cancelled at once; running ones are flagged for the runner to abort.
+     * Returns null for an unknown job, else the job and the ids of its scans still running.
+     */
+    async cancel(jobId: string, reason: string): Promise<{ job: Job; running: string[] } | null> {
+      return db.transaction(async (tx) => {
+        const locked = await tx.query('SELECT id FROM host_scan_jobs WHERE id = $1 FOR UPDATE', [jobId]);
+        if (locked.length === 0) return null;
+        const cancelled = await tx.query(
+          `UPDATE host_scans SET status = ${ActionStatus.Cancelled}, status_description = $2, finished_at = now(),
+             modified_at = now(), lease_owner = NULL, lease_expires_at = NULL
+           WHERE job_id = $1 AND status = ${ActionStatus.Queued} RETURNING id`,
+          [jobId, reason],
+        );
+        const running = await tx.query<{ id: string }>(
+          `UPDATE host_scans SET cancel_requested = true, modified_at = now()
+           WHERE job_id = $1 AND status = ${ActionStatus.Running} RETURNING id`,
+          [jobId],
+        );
+        if (cancelled.length > 0) await refreshJobs(tx, [jobId]);
+        const [job] = await readByIds(tx, [jobId]);
+        return { job: job!, running: running.map((r) => r.id) };
+      });
+    },
+  };
+}
+
+export type JobStore = ReturnType<typeof createJobStore>;
+
+async function activeJobs(q: Queryable, hostIds: readonly string[]): Promise<Map<string, string>> {
+  const rows = await q.query<{ host_id: string; job_id: string }>(
+    `SELECT host_id, job_id FROM host_scans WHERE host_id = ANY($1::uuid[]) AND status IN (0, 1)`,
+    [hostIds],
+  );
+  return new Map(rows.map((r) => [r.host_id, r.job_id]));
+}
+
+/**
+ * Recompute the stored status of jobs from their scans and bump their revision.
+ * Callers hold the job rows locked (FOR UPDATE) so concurrent scan changes cannot interleave.
+ */
+export async function refreshJobs(q: Queryable, jobIds: readonly string[]): Promise<void> {
+  const rows = await q.query<{ job_id: string; statuses: number[] }>(
+    'SELECT job_id, array_agg(status) AS statuses FROM host_scans WHERE job_id = ANY($1::uuid[]) GROUP BY job_id',
+    [jobIds],
+  );
+  await q.query(
+    `UPDATE host_scan_jobs j SET status = v.status, revision = j.revision + 1, modified_at = now()
+     FROM unnest($1::uuid[], $2::smallint[]) AS v(id, status) WHERE j.id = v.id`,
+    [rows.map((r) => r.job_id), rows.map((r) => jobState(r.statuses.map((status) => ({ status }))).status)],
+  );
+}

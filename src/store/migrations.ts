@@ -1,0 +1,94 @@
+import type { Db } from './db';
+
+/**
+ * Versioned schema changes, applied in order, each once. The same SQL runs on PGlite and PostgreSQL.
+ * Never edit a released migration; add the next one.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'hosts, jobs and host scans',
+    sql: `
+      CREATE TABLE gateway_meta (key text PRIMARY KEY, value text NOT NULL);
+      INSERT INTO gateway_meta (key, value) VALUES ('node_id', gen_random_uuid()::text);
+
+      CREATE TABLE hosts (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        dns_host_name text,
+        ip_address text,
+        os text,
+        version text,
+        ssh_port integer,
+        win_rm_port integer,
+        last_scan_time timestamptz,
+        last_scan_start_time timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        modified_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE UNIQUE INDEX hosts_name_key ON hosts (lower(name));
+
+      CREATE TABLE host_scan_jobs (
+        id uuid PRIMARY KEY,
+        seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+        status smallint NOT NULL DEFAULT 0,
+        revision integer NOT NULL DEFAULT 0,
+        created_by text,
+        created_by_user_name text,
+        created_from_address text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        modified_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX host_scan_jobs_status ON host_scan_jobs (status, seq);
+
+      CREATE TABLE host_scans (
+        id uuid PRIMARY KEY,
+        job_id uuid NOT NULL REFERENCES host_scan_jobs (id) ON DELETE CASCADE,
+        host_id uuid REFERENCES hosts (id) ON DELETE SET NULL,
+        position integer NOT NULL,
+        name text NOT NULL,
+        dns_host_name text,
+        ip_address text,
+        os text,
+        version text,
+        ssh_port integer,
+        win_rm_port integer,
+        status smallint NOT NULL DEFAULT 0,
+        status_description text NOT NULL DEFAULT 'Queued',
+        failure_reason smallint NOT NULL DEFAULT 0,
+        host_connected boolean NOT NULL DEFAULT false,
+        attempts integer NOT NULL DEFAULT 0,
+        cancel_requested boolean NOT NULL DEFAULT false,
+        lease_owner text,
+        lease_expires_at timestamptz,
+        run_after timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz,
+        finished_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        modified_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- At most one queued or running scan per host: a second request gets the active job back.
+      CREATE UNIQUE INDEX host_scans_one_active_per_host ON host_scans (host_id) WHERE status IN (0, 1);
+      CREATE INDEX host_scans_job ON host_scans (job_id, position);
+      CREATE INDEX host_scans_host_latest ON host_scans (host_id, created_at DESC);
+      CREATE INDEX host_scans_ready ON host_scans (run_after) WHERE status = 0;
+      CREATE INDEX host_scans_leases ON host_scans (lease_expires_at) WHERE status = 1;
+    `,
+  },
+];
+
+/** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */
+export async function migrate(db: Db): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('scan-gateway:migrate'))`);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const rows = await tx.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await tx.exec(m.sql);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+    }
+  });
+}

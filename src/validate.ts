@@ -1,0 +1,105 @@
+import { badInput, type FieldErrors } from './errors';
+import type { HostInput } from './model';
+
+// Input checks shared by the service and start-up loading. Each returns clean values or throws BAD_INPUT
+// whose field errors are keyed the way ASP.NET keys them ($, $[3], hostId).
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+
+/** A short, safe rendering of a caller's value for an error message. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') {
+    return value.length <= 64 && /^[\x20-\x7e]*$/.test(value) ? `'${value}'` : `a string of ${value.length} characters`;
+  }
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** A UUID path or query parameter, lower-cased. */
+export function uuidParam(value: unknown, key: string): string {
+  if (!isUuid(value)) throw badInput({ [key]: [`The value ${describe(value)} is not a valid UUID.`] });
+  return value.toLowerCase();
+}
+
+/**
+ * A JSON array of host ids: 1..max UUID strings. Returns them lower-cased and de-duplicated in first-seen
+ * order, plus every index each id appeared at (for errors about unknown ids).
+ */
+export function hostIdList(value: unknown, max: number): { ids: string[]; indexes: Map<string, number[]> } {
+  if (!Array.isArray(value)) {
+    throw badInput({ $: [`The body must be a JSON array of host ids (UUID strings), not ${describe(value)}.`] });
+  }
+  if (value.length === 0) throw badInput({ $: ['At least one host id is required.'] });
+  if (value.length > max) {
+    throw badInput({ $: [`At most ${max} host ids are allowed in one request (got ${value.length}).`] });
+  }
+  const errors: FieldErrors = {};
+  const indexes = new Map<string, number[]>();
+  value.forEach((item, i) => {
+    if (!isUuid(item)) {
+      errors[`$[${i}]`] = [`The JSON value ${describe(item)} could not be converted to System.Guid (a UUID string).`];
+      return;
+    }
+    const id = item.toLowerCase();
+    indexes.set(id, [...(indexes.get(id) ?? []), i]);
+  });
+  if (Object.keys(errors).length > 0) throw badInput(errors);
+  return { ids: [...indexes.keys()], indexes };
+}
+
+/** An integer query parameter within [min, max], or the fallback when absent. */
+export function intParam(value: unknown, key: string, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw badInput({ [key]: [`The value ${describe(value)} is not valid; expected a whole number from ${min} to ${max}.`] });
+  }
+  return n;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-f:.]{2,45}$/i;
+
+/** Host declarations (HOSTS_FILE, upsertHosts): errors keyed `$[i].field`. */
+export function hostInputs(value: unknown, max: number): HostInput[] {
+  if (!Array.isArray(value)) throw badInput({ $: [`Expected a JSON array of hosts, not ${describe(value)}.`] });
+  if (value.length > max) throw badInput({ $: [`At most ${max} hosts are allowed at once (got ${value.length}).`] });
+  const errors: FieldErrors = {};
+  const hosts = value.map((raw, i) => {
+    const at = (field: string, message: string) => ((errors[`$[${i}]${field ? `.${field}` : ''}`] ??= []).push(message), undefined);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return at('', `Expected a host object, not ${describe(raw)}.`);
+    const h = raw as Record<string, unknown>;
+    if (h.id !== undefined && h.id !== null && !isUuid(h.id)) at('id', `The value ${describe(h.id)} is not a valid UUID.`);
+    if (typeof h.name !== 'string' || h.name.trim() === '' || h.name.length > 255) {
+      at('name', 'A name of 1 to 255 characters is required.');
+    }
+    const dns = optional(h.dnsHostName);
+    if (dns !== null && (typeof dns !== 'string' || !HOSTNAME.test(dns))) at('dnsHostName', `${describe(dns)} is not a DNS host name.`);
+    const ip = optional(h.ipAddress);
+    if (ip !== null && (typeof ip !== 'string' || !(IPV4.test(ip) || (ip.includes(':') && IPV6.test(ip))))) {
+      at('ipAddress', `${describe(ip)} is not an IP address.`);
+    }
+    for (const field of ['sshPort', 'winRmPort'] as const) {
+      const port = optional(h[field]);
+      if (port !== null && !(Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535)) {
+        at(field, `${describe(port)} is not a port number (1-65535).`);
+      }
+    }
+    return {
+      ...(isUuid(h.id) ? { id: h.id.toLowerCase() } : {}),
+      name: String(h.name ?? '').trim(),
+      dnsHostName: dns as string | null,
+      ipAddress: ip as string | null,
+      sshPort: optional(h.sshPort) as number | null,
+      winRmPort: optional(h.winRmPort) as number | null,
+    };
+  });
+  if (Object.keys(errors).length > 0) throw badInput(errors);
+  return hosts as HostInput[];
+}
+
+const optional = (v: unknown): unknown => (v === undefined || v === '' ? null : v);
