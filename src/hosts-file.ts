@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from './config';
+import { isAppError } from './errors';
+import type { HostInput } from './model';
+import { hostInputs } from './validate';
+
+/** The host every development gateway knows, so a newcomer's first scan has a real target. */
+export const DEMO_HOST: HostInput = { name: 'localhost', dnsHostName: 'localhost', ipAddress: '127.0.0.1' };
+
+/** Read and check `HOSTS_FILE`; a ConfigError names the file and what is wrong where. */
+export async function readHostsFile(path: string, maxHosts: number): Promise<HostInput[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('HOSTS_FILE', `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${path}).`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('HOSTS_FILE', `is not valid JSON: ${(err as Error).message}`);
+  }
+  try {
+    return hostInputs(json, maxHosts);
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    const problems = Object.entries(err.fieldErrors ?? {}).map(([key, messages]) => `${key}: ${messages.join(' ')}`);
+    throw new ConfigError('HOSTS_FILE', `has invalid hosts: ${problems.slice(0, 10).join('; ')}`);
+  }
+}

@@ -1,0 +1,93 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isAppError, type AppError, type ErrorCode, type FieldErrors } from '../errors';
+
+// The one mapping from errors to ASP.NET Core ProblemDetails (the links and titles of .NET 6, which the
+// vendor's server runs on). Unknown errors are masked; their detail goes to the log only.
+
+interface ProblemKind {
+  status: number;
+  type: string;
+  title: string;
+}
+
+const RFC7231 = 'https://tools.ietf.org/html/rfc7231#section-';
+const KINDS: Record<number, ProblemKind> = {
+  400: { status: 400, type: `${RFC7231}6.5.1`, title: 'Bad Request' },
+  401: { status: 401, type: 'https://tools.ietf.org/html/rfc7235#section-3.1', title: 'Unauthorized' },
+  403: { status: 403, type: `${RFC7231}6.5.3`, title: 'Forbidden' },
+  404: { status: 404, type: `${RFC7231}6.5.4`, title: 'Not Found' },
+  405: { status: 405, type: `${RFC7231}6.5.5`, title: 'Method Not Allowed' },
+  409: { status: 409, type: `${RFC7231}6.5.8`, title: 'Conflict' },
+  413: { status: 413, type: `${RFC7231}6.5.11`, title: 'Payload Too Large' },
+  415: { status: 415, type: `${RFC7231}6.5.13`, title: 'Unsupported Media Type' },
+  500: { status: 500, type: `${RFC7231}6.6.1`, title: 'An error occurred while processing your request.' },
+  503: { status: 503, type: `${RFC7231}6.6.4`, title: 'Service Unavailable' },
+};
+
+const STATUS_OF: Record<ErrorCode, number> = {
+  BAD_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export const VALIDATION_TITLE = 'One or more validation errors occurred.';
+export const RETRY_AFTER_S = '5';
+
+/** Send a ProblemDetails body with `status`; `fieldErrors` makes it a validation problem. */
+export function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  detail: string,
+  fieldErrors?: FieldErrors,
+): FastifyReply {
+  const kind = KINDS[status] ?? { status, type: `${RFC7231}6.5.1`, title: 'Error' };
+  const body = {
+    type: kind.type,
+    title: fieldErrors ? VALIDATION_TITLE : kind.title,
+    status,
+    detail,
+    traceId: String(reply.request.id),
+    ...(fieldErrors ? { errors: fieldErrors } : {}),
+  };
+  return reply.code(status).type('application/problem+json; charset=utf-8').serializer(JSON.stringify).send(body);
+}
+
+export function sendAppError(reply: FastifyReply, err: AppError): FastifyReply {
+  const status = STATUS_OF[err.code];
+  if (err.code === 'UNAUTHENTICATED') {
+    const description = err.message.replace(/["\\]/g, '');
+    reply.header('www-authenticate', reply.request.headers.authorization
+      ? `Bearer error="invalid_token", error_description="${description}"`
+      : 'Bearer');
+  }
+  if (err.code === 'UNAVAILABLE') reply.header('retry-after', RETRY_AFTER_S);
+  return sendProblem(reply, status, err.message, err.fieldErrors);
+}
+
+/** Fastify's error handler: AppErrors by code, framework errors by their status, the rest masked. */
+export function handleError(err: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) {
+  if (isAppError(err)) {
+    if (err.code === 'INTERNAL') request.log.error({ err }, 'internal error');
+    return sendAppError(reply, err);
+  }
+  const fastifyErr = err as FastifyError & { fieldErrors?: FieldErrors };
+  const status = fastifyErr.statusCode ?? 500;
+  if (status >= 500) {
+    request.log.error({ err }, 'unhandled error');
+    return sendProblem(reply, 500, 'The server could not complete the request; the traceId identifies it in the logs.');
+  }
+  switch (fastifyErr.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return sendProblem(reply, 413, `The request body exceeds the limit of ${request.routeOptions.bodyLimit ?? 'the configured'} bytes.`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return sendProblem(reply, 415, `Content-Type '${request.headers['content-type'] ?? '(none)'}' is not supported; send application/json.`.slice(0, 200));
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return sendProblem(reply, 400, 'A non-empty request body is required.', { $: ['A non-empty request body is required.'] });
+  }
+  if (fastifyErr.fieldErrors) return sendProblem(reply, 400, err.message, fastifyErr.fieldErrors);
+  return sendProblem(reply, status, status === 400 ? 'The request is not valid.' : err.message);
+}

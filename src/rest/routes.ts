@@ -1,0 +1,96 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Principal } from '../auth';
+import type { HostScanService } from '../service';
+import { hostScanJob, hostScanJobStatus, problemDetails } from './schemas';
+import { toJobEntity, toJobStatus } from './wire';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const principal = (request: FastifyRequest): Principal => request.principal!;
+
+const errors = { 400: problemDetails, 401: problemDetails, 403: problemDetails, 404: problemDetails } as const;
+const idParam = (name: string) => ({ type: 'object', properties: { [name]: { type: 'string', format: 'uuid' } } }) as const;
+
+/**
+ * The vendor's HostScanJob routes under `/api/v1/HostScanJob`. Handlers only translate between the
+ * wire and the service; authentication happens before them (see http.ts), roles in the service.
+ * Literal segments (`ByHostIdMultiple`, `ByHostId`) win over `{id}` by the router's static-first rule.
+ */
+export async function hostScanJobRoutes(app: FastifyInstance, { service }: { service: HostScanService }) {
+  app.post('/ByHostIdMultiple', {
+    schema: {
+      summary: 'Schedule a host scan for multiple hosts (Auth roles: Admin,App)',
+      response: { 200: { type: 'array', items: hostScanJobStatus }, ...errors },
+    },
+    handler: async (request) => {
+      const jobs = await service.scheduleHostScans(principal(request), { hostIds: request.body, from: request.ip });
+      return jobs.map(toJobStatus);
+    },
+  });
+
+  app.get('/', {
+    schema: {
+      summary: 'Get status for all host scan jobs, newest first (Auth roles: Admin,App)',
+      querystring: { type: 'object', properties: { skip: { type: 'integer' }, take: { type: 'integer' } } },
+      response: { 200: { type: 'array', items: hostScanJobStatus }, ...errors },
+    },
+    handler: async (request) => {
+      const query = request.query as { skip?: unknown; take?: unknown };
+      const page = await service.listJobs(principal(request), { skip: query.skip, take: query.take });
+      return page.items.map(toJobStatus);
+    },
+  });
+
+  app.get('/ByHostId/:hostId', {
+    schema: {
+      summary: 'Attempt to find a scan job and its current status for the given host (Auth roles: Admin,App)',
+      params: idParam('hostId'),
+      response: { 200: hostScanJob, ...errors },
+    },
+    handler: async (request) => {
+      const { hostId } = request.params as { hostId: string };
+      return toJobEntity(await service.jobForHost(principal(request), { hostId }));
+    },
+  });
+
+  app.post('/ByHostId/:hostId', {
+    schema: {
+      summary: 'Schedule a scan for host (Auth roles: Admin,App)',
+      params: idParam('hostId'),
+      response: { 200: hostScanJobStatus, ...errors },
+    },
+    handler: async (request) => {
+      const { hostId } = request.params as { hostId: string };
+      return toJobStatus(await service.scheduleHostScan(principal(request), { hostId, from: request.ip }));
+    },
+  });
+
+  app.get('/:hostScanJobId', {
+    schema: {
+      summary: 'Get status for a host scan job (Auth roles: Admin,App)',
+      params: idParam('hostScanJobId'),
+      response: { 200: hostScanJob, ...errors },
+    },
+    handler: async (request) => {
+      const { hostScanJobId } = request.params as { hostScanJobId: string };
+      return toJobEntity(await service.getJob(principal(request), { id: hostScanJobId }));
+    },
+  });
+
+  app.delete('/:hostScanJobId', {
+    schema: {
+      summary: 'Cancel a host scan job (Auth roles: Admin,App)',
+      params: idParam('hostScanJobId'),
+      response: { 202: { type: 'null', description: 'Accepted' }, ...errors },
+    },
+    handler: async (request, reply) => {
+      const { hostScanJobId } = request.params as { hostScanJobId: string };
+      await service.cancelJob(principal(request), { id: hostScanJobId });
+      return reply.code(202).send();
+    },
+  });
+}

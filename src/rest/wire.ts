@@ -1,0 +1,121 @@
+import { jobState, type HostScan, type Job } from '../model';
+import { isUuid } from '../validate';
+
+// The vendor's JSON shapes (SbPAM.Models.*), camelCase, enums as integers.
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+/** `SbPAM.Models.HostScanJobStatus` */
+export function toJobStatus(job: Job) {
+  const state = jobState(job.scans);
+  return {
+    id: job.id,
+    status: state.status,
+    statusDescription: state.statusDescription,
+    hostScanHostStatus: job.scans.map(toHostStatus),
+  };
+}
+
+/** `SbPAM.Models.HostScanHostStatus` */
+function toHostStatus(s: HostScan) {
+  return {
+    hostScanHostId: s.id,
+    hostId: s.hostId,
+    name: s.name,
+    dnsHostName: s.dnsHostName,
+    os: s.os,
+    ipAddress: s.ipAddress,
+    version: s.version,
+    status: s.status,
+    statusDescription: s.statusDescription,
+    failureReason: s.failureReason,
+  };
+}
+
+/** The job's own fields of `SbPAM.Models.HostScanJob`, with the join list given. */
+function jobFields(job: Job, joins: unknown[]) {
+  return {
+    id: job.id,
+    // The vendor's createdBy is a user id (UUID); a subject that is not one is only in createdByUserName.
+    createdBy: isUuid(job.createdBy) ? job.createdBy : null,
+    createdByUserName: job.createdByUserName,
+    createdFromAddress: job.createdFromAddress,
+    hostScanJobHostJoin: joins,
+    nodeId: job.nodeId,
+    createdDateTimeUtc: iso(job.createdAt),
+    modifiedDateTimeUtc: iso(job.modifiedAt),
+  };
+}
+
+/**
+ * `SbPAM.Models.HostScanJob`, as `GET /api/v1/HostScanJob/{id}` returns it. Each join carries the host scan
+ * (`hostScanHost`) and its execution state (`actionQueue`: status, statusDescription, failureReason);
+ * our host scan record serves as both, so `hostScanHostId` and `actionQueueId` are the same id.
+ */
+export function toJobEntity(job: Job) {
+  const shallow = jobFields(job, []);
+  return jobFields(
+    job,
+    job.scans.map((s) => ({
+      hostScanJobId: job.id,
+      hostScanJob: shallow,
+      hostScanHostId: s.id,
+      hostScanHost: toHostScanHost(job, s),
+      actionQueueId: s.id,
+      actionQueue: toActionQueue(job, s),
+      nodeId: job.nodeId,
+      createdDateTimeUtc: iso(s.createdAt),
+      modifiedDateTimeUtc: iso(s.modifiedAt),
+    })),
+  );
+}
+
+/** `SbPAM.Models.HostScanHost` */
+function toHostScanHost(job: Job, s: HostScan) {
+  return {
+    id: s.id,
+    name: s.name,
+    dnsHostName: s.dnsHostName,
+    ipAddress: s.ipAddress,
+    os: s.os,
+    version: s.version,
+    lsaLookupCache: null,
+    lastUpdatedDateTimeUtc: null,
+    hostId: s.hostId,
+    credentialId: null,
+    platformId: null,
+    lastScanTimeUtc: iso(s.finishedAt),
+    lastScanStartTimeUtc: iso(s.startedAt),
+    hostScanUser: [],
+    hostScanGroup: [],
+    hostScanFeature: [],
+    hostScanJobHostJoin: [],
+    hostConnected: s.hostConnected,
+    netBiosName: null,
+    nodeId: job.nodeId,
+    createdDateTimeUtc: iso(s.createdAt),
+    modifiedDateTimeUtc: iso(s.modifiedAt),
+  };
+}
+
+/** `SbPAM.Models.ActionQueue`: the execution record of one host scan. */
+function toActionQueue(job: Job, s: HostScan) {
+  return {
+    id: s.id,
+    actionJobId: null,
+    runUserId: null,
+    timeCreated: iso(s.createdAt),
+    timeStarted: iso(s.startedAt),
+    timeFinished: iso(s.finishedAt),
+    heartBeatDateTimeUtc: null,
+    status: s.status,
+    statusDescription: s.statusDescription,
+    failureReason: s.failureReason,
+    actionGroupId: null,
+    actionGroup: null,
+    actionQueueAction: [],
+    nodeId: job.nodeId,
+    createdDateTimeUtc: iso(s.createdAt),
+    modifiedDateTimeUtc: iso(s.modifiedAt),
+  };
+}

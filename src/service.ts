@@ -1,0 +1,185 @@
+import { requireRole, type Principal, type Role } from './auth';
+import { badInput, notFound, unavailable, type FieldErrors } from './errors';
+import { ActionStatus, type Host, type Job } from './model';
+import type { Store } from './store';
+import { hostIdList, hostInputs, intParam, uuidParam } from './validate';
+
+const SCAN_ROLES: readonly Role[] = ['Admin', 'App'];
+const HOST_WRITE_ROLES: readonly Role[] = ['Admin'];
+
+export interface ServiceOptions {
+  store: Store;
+  maxHostIds: number;
+  /** Told about every job the service changed, after the change is committed. */
+  onJobsChanged?: (jobs: readonly Job[]) => void;
+  /** Asked to abort scans that are running when their job is cancelled. */
+  onCancelRunning?: (scanIds: readonly string[]) => void;
+  /** Refuses new work with UNAVAILABLE while it returns a reason (shutdown). */
+  refusal?: () => string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  hasMore: boolean;
+}
+
+/**
+ * The one place that decides: every operation takes the caller's principal and raw input, checks the
+ * role, validates, and talks to the store. Edges (REST, GraphQL, WebSocket) only translate.
+ */
+export class HostScanService {
+  constructor(private readonly options: ServiceOptions) {}
+
+  private get store() {
+    return this.options.store;
+  }
+
+  /**
+   * One job per distinct host id, in request order; a host with a queued or running job gets that job.
+   * Unknown ids: BAD_INPUT naming each, and nothing is scheduled.
+   */
+  async scheduleHostScans(principal: Principal, input: { hostIds: unknown; from?: string | null }): Promise<Job[]> {
+    requireRole(principal, SCAN_ROLES);
+    const { ids, indexes } = hostIdList(input.hostIds, this.options.maxHostIds);
+    return this.schedule(principal, ids, input.from, (id) => indexes.get(id)!.map((i) => `$[${i}]`));
+  }
+
+  /** One host's scan (`POST …/ByHostId/{hostId}`); the same rules as scheduleHostScans. */
+  async scheduleHostScan(principal: Principal, input: { hostId: unknown; from?: string | null }): Promise<Job> {
+    requireRole(principal, SCAN_ROLES);
+    const hostId = uuidParam(input.hostId, 'hostId');
+    const [job] = await this.schedule(principal, [hostId], input.from, () => ['hostId']);
+    return job!;
+  }
+
+  private async schedule(
+    principal: Principal,
+    hostIds: string[],
+    from: string | null | undefined,
+    keysOf: (missingId: string) => string[],
+  ): Promise<Job[]> {
+    this.refuseWhenDraining();
+    const result = await this.store.jobs.schedule(hostIds, {
+      subject: principal.subject,
+      userName: principal.userName,
+      address: from ?? null,
+    });
+    if (result.missing) {
+      const errors: FieldErrors = {};
+      for (const id of result.missing) for (const key of keysOf(id)) errors[key] = [`No host has the id '${id}'.`];
+      throw badInput(errors, `Unknown host id${result.missing.length > 1 ? 's' : ''}: ${result.missing.join(', ')}.`);
+    }
+    this.options.onJobsChanged?.(result.jobs);
+    return result.jobs;
+  }
+
+  async getJob(principal: Principal, input: { id: unknown }): Promise<Job> {
+    requireRole(principal, SCAN_ROLES);
+    const id = uuidParam(input.id, 'hostScanJobId');
+    const [job] = await this.store.jobs.getJobs([id]);
+    if (!job) throw notFound(`Unable to find host scan job ${id}.`);
+    return job;
+  }
+
+  /** Jobs known to the caller among `ids`, in that order; unknown ids are left out. */
+  async getJobs(principal: Principal, input: { ids: readonly string[] }): Promise<Job[]> {
+    requireRole(principal, SCAN_ROLES);
+    const { ids } = hostIdList(input.ids, this.options.maxHostIds);
+    return this.store.jobs.getJobs(ids);
+  }
+
+  /** Newest first. `skip`/`take` page by offset (REST); `after` is a cursor from a previous page (GraphQL). */
+  async listJobs(
+    principal: Principal,
+    input: { skip?: unknown; take?: unknown; after?: unknown; status?: unknown },
+  ): Promise<Page<Job>> {
+    requireRole(principal, SCAN_ROLES);
+    const take = intParam(input.take, 'take', 1000, 1, 1000);
+    const skip = intParam(input.skip, 'skip', 0, 0, 1_000_000);
+    const status = input.status ?? null;
+    if (status !== null && !(typeof status === 'number' && ActionStatus[status] !== undefined)) {
+      throw badInput({ status: ['Not an ActionStatus.'] });
+    }
+    const beforeSeq = input.after == null ? null : decodeCursor(input.after, 'job', /^\d{1,19}$/);
+    const jobs = await this.store.jobs.list({ limit: take + 1, offset: skip, beforeSeq, status: status as ActionStatus | null });
+    return { items: jobs.slice(0, take), hasMore: jobs.length > take };
+  }
+
+  /** The host's latest job, or NOT_FOUND when the host is unknown or was never scanned. */
+  async jobForHost(principal: Principal, input: { hostId: unknown }): Promise<Job> {
+    requireRole(principal, SCAN_ROLES);
+    const hostId = uuidParam(input.hostId, 'hostId');
+    const job = await this.store.jobs.latestForHost(hostId);
+    if (!job) throw notFound(`No host scan job was found for host ${hostId}.`);
+    return job;
+  }
+
+  /** Queued scans end Cancelled at once; running ones are aborted by the runner. Idempotent. */
+  async cancelJob(principal: Principal, input: { id: unknown }): Promise<Job> {
+    requireRole(principal, SCAN_ROLES);
+    const id = uuidParam(input.id, 'hostScanJobId');
+    const result = await this.store.jobs.cancel(id, `Cancelled by ${principal.userName}`);
+    if (!result) throw notFound(`Unable to find host scan job ${id}.`);
+    if (result.running.length > 0) this.options.onCancelRunning?.(result.running);
+    this.options.onJobsChanged?.([result.job]);
+    return result.job;
+  }
+
+  async listHosts(principal: Principal, input: { first?: unknown; after?: unknown; search?: unknown }): Promise<Page<Host>> {
+    requireRole(principal, SCAN_ROLES);
+    const first = intParam(input.first, 'first', 50, 1, 1000);
+    const search = input.search ?? null;
+    if (search !== null && (typeof search !== 'string' || search.length > 255)) {
+      throw badInput({ search: ['Expected a string of at most 255 characters.'] });
+    }
+    let after: { name: string; id: string } | null = null;
+    if (input.after != null) {
+      const raw = decodeCursor(input.after, 'host', /^[0-9a-f-]{36}:.*$/s);
+      after = { id: raw.slice(0, 36), name: raw.slice(37) };
+    }
+    const hosts = await this.store.hosts.list({ limit: first + 1, after, search: search || null });
+    return { items: hosts.slice(0, first), hasMore: hosts.length > first };
+  }
+
+  async getHost(principal: Principal, input: { id: unknown }): Promise<Host> {
+    requireRole(principal, SCAN_ROLES);
+    const id = uuidParam(input.id, 'hostId');
+    const host = await this.store.hosts.get(id);
+    if (!host) throw notFound(`No host has the id ${id}.`);
+    return host;
+  }
+
+  /** Admin only. By id when given, else by name; all or nothing. */
+  async upsertHosts(principal: Principal, input: { hosts: unknown }): Promise<Host[]> {
+    requireRole(principal, HOST_WRITE_ROLES);
+    const result = await this.store.hosts.upsert(hostInputs(input.hosts, this.options.maxHostIds));
+    if (result.conflicts) {
+      throw badInput(Object.fromEntries([...result.conflicts].map(([i, message]) => [`$[${i}].name`, [message]])));
+    }
+    return result.hosts;
+  }
+
+  /** Admin only. Past scans of the host are kept. */
+  async removeHost(principal: Principal, input: { id: unknown }): Promise<boolean> {
+    requireRole(principal, HOST_WRITE_ROLES);
+    const id = uuidParam(input.id, 'hostId');
+    if (!(await this.store.hosts.remove(id))) throw notFound(`No host has the id ${id}.`);
+    return true;
+  }
+
+  private refuseWhenDraining(): void {
+    const reason = this.options.refusal?.();
+    if (reason) throw unavailable(reason);
+  }
+}
+
+/** Opaque page cursors: base64url of `kind:value`. */
+export const jobCursor = (job: Job): string => Buffer.from(`job:${job.seq}`).toString('base64url');
+export const hostCursor = (host: Host): string => Buffer.from(`host:${host.id}:${host.name}`).toString('base64url');
+
+function decodeCursor(cursor: unknown, kind: string, shape: RegExp): string {
+  const text = typeof cursor === 'string' && cursor.length <= 1024 ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const value = text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : '';
+  if (!shape.test(value)) throw badInput({ after: ['Not a cursor returned by this API.'] });
+  return value;
+}
