@@ -1,0 +1,92 @@
+import { rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { Principal } from '../src/auth';
+import { ConfigError } from '../src/config';
+import { freshDataDir, startTestGateway } from './support/gateway';
+import { HOSTS, hostsFile } from './support/hosts';
+import { call } from './support/http';
+import { adminToken } from './support/tokens';
+
+const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
+
+describe('the embedded store across restarts', () => {
+  it('keeps hosts and jobs on the same DATA_DIR', async () => {
+    const dataDir = freshDataDir();
+    const first = await startTestGateway({ HOSTS_FILE: hostsFile() }, { dataDir, runner: false });
+    const scheduled = await call(`${first.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token: adminToken(), body: [HOSTS.gamma.id] });
+    expect(scheduled.status).toBe(200);
+    const before = await call(`${first.url}/api/v1/HostScanJob/${scheduled.json[0].id}`, { token: adminToken() });
+    await first.stop();
+
+    const second = await startTestGateway({}, { dataDir, runner: false });
+    const after = await call(`${second.url}/api/v1/HostScanJob/${scheduled.json[0].id}`, { token: adminToken() });
+    expect(after.status).toBe(200);
+    expect(after.json).toEqual(before.json);
+    const host = await second.gateway.service.getHost(ADMIN, { id: HOSTS.gamma.id });
+    expect(host).toMatchObject({ name: 'gamma', ipAddress: '127.0.0.13', sshPort: 2222 });
+    await second.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('upserts HOSTS_FILE entries by id, else by name', async () => {
+    const dataDir = freshDataDir();
+    const id = '44444444-4444-4444-8444-444444444444';
+    const first = await startTestGateway({ HOSTS_FILE: hostsFile([{ id, name: 'one' }, { name: 'two', ipAddress: '127.0.0.2' }]) }, { dataDir, runner: false });
+    const two = (await first.gateway.service.listHosts(ADMIN, { search: 'two' })).items[0]!;
+    await first.stop();
+    const second = await startTestGateway({ HOSTS_FILE: hostsFile([{ id, name: 'uno' }, { name: 'TWO', ipAddress: '127.0.0.22' }]) }, { dataDir, runner: false });
+    expect(await second.gateway.service.getHost(ADMIN, { id })).toMatchObject({ name: 'uno' });
+    expect(await second.gateway.service.getHost(ADMIN, { id: two.id })).toMatchObject({ name: 'TWO', ipAddress: '127.0.0.22' });
+    await second.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('adds the demo host in development only', async () => {
+    const dev = await startTestGateway({}, { runner: false });
+    expect((await dev.gateway.service.listHosts(ADMIN, {})).items).toEqual([
+      expect.objectContaining({ name: 'localhost', dnsHostName: 'localhost', ipAddress: '127.0.0.1' }),
+    ]);
+    await dev.stop();
+    const prod = await startTestGateway({ NODE_ENV: 'production', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, { runner: false });
+    expect((await prod.gateway.service.listHosts(ADMIN, {})).items).toEqual([]);
+    await prod.stop();
+  });
+
+  it('refuses to start on an invalid HOSTS_FILE, naming it, and releases the data directory', async () => {
+    const dataDir = freshDataDir();
+    const file = hostsFile([{ name: 'ok' }, { name: '', ipAddress: '999.1.1.1', sshPort: 70000 }]);
+    const failure = await startTestGateway({ HOSTS_FILE: file }, { dataDir, runner: false }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect((failure as Error).message).toMatch(/^HOSTS_FILE has invalid hosts: \$\[1\]\.name: .*\$\[1\]\.ipAddress: .*\$\[1\]\.sshPort/);
+    const again = await startTestGateway({}, { dataDir, runner: false });
+    await again.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses a second gateway on a DATA_DIR in use', async () => {
+    const dataDir = freshDataDir();
+    const first = await startTestGateway({}, { dataDir, runner: false });
+    await expect(startTestGateway({}, { dataDir, runner: false })).rejects.toThrow(/is in use by process/);
+    await first.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+});
+
+describe('unexpected failures', () => {
+  it('are masked as a 500 ProblemDetails and logged with the same traceId', async () => {
+    const t = await startTestGateway({ HOSTS_FILE: hostsFile() }, { runner: false });
+    await t.gateway.store.db.close();
+    const res = await call(`${t.url}/api/v1/HostScanJob`, { token: adminToken() });
+    expect(res.status).toBe(500);
+    expect(res.json).toEqual({
+      type: 'https://tools.ietf.org/html/rfc7231#section-6.6.1',
+      title: 'An error occurred while processing your request.',
+      status: 500,
+      detail: 'The server could not complete the request; the traceId identifies it in the logs.',
+      traceId: expect.any(String),
+    });
+    const logged = t.logs.map((l) => JSON.parse(l)).find((l) => l.traceId === res.json.traceId && l.level >= 50);
+    expect(logged).toBeDefined();
+    await t.stop();
+  });
+});
