@@ -67,7 +67,8 @@ export class HostScanService {
     if (result.missing) {
       const errors: FieldErrors = {};
       for (const id of result.missing) for (const key of keysOf(id)) errors[key] = [`No host has the id '${id}'.`];
-      throw badInput(errors, `Unknown host id${result.missing.length > 1 ? 's' : ''}: ${result.missing.join(', ')}.`);
+      const listed = result.missing.slice(0, 5).join(', ') + (result.missing.length > 5 ? ` and ${result.missing.length - 5} more` : '');
+      throw badInput(errors, `Unknown host id${result.missing.length > 1 ? 's' : ''}: ${listed}.`);
     }
     this.options.onJobsChanged?.(result.jobs);
     return result.jobs;
