@@ -16,6 +16,12 @@ export interface Config {
   readonly scanConcurrency: number;
   readonly scanTimeoutMs: number;
   readonly maxHostIds: number;
+  /** How long a claimed scan stays leased without a heartbeat before another worker may take it. */
+  readonly scanLeaseMs: number;
+  /** Retries after an interrupted attempt (worker crash); then Failed / SystemError. */
+  readonly scanRetryLimit: number;
+  /** First retry delay; doubles with each attempt. */
+  readonly scanRetryBackoffMs: number;
   readonly bodyLimitBytes: number;
   readonly production: boolean;
   readonly logLevel: string;
@@ -70,6 +76,9 @@ export function loadConfig(env: Env): Config {
     scanConcurrency: int(env, 'SCAN_CONCURRENCY', 32, 1, 10_000),
     scanTimeoutMs: int(env, 'SCAN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     maxHostIds,
+    scanLeaseMs: int(env, 'SCAN_LEASE_MS', 15_000, 500, 600_000),
+    scanRetryLimit: int(env, 'SCAN_RETRY_LIMIT', 2, 0, 20),
+    scanRetryBackoffMs: int(env, 'SCAN_RETRY_BACKOFF_MS', 2_000, 0, 600_000),
     // Room for MAX_HOST_IDS quoted UUIDs with separators, never below 100 KiB.
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', Math.max(102_400, maxHostIds * 48), 1024, 64 * 1024 * 1024),
     production,

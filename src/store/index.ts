@@ -2,12 +2,14 @@ import type { Db } from './db';
 import { createHostStore, type HostStore } from './hosts';
 import { createJobStore, type JobStore } from './jobs';
 import { migrate } from './migrations';
+import { createQueue, type Queue } from './queue';
 import { openPglite } from './pglite';
 import { openPostgres } from './postgres';
 
 export type { Db } from './db';
 export type { HostListQuery, UpsertResult } from './hosts';
 export type { JobListQuery, ScheduleResult } from './jobs';
+export type { ClaimedScan, Queue, ScanResult } from './queue';
 
 /** The scan model's persistence. One SQL dialect; PGlite (embedded) or PostgreSQL underneath. */
 export interface Store {
@@ -17,6 +19,7 @@ export interface Store {
   readonly db: Db;
   readonly hosts: HostStore;
   readonly jobs: JobStore;
+  readonly queue: Queue;
   stop(): Promise<void>;
 }
 
@@ -34,12 +37,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const [meta] = await db.query<{ value: string }>(`SELECT value FROM gateway_meta WHERE key = 'node_id'`);
     const nodeId = meta!.value;
     let stopping: Promise<void> | null = null;
+    const jobs = createJobStore(db, nodeId);
     return {
       kind,
       nodeId,
       db,
       hosts: createHostStore(db),
-      jobs: createJobStore(db, nodeId),
+      jobs,
+      queue: createQueue(db, jobs),
       stop: () => (stopping ??= db.close()),
     };
   } catch (err) {

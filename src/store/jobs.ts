@@ -105,8 +105,10 @@ export function createJobStore(db: Db, nodeId: string) {
      */
     async cancel(jobId: string, reason: string): Promise<{ job: Job; running: string[] } | null> {
       return db.transaction(async (tx) => {
-        const locked = await tx.query('SELECT id FROM host_scan_jobs WHERE id = $1 FOR UPDATE', [jobId]);
-        if (locked.length === 0) return null;
+        // Lock order everywhere: scan rows, then the job row (refreshJobs).
+        await tx.query('SELECT id FROM host_scans WHERE job_id = $1 ORDER BY id FOR UPDATE', [jobId]);
+        const exists = await tx.query('SELECT id FROM host_scan_jobs WHERE id = $1', [jobId]);
+        if (exists.length === 0) return null;
         const cancelled = await tx.query(
           `UPDATE host_scans SET status = ${ActionStatus.Cancelled}, status_description = $2, finished_at = now(),
              modified_at = now(), lease_owner = NULL, lease_expires_at = NULL
@@ -138,7 +140,8 @@ async function activeJobs(q: Queryable, hostIds: readonly string[]): Promise<Map
 
 /**
  * Recompute the stored status of jobs from their scans and bump their revision.
- * Callers hold the job rows locked (FOR UPDATE) so concurrent scan changes cannot interleave.
+ * Callers hold the changed scan rows locked; a job has one scan per host it was asked for, and jobs made by
+ * this gateway have exactly one, so the status read here cannot be overtaken by a concurrent change.
  */
 export async function refreshJobs(q: Queryable, jobIds: readonly string[]): Promise<void> {
   const rows = await q.query<{ job_id: string; statuses: number[] }>(
