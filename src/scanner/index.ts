@@ -1,0 +1,33 @@
+import type { ActionFailureReason } from '../model';
+
+/** What a scan needs to know about a host. */
+export interface ScanTarget {
+  name: string;
+  dnsHostName: string | null;
+  ipAddress: string | null;
+  sshPort: number | null;
+  winRmPort: number | null;
+}
+
+/** What a scan found. `failureReason` is set exactly when nothing useful was reached. */
+export interface ScanOutcome {
+  ok: boolean;
+  failureReason?: ActionFailureReason;
+  /** Human-readable: what was found, or what went wrong and where. */
+  description: string;
+  ipAddress: string | null;
+  os: string | null;
+  version: string | null;
+  hostConnected: boolean;
+}
+
+/**
+ * Probes one host. Resolves with an outcome for every network result (refused, unreachable,
+ * unresolvable…); rejects only when `signal` aborts, with `signal.reason`.
+ */
+export interface Scanner {
+  scan(target: ScanTarget, signal: AbortSignal): Promise<ScanOutcome>;
+}
+
+export const DEFAULT_SSH_PORT = 22;
+export const DEFAULT_WINRM_PORT = 5985;
