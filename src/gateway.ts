@@ -4,7 +4,11 @@ import { createVerifier, ephemeralSecret, mintToken } from './auth';
 import type { Config } from './config';
 import { DEMO_HOST, readHostsFile } from './hosts-file';
 import { createHttpServer } from './http';
+import { JobEventBus } from './events';
 import { createLogger } from './logger';
+import { createRunner, type Runner } from './runner';
+import type { Scanner } from './scanner';
+import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
 
@@ -14,6 +18,8 @@ export interface Gateway {
   readonly port: number;
   readonly store: Store;
   readonly service: HostScanService;
+  readonly events: JobEventBus;
+  readonly runner: Runner;
   /** Ready-to-use tokens when the gateway made an ephemeral key (development without a configured key). */
   readonly devTokens: { admin: string; app: string } | null;
   /** Stops everything, in reverse order of start. Idempotent. */
@@ -24,6 +30,8 @@ export interface GatewayDeps {
   logger?: Logger;
   /** Whether to run scans; tests turn it off to observe jobs while they are queued. @default true */
   runner?: boolean;
+  /** The network scanner by default. */
+  scanner?: Scanner;
 }
 
 /** The composition root: builds every part from `config`, wires them explicitly and starts listening. */
@@ -47,17 +55,39 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   try {
     await seedHosts(config, store);
     let draining: string | null = null;
+    const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'));
+    const runner = createRunner({
+      queue: store.queue,
+      scanner: deps.scanner ?? createProbeScanner(),
+      logger,
+      publish: (jobs) => events.publish(jobs),
+      concurrency: config.scanConcurrency,
+      timeoutMs: config.scanTimeoutMs,
+      leaseMs: config.scanLeaseMs,
+      retryLimit: config.scanRetryLimit,
+      retryBackoffMs: config.scanRetryBackoffMs,
+    });
     const service = new HostScanService({
       store,
       maxHostIds: config.maxHostIds,
       refusal: () => draining,
+      onJobsChanged: (jobs) => {
+        events.publish(jobs);
+        runner.wake();
+      },
+      onCancelRunning: (scanIds) => runner.cancel(scanIds),
     });
+    const runScans = deps.runner ?? true;
+    if (runScans) {
+      runner.start();
+      stoppers.push(() => runner.stop());
+    }
     const http = await createHttpServer({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
       verifier,
       service,
-      notReady: () => draining,
+      notReady: () => draining ?? (runScans && !runner.running ? 'The scan runner is not running.' : null),
     });
     await http.listen({ port: config.port, host: config.host });
     stoppers.push(async () => {
@@ -74,6 +104,8 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       port,
       store,
       service,
+      events,
+      runner,
       devTokens: ephemeral ? devTokens(ephemeral, config) : null,
       stop: () => (stopping ??= stopAll()),
     };

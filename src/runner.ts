@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { ActionFailureReason, ActionStatus, type Job } from './model';
+import type { Scanner } from './scanner';
+import type { ClaimedScan, Queue, ScanResult } from './store';
+
+export interface RunnerOptions {
+  queue: Queue;
+  scanner: Scanner;
+  logger: Logger;
+  /** Told about every job a transition changed, after it committed. */
+  publish: (jobs: readonly Job[]) => void;
+  concurrency: number;
+  timeoutMs: number;
+  leaseMs: number;
+  retryLimit: number;
+  retryBackoffMs: number;
+  /** How often to look for due work when nothing wakes the runner. @default 1000 */
+  pollMs?: number;
+}
+
+type AbortReason = 'cancel' | 'timeout' | 'lease-lost' | 'shutdown';
+
+interface Running {
+  scan: ClaimedScan;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** Leases queued host scans and runs them; see createRunner. */
+export interface Runner {
+  readonly owner: string;
+  start(): void;
+  /** Look for work now (a scan was scheduled). */
+  wake(): void;
+  /** Abort these scans if they run here; they end Cancelled. */
+  cancel(scanIds: readonly string[]): void;
+  /** Scans in flight on this instance. */
+  readonly inFlight: number;
+  readonly running: boolean;
+  /** Stop claiming, let scans in flight finish for up to `drainMs`, then hand the rest back. Idempotent. */
+  stop(drainMs?: number): Promise<void>;
+}
+
+/**
+ * Runs up to `concurrency` scans at once. Each scan has a time limit and an AbortSignal; its lease is
+ * extended by a heartbeat while it runs, and expired leases of dead workers are reclaimed and retried.
+ * Every state change is one store write followed by one publish. Store failures back off, never spin.
+ */
+export function createRunner(o: RunnerOptions): Runner {
+  const owner = `${process.pid}-${randomUUID()}`;
+  const pollMs = o.pollMs ?? 1_000;
+  const active = new Map<string, Running>();
+  let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  let wakeUp: (() => void) | null = null;
+  let loopDone: Promise<void> = Promise.resolve();
+  let stopping: Promise<void> | null = null;
+  const timers: NodeJS.Timeout[] = [];
+
+  const wake = () => {
+    const w = wakeUp;
+    wakeUp = null;
+    w?.();
+  };
+  const sleep = (msToWait: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wakeUp = null;
+        resolve();
+      }, msToWait);
+      wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  async function loop(): Promise<void> {
+    let backoff = 0;
+    while (state === 'running') {
+      try {
+        const free = o.concurrency - active.size;
+        let claimedAll = false;
+        if (free > 0) {
+          const { scans, jobs } = await o.queue.claim(owner, Math.min(free, 256), o.leaseMs);
+          if (jobs.length > 0) o.publish(jobs);
+          for (const scan of scans) launch(scan);
+          claimedAll = scans.length > 0 && scans.length === Math.min(free, 256);
+        }
+        backoff = 0;
+        if (!claimedAll) await sleep(pollMs);
+      } catch (err) {
+        backoff = Math.min(Math.max(250, backoff * 2), 5_000);
+        o.logger.warn({ err, retryInMs: backoff }, 'runner could not claim work; backing off');
+        await sleep(backoff);
+      }
+    }
+  }
+
+  function launch(scan: ClaimedScan): void {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort('timeout' satisfies AbortReason), o.timeoutMs);
+    const started = performance.now();
+    const done = o.scanner
+      .scan(scan, controller.signal)
+      .then(
+        (outcome): ScanResult => ({
+          status: outcome.ok ? ActionStatus.Complete : ActionStatus.Failed,
+          description: outcome.description,
+          failureReason: outcome.ok ? ActionFailureReason.NoError : (outcome.failureReason ?? ActionFailureReason.UnknownError),
+          ipAddress: outcome.ipAddress,
+          os: outcome.os,
+          version: outcome.version,
+          hostConnected: outcome.hostConnected,
+        }),
+        (err: unknown) => resultOfAbort(controller.signal, err),
+      )
+      .then(async (result) => {
+        clearTimeout(timer);
+        const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : null;
+        if (reason === 'lease-lost') return;
+        if (reason === 'shutdown') {
+          o.publish(await o.queue.release(owner, [scan.id]));
+          return;
+        }
+        const job = await o.queue.finish(owner, scan.id, result!);
+        if (job) o.publish([job]);
+        o.logger.debug({ scanId: scan.id, status: ActionStatus[result!.status], ms: Math.round(performance.now() - started) }, 'scan finished');
+      })
+      .catch((err: unknown) => o.logger.error({ err, scanId: scan.id }, 'could not record a scan result; its lease will expire and it will be retried'))
+      .finally(() => {
+        active.delete(scan.id);
+        wake();
+      });
+    active.set(scan.id, { scan, controller, done });
+  }
+
+  function resultOfAbort(signal: AbortSignal, err: unknown): ScanResult | undefined {
+    const base = { hostConnected: false, ipAddress: null };
+    switch (signal.aborted ? (signal.reason as AbortReason) : null) {
+      case 'cancel':
+        return { ...base, status: ActionStatus.Cancelled, description: 'Cancelled while running', failureReason: ActionFailureReason.NoError };
+      case 'timeout':
+        return { ...base, status: ActionStatus.Failed, description: `Timed out after ${o.timeoutMs} ms`, failureReason: ActionFailureReason.ActionTimeout };
+      case 'lease-lost':
+      case 'shutdown':
+        return undefined;
+      default:
+        o.logger.error({ err }, 'scanner failed unexpectedly');
+        return {
+          ...base,
+          status: ActionStatus.Failed,
+          description: `Scanner error: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300),
+          failureReason: ActionFailureReason.SystemError,
+        };
+    }
+  }
+
+  async function heartbeat(): Promise<void> {
+    const ids = [...active.keys()];
+    if (ids.length === 0) return;
+    const { held, cancelled } = await o.queue.heartbeat(owner, ids, o.leaseMs);
+    for (const id of ids) {
+      if (!held.has(id)) active.get(id)?.controller.abort('lease-lost' satisfies AbortReason);
+      else if (cancelled.has(id)) active.get(id)?.controller.abort('cancel' satisfies AbortReason);
+    }
+  }
+
+  async function reclaim(): Promise<void> {
+    const jobs = await o.queue.reclaimExpired(o.retryLimit + 1, o.retryBackoffMs);
+    if (jobs.length > 0) {
+      o.logger.warn({ jobs: jobs.map((j) => j.id) }, 'reclaimed scans whose worker stopped');
+      o.publish(jobs);
+      wake();
+    }
+  }
+
+  const every = (msInterval: number, task: () => Promise<void>, what: string) => {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      task()
+        .catch((err: unknown) => o.logger.warn({ err }, `${what} failed`))
+        .finally(() => (busy = false));
+    }, msInterval);
+    timers.push(timer);
+  };
+
+  return {
+    owner,
+    get inFlight() {
+      return active.size;
+    },
+    get running() {
+      return state === 'running';
+    },
+    start() {
+      if (state !== 'idle') return;
+      state = 'running';
+      every(Math.max(100, Math.floor(o.leaseMs / 3)), heartbeat, 'lease heartbeat');
+      every(Math.max(250, Math.floor(o.leaseMs / 2)), reclaim, 'lease reclaim');
+      loopDone = loop();
+    },
+    wake,
+    cancel(scanIds) {
+      for (const id of scanIds) active.get(id)?.controller.abort('cancel' satisfies AbortReason);
+    },
+    stop(drainMs = 10_000) {
+      stopping ??= (async () => {
+        if (state === 'idle') {
+          state = 'stopped';
+          return;
+        }
+        state = 'stopping';
+        wake();
+        await loopDone;
+        const settled = Promise.all([...active.values()].map((r) => r.done));
+        const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
+        await Promise.race([settled, deadline]);
+        for (const r of active.values()) r.controller.abort('shutdown' satisfies AbortReason);
+        await settled;
+        // Heartbeats run until every scan was recorded or handed back.
+        for (const t of timers) clearInterval(t);
+        state = 'stopped';
+      })();
+      return stopping;
+    },
+  };
+}
