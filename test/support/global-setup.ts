@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -29,4 +30,11 @@ export default async function setup(project: TestProject): Promise<void> {
     renameSync(building, dir);
   }
   project.provide('templateDataDir', dir);
+  buildDist();
+}
+
+/** Tests that run the gateway as a real child process run the compiled `dist/`, built from this tree. */
+function buildDist(): void {
+  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { encoding: 'utf8' });
+  if (tsc.status !== 0) throw new Error(`building dist/ failed:\n${tsc.stdout}${tsc.stderr}`);
 }

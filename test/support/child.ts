@@ -1,0 +1,49 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { TEST_SECRET } from './tokens';
+
+export interface ChildGateway {
+  url: string;
+  child: ChildProcess;
+  /** Every line the process wrote to stdout and stderr. */
+  lines: string[];
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+// vitest runs from the repository root.
+const MAIN = resolve('dist/main.js');
+
+/** Run the built gateway (`dist/main.js`) as a real process on 127.0.0.1 and wait until it listens. */
+export async function spawnGateway(env: Record<string, string>, timeoutMs = 20_000): Promise<ChildGateway> {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? -1)));
+  const port = new Promise<number>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`gateway did not listen within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
+    const onLine = (line: string) => {
+      lines.push(line);
+      if (line.includes('"gateway listening"')) {
+        clearTimeout(timer);
+        done(JSON.parse(line).port);
+      }
+    };
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let rest = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        const parts = (rest + chunk).split('\n');
+        rest = parts.pop()!;
+        parts.forEach(onLine);
+      });
+    }
+    void exited.then((code) => {
+      clearTimeout(timer);
+      fail(new Error(`gateway exited (${code}) before listening:\n${lines.join('\n')}`));
+    });
+  });
+  return { url: `http://127.0.0.1:${await port}`, child, lines, exited };
+}
