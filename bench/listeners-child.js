@@ -1,0 +1,23 @@
+'use strict';
+// A separate process holding N loopback SSH listeners for the scan benchmark; sends their ports to the parent.
+const net = require('node:net');
+
+const count = Number(process.argv[2] ?? 1000);
+const banner = 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n';
+const servers = [];
+
+(async () => {
+  const ports = [];
+  for (let i = 0; i < count; i++) {
+    const server = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.end(banner);
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    ports.push(server.address().port);
+  }
+  process.send({ ports });
+})();
+
+process.on('disconnect', () => process.exit(0));

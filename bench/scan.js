@@ -1,0 +1,96 @@
+'use strict';
+// Scans of N loopback SSH listeners through the whole gateway (REST schedule → runner → scanner → store),
+// against a bare concurrent banner grab of the same listeners at the same concurrency, in the same run.
+//   npm run build && node bench/scan.js [count] [concurrency]
+require('reflect-metadata');
+const net = require('node:net');
+const { writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+const { forkHelper, tempDir, pool, fmt, report } = require('./lib');
+const { loadConfig } = require('../dist/config');
+const { startGateway } = require('../dist/gateway');
+const { mintToken } = require('../dist/auth');
+const { createLogger } = require('../dist/logger');
+
+const COUNT = Number(process.argv[2] ?? 1000);
+const CONCURRENCY = Number(process.argv[3] ?? 32);
+const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
+
+function grab(port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk) => {
+      data += chunk;
+      if (data.includes('\n')) {
+        socket.destroy();
+        resolve(data.slice(0, data.indexOf('\n')));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+async function ceiling(ports) {
+  const started = performance.now();
+  await pool(ports, CONCURRENCY, grab);
+  return COUNT / ((performance.now() - started) / 1000);
+}
+
+async function gatewayRate(ports, closedPort) {
+  const data = tempDir('scan-bench-');
+  const hostsPath = join(data.dir, 'hosts.json');
+  const ids = ports.map(() => crypto.randomUUID());
+  writeFileSync(hostsPath, JSON.stringify(ports.map((port, i) => ({ id: ids[i], name: `bench-${i}`, ipAddress: '127.0.0.1', sshPort: port, winRmPort: closedPort }))));
+  const config = loadConfig({
+    PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), HOSTS_FILE: hostsPath, JWT_SECRET: SECRET,
+    SCAN_CONCURRENCY: String(CONCURRENCY), MAX_HOST_IDS: String(Math.max(1000, COUNT)), LOG_LEVEL: 'warn',
+  });
+  const gateway = await startGateway(config, { logger: createLogger('warn') });
+  const token = mintToken({ key: Buffer.from(SECRET), subject: 'bench', roles: ['Admin'], ttl: '1h' });
+  let done = 0;
+  let resolveAll;
+  const all = new Promise((r) => (resolveAll = r));
+  const finished = new Set();
+  gateway.events.subscribe((job) => {
+    if (job.scans.every((s) => s.status >= 2 && s.status <= 6) && !finished.has(job.id)) {
+      finished.add(job.id);
+      if (++done === COUNT) resolveAll();
+    }
+  });
+  const started = performance.now();
+  const res = await fetch(`${gateway.url}/api/v1/HostScanJob/ByHostIdMultiple`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(ids),
+  });
+  if (res.status !== 200) throw new Error(`schedule failed: ${res.status} ${await res.text()}`);
+  await all;
+  const seconds = (performance.now() - started) / 1000;
+  const complete = (await gateway.store.db.query('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0].n;
+  await gateway.stop();
+  data.remove();
+  return { rate: COUNT / seconds, complete };
+}
+
+(async () => {
+  const listeners = forkHelper('listeners-child.js', [String(COUNT)]);
+  const { ports } = await listeners.first;
+  const closed = net.createServer();
+  await new Promise((r) => closed.listen(0, '127.0.0.1', r));
+  const closedPort = closed.address().port;
+  await new Promise((r) => closed.close(r));
+
+  await ceiling(ports.slice(0, 100)); // warm-up
+  const bare = await ceiling(ports);
+  const ours = await gatewayRate(ports, closedPort);
+  listeners.child.disconnect();
+  report([
+    [`scans of ${COUNT} loopback listeners, concurrency ${CONCURRENCY}`, ''],
+    ['ceiling: bare concurrent banner grab', `${fmt(bare)} scans/s`],
+    ['gateway: REST schedule → scan → stored', `${fmt(ours.rate)} scans/s (${ours.complete}/${COUNT} Complete)`],
+    ['ratio (target ≥ 0.7)', fmt(ours.rate / bare, 2)],
+  ]);
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
