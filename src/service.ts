@@ -1,6 +1,7 @@
 import { requireRole, type Principal, type Role } from './auth';
 import { badInput, notFound, unavailable, type FieldErrors } from './errors';
-import { ActionStatus, type Host, type Job } from './model';
+import { JobStream, type JobEventBus } from './events';
+import { ActionStatus, isJobTerminal, type Host, type Job } from './model';
 import type { Store } from './store';
 import { hostIdList, hostInputs, intParam, uuidParam } from './validate';
 
@@ -9,6 +10,7 @@ const HOST_WRITE_ROLES: readonly Role[] = ['Admin'];
 
 export interface ServiceOptions {
   store: Store;
+  events: JobEventBus;
   maxHostIds: number;
   /** Told about every job the service changed, after the change is committed. */
   onJobsChanged?: (jobs: readonly Job[]) => void;
@@ -89,13 +91,18 @@ export class HostScanService {
     return this.store.jobs.getJobs(ids);
   }
 
-  /** Newest first. `skip`/`take` page by offset (REST); `after` is a cursor from a previous page (GraphQL). */
+  /**
+   * Newest first. REST pages with `skip`/`take` (take ≤ 1000); GraphQL with `first` (≤ 100) and `after`,
+   * a cursor from a previous page.
+   */
   async listJobs(
     principal: Principal,
-    input: { skip?: unknown; take?: unknown; after?: unknown; status?: unknown },
+    input: { skip?: unknown; take?: unknown; first?: unknown; after?: unknown; status?: unknown },
   ): Promise<Page<Job>> {
     requireRole(principal, SCAN_ROLES);
-    const take = intParam(input.take, 'take', 1000, 1, 1000);
+    const take = input.first !== undefined
+      ? intParam(input.first, 'first', 20, 1, 100)
+      : intParam(input.take, 'take', 1000, 1, 1000);
     const skip = intParam(input.skip, 'skip', 0, 0, 1_000_000);
     const status = input.status ?? null;
     if (status !== null && !(typeof status === 'number' && ActionStatus[status] !== undefined)) {
@@ -104,6 +111,30 @@ export class HostScanService {
     const beforeSeq = input.after == null ? null : decodeCursor(input.after, 'job', /^\d{1,19}$/);
     const jobs = await this.store.jobs.list({ limit: take + 1, offset: skip, beforeSeq, status: status as ActionStatus | null });
     return { items: jobs.slice(0, take), hasMore: jobs.length > take };
+  }
+
+  /**
+   * Live job states. With `jobIds`: each job's current state first, then every change, ending when all
+   * are terminal; unknown ids are NOT_FOUND. Without: every change of every job from now on.
+   * A reader that falls far behind is cut off (SlowConsumerError) instead of buffering without bound.
+   */
+  async watchJobs(principal: Principal, input: { jobIds?: unknown }): Promise<AsyncIterableIterator<Job>> {
+    requireRole(principal, SCAN_ROLES);
+    if (input.jobIds == null) return new JobStream(this.options.events);
+    const { ids } = hostIdList(input.jobIds, this.options.maxHostIds);
+    // Listen before reading, so no change between the read and the subscription is lost.
+    const stream = new JobStream(this.options.events, { jobIds: new Set(ids), maxPending: ids.length });
+    try {
+      const current = await this.store.jobs.getJobs(ids);
+      const known = new Set(current.map((j) => j.id));
+      const missing = ids.filter((id) => !known.has(id));
+      if (missing.length > 0) throw notFound(`Unable to find host scan job${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).join(', ')}.`);
+      for (const job of current) stream.push(job);
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+    return untilAllTerminal(stream, ids);
   }
 
   /** The host's latest job, or NOT_FOUND when the host is unknown or was never scanned. */
@@ -171,6 +202,19 @@ export class HostScanService {
   private refuseWhenDraining(): void {
     const reason = this.options.refusal?.();
     if (reason) throw unavailable(reason);
+  }
+}
+
+async function* untilAllTerminal(stream: JobStream, ids: readonly string[]): AsyncGenerator<Job> {
+  const open = new Set(ids);
+  try {
+    for await (const job of stream) {
+      yield job;
+      if (isJobTerminal(job)) open.delete(job.id);
+      if (open.size === 0) return;
+    }
+  } finally {
+    stream.close();
   }
 }
 
