@@ -1,0 +1,11 @@
+import type { Principal } from '../auth';
+import type { HostScanService } from '../service';
+
+/** What every resolver gets: the caller, proven by a token before the operation runs. */
+export interface GraphQLContext {
+  principal: Principal;
+  /** The client address (createdFromAddress of jobs it schedules). */
+  ip: string | null;
+  /** For subscription `subscribe` functions, which type-graphql calls without a resolver instance. */
+  service: HostScanService;
+}

@@ -1,0 +1,64 @@
+import { jobState, type Host as HostModel, type HostScan, type Job } from '../model';
+import { hostCursor, jobCursor, type Page } from '../service';
+import type { Host, HostConnection, HostScanHostStatus, HostScanJob, HostScanJobConnection, HostScanJobStatus } from './types';
+
+// Model → GraphQL objects. Names follow the vendor's where the vendor has one.
+
+const hostStatus = (s: HostScan): HostScanHostStatus => ({
+  hostScanHostId: s.id,
+  hostId: s.hostId,
+  name: s.name,
+  dnsHostName: s.dnsHostName,
+  os: s.os,
+  ipAddress: s.ipAddress,
+  version: s.version,
+  status: s.status,
+  statusDescription: s.statusDescription,
+  failureReason: s.failureReason,
+  hostConnected: s.hostConnected,
+  attempts: s.attempts,
+  startedDateTimeUtc: s.startedAt,
+  finishedDateTimeUtc: s.finishedAt,
+});
+
+export const toJobStatus = (job: Job): HostScanJobStatus => ({
+  id: job.id,
+  ...jobState(job.scans),
+  hostScanHostStatus: job.scans.map(hostStatus),
+});
+
+export const toJob = (job: Job): HostScanJob => ({
+  ...toJobStatus(job),
+  createdBy: job.createdBy,
+  createdByUserName: job.createdByUserName,
+  createdFromAddress: job.createdFromAddress,
+  nodeId: job.nodeId,
+  createdDateTimeUtc: job.createdAt,
+  modifiedDateTimeUtc: job.modifiedAt,
+  revision: job.revision,
+});
+
+export const toHost = (h: HostModel): Host => ({
+  id: h.id,
+  name: h.name,
+  dnsHostName: h.dnsHostName,
+  ipAddress: h.ipAddress,
+  os: h.os,
+  version: h.version,
+  sshPort: h.sshPort,
+  winRmPort: h.winRmPort,
+  lastScanTimeUtc: h.lastScanTimeUtc,
+  lastScanStartTimeUtc: h.lastScanStartTimeUtc,
+  createdDateTimeUtc: h.createdAt,
+  modifiedDateTimeUtc: h.modifiedAt,
+});
+
+export function toJobConnection(page: Page<Job>): HostScanJobConnection {
+  const edges = page.items.map((job) => ({ cursor: jobCursor(job), node: toJob(job) }));
+  return { edges, nodes: edges.map((e) => e.node), pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null } };
+}
+
+export function toHostConnection(page: Page<HostModel>): HostConnection {
+  const edges = page.items.map((host) => ({ cursor: hostCursor(host), node: toHost(host) }));
+  return { edges, nodes: edges.map((e) => e.node), pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null } };
+}

@@ -1,0 +1,93 @@
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { SubscribeResolverData } from 'type-graphql';
+import { ActionStatus, type Job } from '../model';
+import type { HostScanService } from '../service';
+import type { GraphQLContext } from './context';
+import { toHost, toHostConnection, toJob, toJobConnection, toJobStatus } from './map';
+import { Host, HostConnection, HostInput, HostScanJob, HostScanJobConnection, HostScanJobStatus } from './types';
+
+// Thin resolvers: arguments in, one service call, GraphQL objects out. Roles and validation are the
+// service's, so GraphQL and REST answer the same input the same way.
+
+@Resolver()
+export class JobResolver {
+  constructor(private readonly service: HostScanService) {}
+
+  @Query(() => HostScanJob, { nullable: true, description: 'One job; null and a NOT_FOUND error when there is none.' })
+  async hostScanJob(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanJob> {
+    return toJob(await this.service.getJob(ctx.principal, { id }));
+  }
+
+  @Query(() => HostScanJobConnection, { description: 'Jobs, newest first.' })
+  async hostScanJobs(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { defaultValue: 20, description: '1 to 100.' }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('status', () => ActionStatus, { nullable: true }) status: ActionStatus | null,
+  ): Promise<HostScanJobConnection> {
+    return toJobConnection(await this.service.listJobs(ctx.principal, { first, after, status }));
+  }
+
+  @Query(() => HostScanJob, { nullable: true, description: "The host's latest job; null and a NOT_FOUND error when it has none." })
+  async hostScanJobForHost(@Ctx() ctx: GraphQLContext, @Arg('hostId', () => ID) hostId: string): Promise<HostScanJob> {
+    return toJob(await this.service.jobForHost(ctx.principal, { hostId }));
+  }
+
+  @Mutation(() => [HostScanJobStatus], {
+    description: 'One job per distinct host, in request order; a host with a queued or running job gets that job back.',
+  })
+  async scheduleHostScans(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('hostIds', () => [ID]) hostIds: string[],
+  ): Promise<HostScanJobStatus[]> {
+    return (await this.service.scheduleHostScans(ctx.principal, { hostIds, from: ctx.ip })).map(toJobStatus);
+  }
+
+  @Mutation(() => HostScanJobStatus, { description: 'Queued scans end Cancelled at once; running ones are aborted.' })
+  async cancelHostScanJob(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanJobStatus> {
+    return toJobStatus(await this.service.cancelJob(ctx.principal, { id }));
+  }
+
+  @Subscription(() => HostScanJobStatus, {
+    description:
+      'With jobIds: each job as it is now, then every change, completing when all are terminal. Without: every change of every job.',
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { jobIds?: string[] | null }, GraphQLContext>) =>
+      context.service.watchJobs(context.principal, { jobIds: args.jobIds }),
+  })
+  hostScanJobStatus(
+    @Root() job: Job,
+    @Arg('jobIds', () => [ID], { nullable: true }) _jobIds: string[] | null,
+  ): HostScanJobStatus {
+    return toJobStatus(job);
+  }
+}
+
+@Resolver()
+export class HostResolver {
+  constructor(private readonly service: HostScanService) {}
+
+  @Query(() => HostConnection, { description: 'Hosts by name; `search` matches name, DNS name or address.' })
+  async hosts(
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { defaultValue: 50, description: '1 to 1000.' }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('search', () => String, { nullable: true }) search: string | null,
+  ): Promise<HostConnection> {
+    return toHostConnection(await this.service.listHosts(ctx.principal, { first, after, search }));
+  }
+
+  @Query(() => Host, { nullable: true, description: 'One host; null and a NOT_FOUND error when there is none.' })
+  async host(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<Host> {
+    return toHost(await this.service.getHost(ctx.principal, { id }));
+  }
+
+  @Mutation(() => [Host], { description: 'Admin only. All or nothing.' })
+  async upsertHosts(@Ctx() ctx: GraphQLContext, @Arg('hosts', () => [HostInput]) hosts: HostInput[]): Promise<Host[]> {
+    return (await this.service.upsertHosts(ctx.principal, { hosts })).map(toHost);
+  }
+
+  @Mutation(() => Boolean, { description: 'Admin only. Past scans of the host are kept.' })
+  async removeHost(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<boolean> {
+    return this.service.removeHost(ctx.principal, { id });
+  }
+}

@@ -1,0 +1,110 @@
+import { GraphQLDateTime, GraphQLUUID } from 'graphql-scalars';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ActionFailureReason, ActionStatus } from '../model';
+
+// The GraphQL shapes. Every field and argument names its type explicitly, so the schema builds the same
+// under tsc (decorator metadata) and under vitest/esbuild (none).
+
+registerEnumType(ActionStatus, {
+  name: 'ActionStatus',
+  description: 'Vendor SbPAM.Constants.ActionConstants+ActionStatus (REST sends the integer value).',
+});
+registerEnumType(ActionFailureReason, {
+  name: 'ActionFailureReason',
+  description: 'Vendor SbPAM.Constants.ActionConstants+ActionFailureReason (REST sends the integer value).',
+});
+
+@ObjectType({ description: 'One host of a job: the vendor HostScanHostStatus, plus execution details.' })
+export class HostScanHostStatus {
+  @Field(() => GraphQLUUID, { description: 'The host scan record.' }) hostScanHostId!: string;
+  @Field(() => GraphQLUUID, { nullable: true, description: 'Null once the host was removed from the inventory.' }) hostId!: string | null;
+  @Field(() => String) name!: string;
+  @Field(() => String, { nullable: true }) dnsHostName!: string | null;
+  @Field(() => String, { nullable: true }) os!: string | null;
+  @Field(() => String, { nullable: true }) ipAddress!: string | null;
+  @Field(() => String, { nullable: true }) version!: string | null;
+  @Field(() => ActionStatus) status!: ActionStatus;
+  @Field(() => String) statusDescription!: string;
+  @Field(() => ActionFailureReason) failureReason!: ActionFailureReason;
+  @Field(() => Boolean, { description: 'Whether any probe reached the host.' }) hostConnected!: boolean;
+  @Field(() => Int, { description: 'Attempts started, counting retries after interruptions.' }) attempts!: number;
+  @Field(() => GraphQLDateTime, { nullable: true }) startedDateTimeUtc!: Date | null;
+  @Field(() => GraphQLDateTime, { nullable: true }) finishedDateTimeUtc!: Date | null;
+}
+
+@ObjectType({ description: 'A job and the status of each of its hosts: the vendor HostScanJobStatus.' })
+export class HostScanJobStatus {
+  @Field(() => GraphQLUUID) id!: string;
+  @Field(() => ActionStatus) status!: ActionStatus;
+  @Field(() => String) statusDescription!: string;
+  @Field(() => [HostScanHostStatus]) hostScanHostStatus!: HostScanHostStatus[];
+}
+
+@ObjectType({ description: 'A job with who created it and when.' })
+export class HostScanJob extends HostScanJobStatus {
+  @Field(() => String, { nullable: true, description: "The creator's token subject (sub)." }) createdBy!: string | null;
+  @Field(() => String, { nullable: true }) createdByUserName!: string | null;
+  @Field(() => String, { nullable: true, description: 'The address the job was requested from.' }) createdFromAddress!: string | null;
+  @Field(() => GraphQLUUID, { description: 'Identifies the database the job lives in.' }) nodeId!: string;
+  @Field(() => GraphQLDateTime) createdDateTimeUtc!: Date;
+  @Field(() => GraphQLDateTime) modifiedDateTimeUtc!: Date;
+  @Field(() => Int, { description: 'Grows with every change; later states have larger revisions.' }) revision!: number;
+}
+
+@ObjectType({ description: 'A machine in the inventory, with what its last scan found.' })
+export class Host {
+  @Field(() => GraphQLUUID) id!: string;
+  @Field(() => String) name!: string;
+  @Field(() => String, { nullable: true }) dnsHostName!: string | null;
+  @Field(() => String, { nullable: true }) ipAddress!: string | null;
+  @Field(() => String, { nullable: true }) os!: string | null;
+  @Field(() => String, { nullable: true }) version!: string | null;
+  @Field(() => Int, { nullable: true, description: 'SSH port; 22 when null.' }) sshPort!: number | null;
+  @Field(() => Int, { nullable: true, description: 'WinRM HTTP port; 5985 when null.' }) winRmPort!: number | null;
+  @Field(() => GraphQLDateTime, { nullable: true }) lastScanTimeUtc!: Date | null;
+  @Field(() => GraphQLDateTime, { nullable: true }) lastScanStartTimeUtc!: Date | null;
+  @Field(() => GraphQLDateTime) createdDateTimeUtc!: Date;
+  @Field(() => GraphQLDateTime) modifiedDateTimeUtc!: Date;
+}
+
+@InputType({ description: 'A host to add or update: by id when given, else by name (case-insensitive).' })
+export class HostInput {
+  @Field(() => ID, { nullable: true }) id?: string | null;
+  @Field(() => String) name!: string;
+  @Field(() => String, { nullable: true }) dnsHostName?: string | null;
+  @Field(() => String, { nullable: true }) ipAddress?: string | null;
+  @Field(() => Int, { nullable: true }) sshPort?: number | null;
+  @Field(() => Int, { nullable: true }) winRmPort?: number | null;
+}
+
+@ObjectType()
+export class PageInfo {
+  @Field(() => Boolean) hasNextPage!: boolean;
+  @Field(() => String, { nullable: true, description: 'Pass as `after` to get the next page.' }) endCursor!: string | null;
+}
+
+@ObjectType()
+export class HostScanJobEdge {
+  @Field(() => String) cursor!: string;
+  @Field(() => HostScanJob) node!: HostScanJob;
+}
+
+@ObjectType({ description: 'Jobs, newest first.' })
+export class HostScanJobConnection {
+  @Field(() => [HostScanJobEdge]) edges!: HostScanJobEdge[];
+  @Field(() => [HostScanJob]) nodes!: HostScanJob[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+}
+
+@ObjectType()
+export class HostEdge {
+  @Field(() => String) cursor!: string;
+  @Field(() => Host) node!: Host;
+}
+
+@ObjectType({ description: 'Hosts by name.' })
+export class HostConnection {
+  @Field(() => [HostEdge]) edges!: HostEdge[];
+  @Field(() => [Host]) nodes!: Host[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+}
