@@ -23,6 +23,17 @@ export interface Config {
   /** First retry delay; doubles with each attempt. */
   readonly scanRetryBackoffMs: number;
   readonly bodyLimitBytes: number;
+  readonly graphql: {
+    readonly maxDepth: number;
+    readonly maxAliases: number;
+    readonly maxDirectives: number;
+    readonly maxTokens: number;
+    readonly maxCost: number;
+  };
+  /** Subscriptions one WebSocket may hold at once. */
+  readonly wsMaxSubscriptions: number;
+  /** Largest WebSocket message accepted (close 1009 beyond). */
+  readonly wsMaxPayloadBytes: number;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -81,6 +92,16 @@ export function loadConfig(env: Env): Config {
     scanRetryBackoffMs: int(env, 'SCAN_RETRY_BACKOFF_MS', 2_000, 0, 600_000),
     // Room for MAX_HOST_IDS quoted UUIDs with separators, never below 100 KiB.
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', Math.max(102_400, maxHostIds * 48), 1024, 64 * 1024 * 1024),
+    graphql: Object.freeze({
+      maxDepth: int(env, 'GRAPHQL_MAX_DEPTH', 6, 1, 100),
+      maxAliases: int(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 1000),
+      maxDirectives: int(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 1000),
+      // Room for MAX_HOST_IDS ids written inline; variables do not count as tokens.
+      maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', Math.max(5000, maxHostIds * 3), 100, 1_000_000),
+      maxCost: int(env, 'GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
+    }),
+    wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 10, 1, 1000),
+    wsMaxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 65_536, 1024, 16 * 1024 * 1024),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });

@@ -1,0 +1,66 @@
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
+import { bearerToken, type Principal, type TokenVerifier } from '../auth';
+import { isAppError } from '../errors';
+import type { HostScanService } from '../service';
+import type { GraphQLContext } from './context';
+import { formatError } from './errors';
+import { limitRules, type GraphQLLimits } from './limits';
+
+export interface GraphQLHttpOptions {
+  schema: GraphQLSchema;
+  service: HostScanService;
+  verifier: TokenVerifier;
+  limits: GraphQLLimits;
+  logger: Logger;
+  production: boolean;
+}
+
+/**
+ * Apollo Server on `GET|POST /graphql`. The caller must send a valid bearer token (401 otherwise);
+ * roles are the service's to check. CSRF prevention on, batching off, stack traces never.
+ */
+export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions): Promise<ApolloServer<GraphQLContext>> {
+  const log = o.logger.child({ component: 'graphql' });
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: o.schema,
+    introspection: o.limits.introspection,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: !o.limits.introspection,
+    parseOptions: { maxTokens: o.limits.maxTokens },
+    validationRules: limitRules(o.limits),
+    formatError: (formatted, error) => formatError(formatted, error, (err) => log.error({ err }, 'internal error in a GraphQL operation')),
+    plugins: [o.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true })],
+    logger: { debug: (m) => log.debug(m), info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
+  });
+  await apollo.start();
+  const handler = fastifyApolloHandler(apollo, {
+    context: async (request: FastifyRequest) => ({ principal: principalOf(o.verifier, request), ip: request.ip, service: o.service }),
+  });
+  app.route({ method: ['GET', 'POST'], url: '/graphql', handler });
+  return apollo;
+}
+
+/** A bad or missing token is an HTTP 401 with a GraphQL error body, not the 500 a throwing context means. */
+function principalOf(verifier: TokenVerifier, request: FastifyRequest): Principal {
+  const token = bearerToken(request.headers.authorization);
+  try {
+    if (!token) throw new GraphQLError('A bearer token is required (Authorization: Bearer <token>).');
+    return verifier.verify(token);
+  } catch (err) {
+    const message = isAppError(err) || err instanceof GraphQLError ? err.message : 'The bearer token is not valid.';
+    throw new GraphQLError(message, {
+      extensions: {
+        code: 'UNAUTHENTICATED',
+        http: { status: 401, headers: new HeaderMap([['www-authenticate', token ? 'Bearer error="invalid_token"' : 'Bearer']]) },
+      },
+    });
+  }
+}
