@@ -5,6 +5,10 @@ import type { Config } from './config';
 import { DEMO_HOST, readHostsFile } from './hosts-file';
 import { createHttpServer } from './http';
 import { JobEventBus } from './events';
+import { mountGraphQL } from './graphql/http';
+import type { GraphQLLimits } from './graphql/limits';
+import { buildGatewaySchema } from './graphql/schema';
+import { attachGraphQLSockets, type GraphQLSockets } from './graphql/ws';
 import { createLogger } from './logger';
 import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
@@ -20,6 +24,7 @@ export interface Gateway {
   readonly service: HostScanService;
   readonly events: JobEventBus;
   readonly runner: Runner;
+  readonly sockets: GraphQLSockets;
   /** Ready-to-use tokens when the gateway made an ephemeral key (development without a configured key). */
   readonly devTokens: { admin: string; app: string } | null;
   /** Stops everything, in reverse order of start. Idempotent. */
@@ -69,6 +74,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     });
     const service = new HostScanService({
       store,
+      events,
       maxHostIds: config.maxHostIds,
       refusal: () => draining,
       onJobsChanged: (jobs) => {
@@ -89,11 +95,28 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       service,
       notReady: () => draining ?? (runScans && !runner.running ? 'The scan runner is not running.' : null),
     });
+    const schema = await buildGatewaySchema(service);
+    const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
+    const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production });
+    stoppers.push(() => apollo.stop());
     await http.listen({ port: config.port, host: config.host });
     stoppers.push(async () => {
       draining = 'The gateway is shutting down.';
       await http.close();
     });
+    const sockets = attachGraphQLSockets({
+      server: http.server,
+      path: '/graphql',
+      schema,
+      service,
+      verifier,
+      limits,
+      maxSubscriptions: config.wsMaxSubscriptions,
+      maxPayloadBytes: config.wsMaxPayloadBytes,
+      logger,
+      production: config.production,
+    });
+    stoppers.push(() => sockets.stop());
 
     const { port } = http.server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -106,6 +129,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       service,
       events,
       runner,
+      sockets,
       devTokens: ephemeral ? devTokens(ephemeral, config) : null,
       stop: () => (stopping ??= stopAll()),
     };

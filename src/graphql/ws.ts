@@ -1,0 +1,190 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  GraphQLError,
+  getOperationAST,
+  parse,
+  specifiedRules,
+  subscribe,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
+import type { Context } from 'graphql-ws';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Principal, TokenVerifier } from '../auth';
+import type { HostScanService } from '../service';
+import type { GraphQLContext } from './context';
+import { formatError } from './errors';
+import { limitRules, type GraphQLLimits } from './limits';
+import { serveGraphQLSockets, type SocketExtra } from './ws-adapter';
+
+export interface GraphQLSocketOptions {
+  server: Server;
+  path: string;
+  schema: GraphQLSchema;
+  service: HostScanService;
+  verifier: TokenVerifier;
+  limits: GraphQLLimits;
+  maxSubscriptions: number;
+  maxPayloadBytes: number;
+  logger: Logger;
+  production: boolean;
+}
+
+export interface GraphQLSockets {
+  readonly openSockets: number;
+  /** Close every socket with 1001 and stop accepting. Idempotent. */
+  stop(): Promise<void>;
+}
+
+type WsContext = Context<Record<string, unknown> | undefined, SocketExtra>;
+
+// Longest delay setTimeout takes; later expiries are re-armed.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * graphql-ws on the HTTP server's upgrade path. The token comes from connectionParams (`Authorization:
+ * "Bearer …"`, `authorization` or `token`); without a valid one the socket closes 4403, and it closes
+ * 4403 when the token expires. Only subscriptions are accepted, with the limits and error masking HTTP
+ * has, and at most `maxSubscriptions` at once per socket.
+ */
+export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
+  const log = o.logger.child({ component: 'graphql-ws' });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxPayloadBytes, perMessageDeflate: false });
+  const principals = new WeakMap<WsContext, Principal>();
+  const expiryTimers = new WeakMap<WebSocket, NodeJS.Timeout>();
+  const rules = [...specifiedRules, ...limitRules(o.limits)];
+  const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(request.url ?? '/', 'http://x').pathname !== o.path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  };
+  o.server.on('upgrade', onUpgrade);
+
+  const format = (errors: readonly GraphQLError[]) =>
+    errors.map((e) => formatError(e.toJSON(), e, (err) => log.error({ err }, 'internal error in a subscription')));
+
+  const disposable = serveGraphQLSockets<Record<string, unknown> | undefined>(
+    {
+      schema: o.schema,
+      connectionInitWaitTimeout: 3_000,
+      onConnect(ctx) {
+        const principal = principalOf(o.verifier, ctx.connectionParams);
+        if (!principal) return false;
+        principals.set(ctx, principal);
+        closeAtExpiry(ctx.extra.socket, principal.expiresAt);
+        return true;
+      },
+      onSubscribe(ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] {
+        const principal = principals.get(ctx);
+        if (!principal) return [new GraphQLError('Not authenticated.', { extensions: { code: 'UNAUTHENTICATED' } })];
+        // graphql-ws has already reserved this subscription's id in ctx.subscriptions.
+        if (Object.keys(ctx.subscriptions).length > o.maxSubscriptions) {
+          return [new GraphQLError(`This socket already holds ${o.maxSubscriptions} subscriptions; complete one first.`, { extensions: { code: 'BAD_REQUEST' } })];
+        }
+        const document = parseAndValidate(payload.query);
+        if (!('kind' in document)) return document;
+        const operation = getOperationAST(document, payload.operationName);
+        if (!operation) return [new GraphQLError('The document holds no operation by that name.', { extensions: { code: 'BAD_USER_INPUT' } })];
+        if (operation.operation !== 'subscription') {
+          return [new GraphQLError(`Only subscriptions are accepted over WebSocket; send ${operation.operation}s to POST ${o.path}.`, { extensions: { code: 'BAD_REQUEST' } })];
+        }
+        const contextValue: GraphQLContext = { principal, ip: ctx.extra.request.socket.remoteAddress ?? null, service: o.service };
+        return { schema: o.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+      },
+      subscribe: (args) => guard(subscribe(args)),
+      onNext(_ctx, _id, _payload, _args, result) {
+        return result.errors ? { ...result, errors: format(result.errors) } : undefined;
+      },
+      onError(_ctx, _id, _payload, errors) {
+        return format(errors);
+      },
+      onClose(ctx) {
+        clearTimeout(expiryTimers.get(ctx.extra.socket));
+      },
+    },
+    wss,
+    log,
+  );
+
+  /** Parse and validate once per distinct document text; clients resubscribe with the same few documents. */
+  function parseAndValidate(query: string): DocumentNode | readonly GraphQLError[] {
+    const cached = documents.get(query);
+    if (cached) return cached;
+    let result: DocumentNode | readonly GraphQLError[];
+    try {
+      const document = parse(query, { maxTokens: o.limits.maxTokens });
+      const errors = validate(o.schema, document, rules);
+      result = errors.length > 0 ? errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')) : document;
+    } catch (err) {
+      result = [withCode(err instanceof GraphQLError ? err : new GraphQLError(String(err)), 'GRAPHQL_PARSE_FAILED')];
+    }
+    if (query.length <= 10_000) {
+      if (documents.size >= 500) documents.delete(documents.keys().next().value!);
+      documents.set(query, result);
+    }
+    return result;
+  }
+
+  function closeAtExpiry(socket: WebSocket, expiresAt: number): void {
+    const wait = expiresAt - Date.now();
+    const timer = setTimeout(() => {
+      if (Date.now() < expiresAt) return closeAtExpiry(socket, expiresAt);
+      socket.close(4403, 'Token expired');
+    }, Math.max(0, Math.min(wait, MAX_TIMER_MS)));
+    timer.unref();
+    expiryTimers.set(socket, timer);
+  }
+
+  let stopping: Promise<void> | null = null;
+  return {
+    get openSockets() {
+      return wss.clients.size;
+    },
+    stop() {
+      stopping ??= (async () => {
+        o.server.off('upgrade', onUpgrade);
+        await disposable.dispose();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function principalOf(verifier: TokenVerifier, params: Record<string, unknown> | undefined): Principal | null {
+  const raw = params?.Authorization ?? params?.authorization ?? params?.token;
+  if (typeof raw !== 'string') return null;
+  const token = /^Bearer\s+/i.test(raw) ? raw.replace(/^Bearer\s+/i, '') : raw;
+  try {
+    return verifier.verify(token.trim());
+  } catch {
+    return null;
+  }
+}
+
+const withCode = (e: GraphQLError, code: string) =>
+  new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, extensions: { code } });
+
+/**
+ * A stream that fails mid-way (a reader cut off for falling behind) ends with one error result instead
+ * of throwing, which graphql-ws would answer by closing the socket with 4500.
+ */
+async function guard(result: ReturnType<typeof subscribe>): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
+  const resolved = await result;
+  if (!(Symbol.asyncIterator in resolved)) return resolved;
+  return (async function* () {
+    try {
+      yield* resolved;
+    } catch (err) {
+      yield { errors: [err instanceof GraphQLError ? err : new GraphQLError('Subscription stream failed.', { originalError: err as Error })] };
+    }
+  })();
+}
