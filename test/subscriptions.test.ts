@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '../src/auth';
+import type { Job } from '../src/model';
+import { startTestGateway, type TestGateway } from './support/gateway';
+import { collect, gql, rawSocket, wsClient } from './support/graphql';
+import { closedPort, sshListener, type TestListener } from './support/listeners';
+import { adminToken, appToken, token } from './support/tokens';
+
+const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
+const WATCH = 'subscription($ids: [ID!]) { hostScanJobStatus(jobIds: $ids) { id status statusDescription hostScanHostStatus { status os version } } }';
+
+let t: TestGateway;
+let ssh: TestListener;
+let closed: number;
+beforeAll(async () => {
+  t = await startTestGateway({ SCAN_TIMEOUT_MS: '10000' });
+  ssh = await sshListener('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', { delayMs: 400 });
+  closed = await closedPort();
+});
+afterAll(async () => {
+  await t.stop();
+  await ssh.close();
+});
+
+async function newHost() {
+  const [h] = await t.gateway.service.upsertHosts(ADMIN, { hosts: [{ name: `ws-${randomUUID()}`, ipAddress: '127.0.0.1', sshPort: ssh.port, winRmPort: closed }] });
+  return h!;
+}
+const schedule = async (hostId: string) =>
+  (await gql(t.url, adminToken(), `mutation { scheduleHostScans(hostIds: ["${hostId}"]) { id } }`)).body.data.scheduleHostScans[0].id as string;
+
+describe('hostScanJobStatus with the graphql-ws client', () => {
+  it('without ids: sees a job go Queued → Running → Complete', async () => {
+    const client = wsClient(t.url, { Authorization: `Bearer ${appToken()}` });
+    const seen = new Map<string, string[]>();
+    let watched = '';
+    let resolveDone: () => void;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const stop = client.subscribe({ query: WATCH }, {
+      next: (r: any) => {
+        const job = r.data.hostScanJobStatus;
+        seen.set(job.id, [...(seen.get(job.id) ?? []), job.status]);
+        if (job.id === watched && job.status === 'Complete') resolveDone();
+      },
+      error: () => {},
+      complete: () => {},
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    watched = await schedule((await newHost()).id);
+    if (seen.get(watched)?.includes('Complete')) resolveDone!();
+    await done;
+    expect(seen.get(watched)).toEqual(['Queued', 'Running', 'Complete']);
+    stop();
+    await client.dispose();
+  });
+
+  it('with ids: the current state first, then changes, completing when terminal', async () => {
+    const client = wsClient(t.url, { authorization: `Bearer ${adminToken()}` });
+    const jobId = await schedule((await newHost()).id);
+    const results = await collect(client, WATCH, { ids: [jobId] }).done;
+    const states = results.map((r) => r.data.hostScanJobStatus);
+    expect(states.at(-1)).toMatchObject({ id: jobId, status: 'Complete', hostScanHostStatus: [{ status: 'Complete', os: 'Debian', version: '12' }] });
+    expect(['Queued', 'Running']).toContain(states[0].status);
+    const again = await collect(client, WATCH, { ids: [jobId] }).done;
+    expect(again.map((r) => r.data.hostScanJobStatus.status)).toEqual(['Complete']);
+    await client.dispose();
+  });
+
+  it('unknown ids and refused roles end the subscription with the service error', async () => {
+    const client = wsClient(t.url, { token: adminToken() });
+    const unknown = await collect(client, WATCH, { ids: [randomUUID()] }).done;
+    expect(unknown).toEqual([{ errors: [expect.objectContaining({ extensions: { code: 'NOT_FOUND' } })] }]);
+    const reviewer = wsClient(t.url, { token: token({ roles: ['Reviewer'] }) });
+    const refused = await collect(reviewer, WATCH).done;
+    expect(refused).toEqual([{ errors: [expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })] }]);
+    await client.dispose();
+    await reviewer.dispose();
+  });
+});
+
+describe('the graphql-transport-ws protocol with a raw socket', () => {
+  const init = (s: Awaited<ReturnType<typeof rawSocket>>, payload: unknown = { token: adminToken() }) => s.send({ type: 'connection_init', payload });
+
+  it('4403 for a missing or bad token', async () => {
+    for (const payload of [{}, { token: 'nope' }, { Authorization: `Bearer ${token({ roles: ['Admin'] }, { secret: 'x'.repeat(40) })}` }, null]) {
+      const s = await rawSocket(t.url);
+      init(s, payload);
+      expect((await s.closed).code).toBe(4403);
+    }
+  });
+
+  it('4400 for a message that is not JSON', async () => {
+    const s = await rawSocket(t.url);
+    init(s);
+    expect((await s.next()).type).toBe('connection_ack');
+    s.send('{ not json');
+    expect((await s.closed).code).toBe(4400);
+  });
+
+  it('4401 for subscribe before the acknowledgement', async () => {
+    const s = await rawSocket(t.url);
+    s.send({ id: '1', type: 'subscribe', payload: { query: WATCH } });
+    expect((await s.closed).code).toBe(4401);
+  });
+
+  it('4408 when no connection_init arrives within 3 s', async () => {
+    const s = await rawSocket(t.url);
+    expect((await s.closed).code).toBe(4408);
+  });
+
+  it('4409 for a second subscription with an id in use', async () => {
+    const s = await rawSocket(t.url);
+    init(s);
+    await s.next();
+    s.send({ id: 'a', type: 'subscribe', payload: { query: WATCH } });
+    s.send({ id: 'a', type: 'subscribe', payload: { query: WATCH } });
+    expect((await s.closed).code).toBe(4409);
+  });
+
+  it('4429 for a second connection_init', async () => {
+    const s = await rawSocket(t.url);
+    init(s);
+    await s.next();
+    init(s);
+    expect((await s.closed).code).toBe(4429);
+  });
+
+  it('4406 without the graphql-transport-ws subprotocol', async () => {
+    const s = await rawSocket(t.url, null);
+    expect((await s.closed).code).toBe(4406);
+  });
+
+  it('1009 for a message over 64 KiB', async () => {
+    const s = await rawSocket(t.url);
+    init(s);
+    await s.next();
+    s.send({ id: 'big', type: 'subscribe', payload: { query: `${WATCH}#${'x'.repeat(70_000)}` } });
+    expect((await s.closed).code).toBe(1009);
+  });
+
+  it('refuses queries and mutations over the socket and schedules nothing', async () => {
+    const host = await newHost();
+    const s = await rawSocket(t.url);
+    init(s);
+    await s.next();
+    s.send({ id: 'm', type: 'subscribe', payload: { query: `mutation { scheduleHostScans(hostIds: ["${host.id}"]) { id } }` } });
+    const refused = await s.next();
+    expect(refused).toMatchObject({ id: 'm', type: 'error', payload: [{ extensions: { code: 'BAD_REQUEST' } }] });
+    expect(refused.payload[0].message).toMatch(/Only subscriptions/);
+    s.send({ id: 'q', type: 'subscribe', payload: { query: '{ hosts { nodes { id } } }' } });
+    expect(await s.next()).toMatchObject({ id: 'q', type: 'error' });
+    const rows = await t.gateway.store.db.query('SELECT 1 FROM host_scans WHERE host_id = $1', [host.id]);
+    expect(rows).toHaveLength(0);
+    s.ws.close();
+  });
+
+  it(`caps subscriptions per socket`, async () => {
+    const s = await rawSocket(t.url);
+    init(s);
+    await s.next();
+    for (let i = 0; i < 10; i++) s.send({ id: `s${i}`, type: 'subscribe', payload: { query: WATCH } });
+    s.send({ id: 'eleventh', type: 'subscribe', payload: { query: WATCH } });
+    const refused = await s.next();
+    expect(refused).toMatchObject({ id: 'eleventh', type: 'error', payload: [{ message: expect.stringMatching(/already holds 10/) }] });
+    s.ws.close();
+  });
+
+  it('closes the socket with 4403 when the token expires', async () => {
+    const s = await rawSocket(t.url);
+    init(s, { token: token({ roles: ['App'], exp: Math.floor(Date.now() / 1000) + 2 }) });
+    expect((await s.next()).type).toBe('connection_ack');
+    const started = Date.now();
+    expect(await s.closed).toEqual({ code: 4403, reason: 'Token expired' });
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it('applies the validation limits and error masking over the socket', async () => {
+    const limited = await startTestGateway({ GRAPHQL_MAX_DEPTH: '2', NODE_ENV: 'production', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, { runner: false });
+    const s = await rawSocket(limited.url);
+    init(s, { token: token({ roles: ['Admin'], iss: 'i', aud: 'a' }) });
+    await s.next();
+    s.send({ id: 'd', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { hostScanHostStatus { name } } }' } });
+    expect(await s.next()).toMatchObject({ id: 'd', type: 'error', payload: [{ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] });
+    s.send({ id: 'i', type: 'subscribe', payload: { query: 'subscription { __schema { types { name } } }' } });
+    const intro = await s.next();
+    expect(intro).toMatchObject({ id: 'i', type: 'error' });
+    s.send({ id: 't', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { idd } }' } });
+    expect(JSON.stringify(await s.next())).not.toMatch(/Did you mean/);
+    s.ws.close();
+    await limited.stop();
+  });
+});
+
+describe('shutdown', () => {
+  it('closes every socket with 1001', async () => {
+    const g = await startTestGateway({}, { runner: false });
+    const s = await rawSocket(g.url);
+    s.send({ type: 'connection_init', payload: { token: adminToken() } });
+    await s.next();
+    await g.stop();
+    expect((await s.closed).code).toBe(1001);
+  });
+});
+
+describe('a subscriber that stops reading', () => {
+  it('cannot crash the process or grow memory without bound, and others keep receiving', async () => {
+    const stalled = await rawSocket(t.url);
+    stalled.send({ type: 'connection_init', payload: { token: adminToken() } });
+    await stalled.next();
+    stalled.send({ id: 'all', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { id statusDescription hostScanHostStatus { name statusDescription } } }' } });
+    await new Promise((r) => setTimeout(r, 100));
+    (stalled.ws as any)._socket.pause();
+    const listenersBefore = t.gateway.events.listenerCount;
+
+    const healthy = wsClient(t.url, { token: appToken() });
+    const jobId = await schedule((await newHost()).id);
+    const watched = collect(healthy, WATCH, { ids: [jobId] });
+
+    const rssBefore = process.memoryUsage().rss;
+    const padding = 'x'.repeat(200);
+    for (let batch = 0; batch < 20; batch++) {
+      const jobs: Job[] = Array.from({ length: 100 }, (_, i) => fakeJob(`${batch}-${i}`, padding));
+      t.gateway.events.publish(jobs);
+      await new Promise((r) => setImmediate(r));
+    }
+    const results = await watched.done;
+    expect(results.at(-1)!.data.hostScanJobStatus.status).toBe('Complete');
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 1024 * 1024);
+    // The stalled reader was cut off: its stream no longer listens.
+    const deadline = Date.now() + 10_000;
+    while (t.gateway.events.listenerCount >= listenersBefore) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await fetch(`${t.url}/health/live`)).status).toBe(200);
+    stalled.ws.terminate();
+    await healthy.dispose();
+  }, 30_000);
+});
+
+function fakeJob(tag: string, padding: string): Job {
+  const now = new Date();
+  return {
+    id: randomUUID(), seq: '0', revision: 1, createdBy: 'load', createdByUserName: 'load', createdFromAddress: null, nodeId: randomUUID(),
+    createdAt: now, modifiedAt: now,
+    scans: Array.from({ length: 20 }, (_, i) => ({
+      id: randomUUID(), jobId: tag, hostId: null, name: `fake-${tag}-${i}`, dnsHostName: null, ipAddress: null, os: null, version: null,
+      status: 1, statusDescription: `Running ${padding}`, failureReason: 0, hostConnected: false, attempts: 1, startedAt: now, finishedAt: null,
+      createdAt: now, modifiedAt: now,
+    })),
+  };
+}
