@@ -25,18 +25,21 @@ export function createHostStore(db: Db) {
         const hosts: Host[] = [];
         const conflicts = new Map<number, string>();
         for (const [index, input] of inputs.entries()) {
-          const byName = await tx.query<{ id: string }>('SELECT id FROM hosts WHERE lower(name) = lower($1)', [input.name]);
-          const id = input.id ?? byName[0]?.id ?? randomUUID();
-          if (byName[0] && byName[0].id !== id) {
-            conflicts.set(index, `The name '${input.name}' belongs to host ${byName[0].id}.`);
-            continue;
+          if (input.id) {
+            const byName = await tx.query<{ id: string }>('SELECT id FROM hosts WHERE lower(name) = lower($1)', [input.name]);
+            if (byName[0] && byName[0].id !== input.id) {
+              conflicts.set(index, `The name '${input.name}' belongs to host ${byName[0].id}.`);
+              continue;
+            }
           }
-          hosts.push(await upsertOne(tx, id, input));
+          hosts.push(await upsertOne(tx, input));
         }
         if (conflicts.size > 0) throw new UpsertConflict(conflicts);
         return { hosts };
       }).catch((err: unknown) => {
         if (err instanceof UpsertConflict) return { conflicts: err.conflicts };
+        // Another writer took one of these names with another id between our check and our insert.
+        if ((err as { code?: string }).code === '23505') return { conflicts: new Map([[0, 'A host name is taken by another host; try again.']]) };
         throw err;
       });
     },
@@ -74,15 +77,18 @@ class UpsertConflict extends Error {
   }
 }
 
-async function upsertOne(q: Queryable, id: string, input: HostInput): Promise<Host> {
+// By id, or else by name: ON CONFLICT on the name index makes two instances seeding the same
+// HOSTS_FILE at once agree on one row instead of one of them failing.
+async function upsertOne(q: Queryable, input: HostInput): Promise<Host> {
+  const target = input.id ? '(id)' : '(lower(name))';
   const rows = await q.query<HostRow>(
     `INSERT INTO hosts AS h (id, name, dns_host_name, ip_address, ssh_port, win_rm_port)
      VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, dns_host_name = EXCLUDED.dns_host_name,
+     ON CONFLICT ${target} DO UPDATE SET name = EXCLUDED.name, dns_host_name = EXCLUDED.dns_host_name,
        ip_address = EXCLUDED.ip_address, ssh_port = EXCLUDED.ssh_port, win_rm_port = EXCLUDED.win_rm_port,
        modified_at = now()
      RETURNING ${HOST_COLUMNS}`,
-    [id, input.name, input.dnsHostName ?? null, input.ipAddress ?? null, input.sshPort ?? null, input.winRmPort ?? null],
+    [input.id ?? randomUUID(), input.name, input.dnsHostName ?? null, input.ipAddress ?? null, input.sshPort ?? null, input.winRmPort ?? null],
   );
   return toHost(rows[0]!);
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Db } from './db';
 import { createHostStore, type HostStore } from './hosts';
 import { createJobStore, type JobStore } from './jobs';
@@ -8,6 +9,7 @@ import { openPostgres } from './postgres';
 
 export type { Db } from './db';
 export type { HostListQuery, UpsertResult } from './hosts';
+export { JOB_CHANNEL } from './jobs';
 export type { JobListQuery, ScheduleResult } from './jobs';
 export type { ClaimedScan, Queue, ScanResult } from './queue';
 
@@ -16,6 +18,8 @@ export interface Store {
   readonly kind: 'embedded' | 'postgres';
   /** Identifies this database (the vendor's `nodeId`). */
   readonly nodeId: string;
+  /** Identifies this process among the instances sharing the database. */
+  readonly origin: string;
   readonly db: Db;
   readonly hosts: HostStore;
   readonly jobs: JobStore;
@@ -37,10 +41,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const [meta] = await db.query<{ value: string }>(`SELECT value FROM gateway_meta WHERE key = 'node_id'`);
     const nodeId = meta!.value;
     let stopping: Promise<void> | null = null;
-    const jobs = createJobStore(db, nodeId);
+    const origin = `${process.pid}-${randomUUID()}`;
+    const jobs = createJobStore(db, nodeId, { origin, announce: kind === 'postgres' });
     return {
       kind,
       nodeId,
+      origin,
       db,
       hosts: createHostStore(db),
       jobs,

@@ -13,8 +13,36 @@ export interface JobListQuery {
   status?: ActionStatus | null;
 }
 
+export interface JobStoreOptions {
+  /** Identifies this process in change announcements, so it can skip its own. */
+  origin: string;
+  /** Announce committed job changes with NOTIFY (PostgreSQL; the embedded store has no other reader). */
+  announce: boolean;
+}
+
+/** The NOTIFY channel on which job changes are announced, as `<origin> <jobId>,<jobId>,…`. */
+export const JOB_CHANNEL = 'scan_gateway_jobs';
+// NOTIFY payloads must stay under 8000 bytes: 100 ids take about 3.7 kB.
+const IDS_PER_NOTIFY = 100;
+
 /** Jobs and their host scans: scheduling, reading and cancelling. */
-export function createJobStore(db: Db, nodeId: string) {
+export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions) {
+  /**
+   * Recompute the jobs' status from their scans and, on PostgreSQL, announce the change in the same
+   * transaction: NOTIFY is delivered at commit, so no committed change goes unannounced.
+   */
+  const changed = async (q: Queryable, jobIds: readonly string[], recompute = true): Promise<Job[]> => {
+    const ids = [...new Set(jobIds)];
+    if (ids.length === 0) return [];
+    if (recompute) await refreshJobs(q, ids);
+    if (options.announce) {
+      for (let i = 0; i < ids.length; i += IDS_PER_NOTIFY) {
+        await q.query('SELECT pg_notify($1, $2)', [JOB_CHANNEL, `${options.origin} ${ids.slice(i, i + IDS_PER_NOTIFY).join(',')}`]);
+      }
+    }
+    return readByIds(q, ids);
+  };
+
   const read = async (q: Queryable, where: string, params: unknown[]): Promise<Job[]> =>
     toJobs(
       await q.query<JobScanRow>(
@@ -32,6 +60,7 @@ export function createJobStore(db: Db, nodeId: string) {
 
   return {
     readByIds,
+    changed,
 
     /**
      * One job per host id (ids distinct, in request order) in one transaction. A host with a queued or
@@ -46,6 +75,7 @@ export function createJobStore(db: Db, nodeId: string) {
         if (missing.length > 0) return { missing };
 
         const jobOf = await activeJobs(tx, hostIds);
+        const existing = new Set(jobOf.values());
         const fresh = hostIds.filter((id) => !jobOf.has(id));
         if (fresh.length > 0) {
           const jobIds = fresh.map(() => randomUUID());
@@ -75,7 +105,9 @@ export function createJobStore(db: Db, nodeId: string) {
             }
           }
         }
-        return { jobs: await readByIds(tx, [...new Set(hostIds.map((id) => jobOf.get(id)!))]) };
+        const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
+        if (fresh.length > 0 && options.announce) await changed(tx, jobIds.filter((id) => !existing.has(id)), false);
+        return { jobs: await readByIds(tx, jobIds) };
       });
     },
 
@@ -120,8 +152,7 @@ export function createJobStore(db: Db, nodeId: string) {
            WHERE job_id = $1 AND status = ${ActionStatus.Running} RETURNING id`,
           [jobId],
         );
-        if (cancelled.length > 0) await refreshJobs(tx, [jobId]);
-        const [job] = await readByIds(tx, [jobId]);
+        const [job] = cancelled.length > 0 ? await changed(tx, [jobId]) : await readByIds(tx, [jobId]);
         return { job: job!, running: running.map((r) => r.id) };
       });
     },

@@ -1,6 +1,6 @@
 import { ActionFailureReason, ActionStatus, type Job } from '../model';
-import type { Db, Queryable } from './db';
-import { refreshJobs, type JobStore } from './jobs';
+import type { Db } from './db';
+import type { JobStore } from './jobs';
 
 /** A host scan handed to a worker, with what it needs to reach the host. */
 export interface ClaimedScan {
@@ -35,12 +35,7 @@ const ms = (param: string) => `make_interval(secs => ${param}::double precision 
  * scan rows, then job rows. Each transition returns the jobs it changed, as they are after the change.
  */
 export function createQueue(db: Db, jobs: JobStore) {
-  const changed = async (tx: Queryable, jobIds: string[]): Promise<Job[]> => {
-    const ids = [...new Set(jobIds)];
-    if (ids.length === 0) return [];
-    await refreshJobs(tx, ids);
-    return jobs.readByIds(tx, ids);
-  };
+  const changed = jobs.changed;
 
   return {
     /** Lease up to `limit` queued scans that are due to `owner` and mark them Running. */
