@@ -5,6 +5,7 @@ import type { Config } from './config';
 import { DEMO_HOST, readHostsFile } from './hosts-file';
 import { createHttpServer } from './http';
 import { JobEventBus } from './events';
+import { bridgeRemoteEvents } from './remote-events';
 import { mountGraphQL } from './graphql/http';
 import type { GraphQLLimits } from './graphql/limits';
 import { buildGatewaySchema } from './graphql/schema';
@@ -83,6 +84,10 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       },
       onCancelRunning: (scanIds) => runner.cancel(scanIds),
     });
+    if (store.kind === 'postgres') {
+      const bridge = await bridgeRemoteEvents({ store, events, logger });
+      stoppers.push(() => bridge.stop());
+    }
     const runScans = deps.runner ?? true;
     if (runScans) {
       runner.start();
@@ -93,7 +98,10 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       bodyLimitBytes: config.bodyLimitBytes,
       verifier,
       service,
-      notReady: () => draining ?? (runScans && !runner.running ? 'The scan runner is not running.' : null),
+      notReady: async () =>
+        draining ??
+        (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
+        ((await store.db.healthy()) ? null : 'The database is unreachable.'),
     });
     const schema = await buildGatewaySchema(service);
     const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };

@@ -13,7 +13,7 @@ export interface HttpOptions {
   verifier: TokenVerifier;
   service: HostScanService;
   /** Readiness: null when ready, else why not (answered with 503). */
-  notReady: () => string | null;
+  notReady: () => Promise<string | null> | string | null;
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -61,7 +61,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
 
   app.get('/health/live', async () => ({ status: 'live' }));
   app.get('/health/ready', async (_request, reply) => {
-    const reason = options.notReady();
+    const reason = await options.notReady();
     return reason ? reply.code(503).send({ status: 'unavailable', reason }) : { status: 'ready' };
   });
 

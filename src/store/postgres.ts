@@ -54,16 +54,24 @@ export async function openPostgres(url: string, options: { poolSize?: number } =
     ...wrap(pool),
     async transaction(fn) {
       const client = await pool.connect().catch(translate);
+      // While checked out the pool does not listen for this client's errors; a connection lost
+      // between statements would otherwise be an uncaught 'error' event.
+      let lost: unknown = null;
+      const onError = (err: Error) => (lost = err);
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));
         await client.query('COMMIT');
         return result;
       } catch (err) {
+        if (isConnectionError(err)) lost ??= err;
         await client.query('ROLLBACK').catch(() => {});
-        return translate(err);
+        return translate(lost ?? err);
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A client whose connection failed is destroyed, not handed to the next caller.
+        client.release((lost as Error | null) ?? undefined);
       }
     },
     listen: listeners.listen,

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import type { JobEventBus } from './events';
+import { JOB_CHANNEL, type Store } from './store';
+
+/**
+ * Brings job changes committed by other instances into this instance's event bus: they announce job
+ * ids with NOTIFY, this instance reads those jobs once and publishes them to every local subscriber.
+ * After the LISTEN connection was lost, it re-reads every job changed since shortly before the loss,
+ * so no subscriber misses a terminal state.
+ */
+export async function bridgeRemoteEvents(o: { store: Store; events: JobEventBus; logger: Logger }): Promise<{ stop(): Promise<void> }> {
+  const log = o.logger.child({ component: 'remote-events' });
+  let pending = new Set<string>();
+  let reading: Promise<void> | null = null;
+  // Database time of the newest change seen; resynchronisation starts a little before it.
+  let newestSeen: Date | null = null;
+
+  const publish = (jobs: Awaited<ReturnType<Store['jobs']['getJobs']>>) => {
+    for (const job of jobs) if (!newestSeen || job.modifiedAt > newestSeen) newestSeen = job.modifiedAt;
+    o.events.publish(jobs);
+  };
+
+  // One read per burst: ids that arrive while a read runs are read together next.
+  const drain = async () => {
+    while (pending.size > 0) {
+      const ids = [...pending];
+      pending = new Set();
+      try {
+        publish(await o.store.jobs.getJobs(ids));
+      } catch (err) {
+        log.warn({ err, jobs: ids.length }, 'could not read jobs announced by another instance');
+      }
+    }
+    reading = null;
+  };
+
+  const onPayload = (payload: string) => {
+    const space = payload.indexOf(' ');
+    if (space < 0 || payload.slice(0, space) === o.store.origin) return;
+    for (const id of payload.slice(space + 1).split(',')) if (id) pending.add(id);
+    reading ??= drain();
+  };
+
+  const onReconnect = async () => {
+    const since = new Date((newestSeen ?? new Date()).getTime() - 5_000);
+    try {
+      const rows = await o.store.db.query<{ id: string }>('SELECT id FROM host_scan_jobs WHERE modified_at >= $1', [since]);
+      for (const r of rows) pending.add(r.id);
+      log.info({ jobs: rows.length }, 'listening again; re-read jobs changed meanwhile');
+      reading ??= drain();
+    } catch (err) {
+      log.warn({ err }, 'could not re-read jobs after reconnecting');
+    }
+  };
+
+  const unlisten = await o.store.db.listen(JOB_CHANNEL, { onPayload, onReconnect: () => void onReconnect() });
+  return {
+    async stop() {
+      await unlisten();
+      await reading;
+    },
+  };
+}
