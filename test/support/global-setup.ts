@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { MIGRATIONS } from '../../src/store/migrations';
 import { openStore } from '../../src/store';
@@ -10,6 +11,8 @@ import { openStore } from '../../src/store';
 declare module 'vitest' {
   export interface ProvidedContext {
     templateDataDir: string;
+    /** An admin connection URL for the machine's PostgreSQL, or null when it is not reachable. */
+    postgresAdminUrl: string | null;
   }
 }
 
@@ -30,7 +33,25 @@ export default async function setup(project: TestProject): Promise<void> {
     renameSync(building, dir);
   }
   project.provide('templateDataDir', dir);
+  project.provide('postgresAdminUrl', await findPostgres());
   buildDist();
+}
+
+/** PostgreSQL tests skip loudly without a server, and must run when CI is set. */
+async function findPostgres(): Promise<string | null> {
+  const url = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return url;
+  } catch (err) {
+    if (process.env.CI) throw new Error(`PostgreSQL at ${url} is required when CI is set: ${(err as Error).message}`);
+    console.warn(`\n*** SKIPPING the PostgreSQL tests: no server at ${url} (${(err as Error).message}). Set TEST_POSTGRES_URL to point at one. ***\n`);
+    return null;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /** Tests that run the gateway as a real child process run the compiled `dist/`, built from this tree. */

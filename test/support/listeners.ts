@@ -1,5 +1,5 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 /** A loopback listener written for tests; counts the connections it accepted. */
@@ -77,8 +77,27 @@ export function winrmListener(options: { status?: 200 | 401; productVersion?: st
   return listen(server, options.host ?? '127.0.0.1', new Set()).then((l) => Object.assign(l, { requests }));
 }
 
-/** A loopback port with nothing listening on it. */
+/**
+ * A loopback port with nothing listening on it. Taken below 1024, where listen(0) never assigns ports,
+ * so no listener a test starts later can land on it.
+ */
 export async function closedPort(host = '127.0.0.1'): Promise<number> {
+  for (const port of [1, 3, 5, 7, 9, 11, 13, 17, 19, 37, 39, 42, 47]) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  throw new Error('no closed low port on loopback');
+}
+
+/** A port that was free a moment ago, for a server started by another program (sshd). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;

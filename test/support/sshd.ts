@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closedPort } from './listeners';
+import { freePort } from './listeners';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -22,7 +22,7 @@ export async function startSshd(): Promise<{ port: number; close(): Promise<void
   const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
   if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
   mkdirSync('/run/sshd', { recursive: true });
-  const port = await closedPort();
+  const port = await freePort();
   const config = join(dir, 'sshd_config');
   writeFileSync(config, [
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${key}`, `PidFile ${join(dir, 'sshd.pid')}`, 'UsePAM no',

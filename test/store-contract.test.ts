@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActionFailureReason, ActionStatus, type Creator } from '../src/model';
+import { JOB_CHANNEL, openStore, type Store } from '../src/store';
+import { migrate } from '../src/store/migrations';
+import { freshDataDir } from './support/gateway';
+import { createDatabase, postgresAdminUrl } from './support/postgres';
+
+// One contract, every store: the embedded PGlite store always, PostgreSQL when the machine has it.
+
+const CREATOR: Creator = { subject: 'contract', userName: 'Contract', address: '127.0.0.1' };
+const LEASE = 60_000;
+
+interface Backend {
+  name: string;
+  available: boolean;
+  open(): Promise<{ store: Store; url: string | null; cleanup(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'embedded (PGlite)',
+    available: true,
+    async open() {
+      const dir = freshDataDir();
+      const store = await openStore({ databaseUrl: null, dataDir: dir });
+      return { store, url: null, cleanup: async () => { await store.stop(); rmSync(dir, { recursive: true, force: true }); } };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    available: postgresAdminUrl() !== null,
+    async open() {
+      const db = await createDatabase();
+      const store = await openStore({ databaseUrl: db.url, dataDir: '' });
+      return { store, url: db.url, cleanup: async () => { await store.stop(); await db.drop(); } };
+    },
+  },
+];
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`store contract: ${backend.name}`, () => {
+    let store: Store;
+    let url: string | null;
+    let cleanup: () => Promise<void>;
+    beforeAll(async () => {
+      ({ store, url, cleanup } = await backend.open());
+    });
+    afterAll(() => cleanup());
+
+    const hosts = async (n: number) => {
+      const result = await store.hosts.upsert(Array.from({ length: n }, (_, i) => ({ name: `c-${randomUUID()}`, ipAddress: `127.0.3.${i + 1}` })));
+      return result.hosts!;
+    };
+    const scheduleOne = async () => {
+      const [h] = await hosts(1);
+      const { jobs } = await store.jobs.schedule([h!.id], CREATOR);
+      return { host: h!, job: jobs![0]! };
+    };
+    /** Claim until the given scan is ours (other tests' scans may be queued too). */
+    const claimScan = async (scanId: string, owner = 'owner-a') => {
+      const { scans } = await store.queue.claim(owner, 1000, LEASE);
+      const mine = scans.find((s) => s.id === scanId);
+      const others = scans.filter((s) => s.id !== scanId).map((s) => s.id);
+      if (others.length) await store.queue.release(owner, others);
+      return mine;
+    };
+
+    it('upserts hosts by id, else by name, and refuses a name another host has', async () => {
+      const id = randomUUID();
+      const name = `n-${randomUUID()}`;
+      const first = await store.hosts.upsert([{ id, name, sshPort: 22 }]);
+      expect(first.hosts![0]).toMatchObject({ id, name, sshPort: 22 });
+      const byName = await store.hosts.upsert([{ name: name.toUpperCase(), ipAddress: '127.0.0.5' }]);
+      expect(byName.hosts![0]).toMatchObject({ id, name: name.toUpperCase(), ipAddress: '127.0.0.5', sshPort: null });
+      const conflict = await store.hosts.upsert([{ id: randomUUID(), name }]);
+      expect([...conflict.conflicts!.keys()]).toEqual([0]);
+    });
+
+    it('agrees on one host when two writers upsert the same name at once', async () => {
+      const name = `race-${randomUUID()}`;
+      const [a, b] = await Promise.all([store.hosts.upsert([{ name }]), store.hosts.upsert([{ name, ipAddress: '127.0.0.8' }])]);
+      expect(a.hosts![0]!.id).toBe(b.hosts![0]!.id);
+    });
+
+    it('schedules one job per host, returns the active job again, and writes nothing for unknown hosts', async () => {
+      const [a, b] = await hosts(2);
+      const first = await store.jobs.schedule([a!.id, b!.id], CREATOR);
+      expect(first.jobs!.map((j) => j.scans[0]!.hostId)).toEqual([a!.id, b!.id]);
+      expect(first.jobs![0]).toMatchObject({ createdBy: 'contract', createdByUserName: 'Contract', createdFromAddress: '127.0.0.1', revision: 0 });
+      const again = await store.jobs.schedule([b!.id], CREATOR);
+      expect(again.jobs![0]!.id).toBe(first.jobs![1]!.id);
+      const before = await count('host_scan_jobs');
+      const missing = randomUUID();
+      expect(await store.jobs.schedule([a!.id, missing], CREATOR)).toEqual({ missing: [missing] });
+      expect(await count('host_scan_jobs')).toBe(before);
+    });
+
+    it('claims a due scan once, marks it Running and leases it by the database clock', async () => {
+      const { job } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      const claimed = await claimScan(scanId);
+      expect(claimed).toMatchObject({ id: scanId, jobId: job.id, attempts: 1 });
+      const [row] = await store.db.query<{ status: number; lease_owner: string; ahead: number }>(
+        `SELECT status, lease_owner, extract(epoch FROM lease_expires_at - now())::float AS ahead FROM host_scans WHERE id = $1`, [scanId]);
+      expect(row).toMatchObject({ status: ActionStatus.Running, lease_owner: 'owner-a' });
+      expect(row!.ahead).toBeGreaterThan(50);
+      const second = await store.queue.claim('owner-b', 1000, LEASE);
+      expect(second.scans.map((s) => s.id)).not.toContain(scanId);
+      await store.queue.release('owner-b', second.scans.map((s) => s.id));
+      const [current] = await store.jobs.getJobs([job.id]);
+      expect(current).toMatchObject({ revision: 1, scans: [{ status: ActionStatus.Running, statusDescription: 'Running' }] });
+    });
+
+    it('records a result only for the lease holder, and copies it to the host', async () => {
+      const { job, host } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      await claimScan(scanId);
+      const result = { status: ActionStatus.Complete as const, description: 'Complete: Debian 12', failureReason: ActionFailureReason.NoError, ipAddress: '127.0.0.7', os: 'Debian', version: '12', hostConnected: true };
+      expect(await store.queue.finish('intruder', scanId, result)).toBeNull();
+      const done = await store.queue.finish('owner-a', scanId, result);
+      expect(done).toMatchObject({ id: job.id, scans: [{ status: ActionStatus.Complete, os: 'Debian', version: '12', ipAddress: '127.0.0.7', hostConnected: true }] });
+      expect(await store.queue.finish('owner-a', scanId, result)).toBeNull();
+      const updated = await store.hosts.get(host.id);
+      expect(updated).toMatchObject({ os: 'Debian', version: '12', ipAddress: '127.0.0.7' });
+      expect(updated!.lastScanTimeUtc).toBeInstanceOf(Date);
+    });
+
+    it('heartbeats extend held leases and report cancellations', async () => {
+      const { job } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      await claimScan(scanId);
+      expect((await store.queue.heartbeat('owner-a', [scanId], LEASE)).held).toEqual(new Set([scanId]));
+      expect((await store.queue.heartbeat('owner-b', [scanId], LEASE)).held.size).toBe(0);
+      const cancel = await store.jobs.cancel(job.id, 'Cancelled by test');
+      expect(cancel!.running).toEqual([scanId]);
+      expect((await store.queue.heartbeat('owner-a', [scanId], LEASE)).cancelled).toEqual(new Set([scanId]));
+    });
+
+    it('cancels queued scans at once', async () => {
+      const { job } = await scheduleOne();
+      const result = await store.jobs.cancel(job.id, 'Cancelled by test');
+      expect(result!.job).toMatchObject({ scans: [{ status: ActionStatus.Cancelled, statusDescription: 'Cancelled by test' }] });
+      expect(result!.running).toEqual([]);
+      expect(await store.jobs.cancel(randomUUID(), 'x')).toBeNull();
+    });
+
+    it('reclaims expired leases with backoff, then fails the scan once attempts run out', async () => {
+      const { job } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      const expire = () => store.db.query(`UPDATE host_scans SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [scanId]);
+      const makeDue = () => store.db.query(`UPDATE host_scans SET run_after = now() WHERE id = $1`, [scanId]);
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        expect(await claimScan(scanId, 'dying')).toMatchObject({ attempts: attempt });
+        await expire();
+        const reclaimed = await store.queue.reclaimExpired(3, 10_000);
+        expect(reclaimed.find((j) => j.id === job.id)!.scans[0]).toMatchObject({ status: ActionStatus.Queued, attempts: attempt });
+        expect(await claimScan(scanId)).toBeUndefined();
+        await makeDue();
+      }
+      await claimScan(scanId, 'dying');
+      await expire();
+      const failed = await store.queue.reclaimExpired(3, 10_000);
+      expect(failed.find((j) => j.id === job.id)!.scans[0]).toMatchObject({
+        status: ActionStatus.Failed, failureReason: ActionFailureReason.SystemError, attempts: 3,
+        statusDescription: expect.stringMatching(/interrupted 3 times/),
+      });
+    });
+
+    it('hands released leases back without counting the attempt', async () => {
+      const { job } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      await claimScan(scanId);
+      const [released] = await store.queue.release('owner-a', [scanId]);
+      expect(released!.scans[0]).toMatchObject({ status: ActionStatus.Queued, attempts: 0 });
+    });
+
+    it('never hands one scan to two concurrent claimers', async () => {
+      const all = await hosts(30);
+      await store.jobs.schedule(all.map((h) => h.id), CREATOR);
+      const [a, b] = await Promise.all([store.queue.claim('para-a', 1000, LEASE), store.queue.claim('para-b', 1000, LEASE)]);
+      const ids = [...a.scans, ...b.scans].map((s) => s.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.length).toBeGreaterThanOrEqual(30);
+      await store.queue.release('para-a', a.scans.map((s) => s.id));
+      await store.queue.release('para-b', b.scans.map((s) => s.id));
+    });
+
+    it('lists jobs newest first, by status, and finds the latest job of a host', async () => {
+      const { job, host } = await scheduleOne();
+      const newest = await store.jobs.list({ limit: 1 });
+      expect(newest[0]!.id).toBe(job.id);
+      await store.jobs.cancel(job.id, 'x');
+      const cancelled = await store.jobs.list({ limit: 1000, status: ActionStatus.Cancelled });
+      expect(cancelled.map((j) => j.id)).toContain(job.id);
+      const older = await store.jobs.list({ limit: 1000, beforeSeq: job.seq });
+      expect(older.map((j) => j.id)).not.toContain(job.id);
+      const again = await store.jobs.schedule([host.id], CREATOR);
+      expect((await store.jobs.latestForHost(host.id))!.id).toBe(again.jobs![0]!.id);
+    });
+
+    it('runs migrations once however often they are applied', async () => {
+      await Promise.all([migrate(store.db), migrate(store.db)]);
+      expect(await count('schema_migrations')).toBe(1);
+    });
+
+    it.runIf(backend.name === 'PostgreSQL')('announces every committed change on the job channel', async () => {
+      const listener = new pg.Client({ connectionString: url! });
+      await listener.connect();
+      const payloads: string[] = [];
+      listener.on('notification', (n) => payloads.push(n.payload ?? ''));
+      await listener.query(`LISTEN ${JOB_CHANNEL}`);
+      const { job } = await scheduleOne();
+      await store.jobs.cancel(job.id, 'x');
+      await new Promise((r) => setTimeout(r, 200));
+      await listener.end();
+      expect(payloads).toEqual([`${store.origin} ${job.id}`, `${store.origin} ${job.id}`]);
+    });
+
+    async function count(table: string): Promise<number> {
+      return (await store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
+    }
+  });
+}
