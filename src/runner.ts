@@ -17,6 +17,8 @@ export interface RunnerOptions {
   retryBackoffMs: number;
   /** How often to look for due work when nothing wakes the runner. @default 1000 */
   pollMs?: number;
+  /** Told how each recorded scan ended and how long it took. */
+  onScanFinished?: (status: ActionStatus, seconds: number) => void;
 }
 
 type AbortReason = 'cancel' | 'timeout' | 'lease-lost' | 'shutdown';
@@ -124,6 +126,7 @@ export function createRunner(o: RunnerOptions): Runner {
         }
         const job = await o.queue.finish(owner, scan.id, result!);
         if (job) o.publish([job]);
+        o.onScanFinished?.(result!.status, (performance.now() - started) / 1000);
         o.logger.debug({ scanId: scan.id, status: ActionStatus[result!.status], ms: Math.round(performance.now() - started) }, 'scan finished');
       })
       .catch((err: unknown) => o.logger.error({ err, scanId: scan.id }, 'could not record a scan result; its lease will expire and it will be retried'))

@@ -19,6 +19,8 @@ export interface GraphQLHttpOptions {
   limits: GraphQLLimits;
   logger: Logger;
   production: boolean;
+  /** Told about every operation: its type and whether it ended without errors. */
+  onOperation?: (type: string, ok: boolean) => void;
 }
 
 /**
@@ -37,7 +39,18 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
     parseOptions: { maxTokens: o.limits.maxTokens },
     validationRules: limitRules(o.limits),
     formatError: (formatted, error) => formatError(formatted, error, (err) => log.error({ err }, 'internal error in a GraphQL operation')),
-    plugins: [o.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true })],
+    plugins: [
+      o.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      {
+        async requestDidStart() {
+          return {
+            async willSendResponse({ operation, errors }) {
+              o.onOperation?.(operation?.operation ?? 'unknown', !errors?.length);
+            },
+          };
+        },
+      },
+    ],
     logger: { debug: (m) => log.debug(m), info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
   });
   await apollo.start();

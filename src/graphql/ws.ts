@@ -12,7 +12,7 @@ import {
   type ExecutionResult,
   type GraphQLSchema,
 } from 'graphql';
-import type { Context } from 'graphql-ws';
+import type { Context, SubscribePayload } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal, TokenVerifier } from '../auth';
@@ -33,6 +33,8 @@ export interface GraphQLSocketOptions {
   maxPayloadBytes: number;
   logger: Logger;
   production: boolean;
+  /** Told about every operation sent over a socket: its type and whether it was accepted. */
+  onOperation?: (type: string, ok: boolean) => void;
 }
 
 export interface GraphQLSockets {
@@ -84,21 +86,9 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
         return true;
       },
       onSubscribe(ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] {
-        const principal = principals.get(ctx);
-        if (!principal) return [new GraphQLError('Not authenticated.', { extensions: { code: 'UNAUTHENTICATED' } })];
-        // graphql-ws has already reserved this subscription's id in ctx.subscriptions.
-        if (Object.keys(ctx.subscriptions).length > o.maxSubscriptions) {
-          return [new GraphQLError(`This socket already holds ${o.maxSubscriptions} subscriptions; complete one first.`, { extensions: { code: 'BAD_REQUEST' } })];
-        }
-        const document = parseAndValidate(payload.query);
-        if (!('kind' in document)) return document;
-        const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return [new GraphQLError('The document holds no operation by that name.', { extensions: { code: 'BAD_USER_INPUT' } })];
-        if (operation.operation !== 'subscription') {
-          return [new GraphQLError(`Only subscriptions are accepted over WebSocket; send ${operation.operation}s to POST ${o.path}.`, { extensions: { code: 'BAD_REQUEST' } })];
-        }
-        const contextValue: GraphQLContext = { principal, ip: ctx.extra.request.socket.remoteAddress ?? null, service: o.service };
-        return { schema: o.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+        const result = subscribeArgs(ctx, payload);
+        o.onOperation?.('subscription', !Array.isArray(result));
+        return result;
       },
       subscribe: (args) => guard(subscribe(args)),
       onNext(_ctx, _id, _payload, _args, result) {
@@ -114,6 +104,25 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     wss,
     log,
   );
+
+  /** The execution arguments of an accepted subscription, or the errors that refuse it. */
+  function subscribeArgs(ctx: WsContext, payload: SubscribePayload): ExecutionArgs | readonly GraphQLError[] {
+    const principal = principals.get(ctx);
+    if (!principal) return [new GraphQLError('Not authenticated.', { extensions: { code: 'UNAUTHENTICATED' } })];
+    // graphql-ws has already reserved this subscription's id in ctx.subscriptions.
+    if (Object.keys(ctx.subscriptions).length > o.maxSubscriptions) {
+      return [new GraphQLError(`This socket already holds ${o.maxSubscriptions} subscriptions; complete one first.`, { extensions: { code: 'BAD_REQUEST' } })];
+    }
+    const document = parseAndValidate(payload.query);
+    if (!('kind' in document)) return document;
+    const operation = getOperationAST(document, payload.operationName);
+    if (!operation) return [new GraphQLError('The document holds no operation by that name.', { extensions: { code: 'BAD_USER_INPUT' } })];
+    if (operation.operation !== 'subscription') {
+      return [new GraphQLError(`Only subscriptions are accepted over WebSocket; send ${operation.operation}s to POST ${o.path}.`, { extensions: { code: 'BAD_REQUEST' } })];
+    }
+    const contextValue: GraphQLContext = { principal, ip: ctx.extra.request.socket.remoteAddress ?? null, service: o.service };
+    return { schema: o.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
+  }
 
   /** Parse and validate once per distinct document text; clients resubscribe with the same few documents. */
   function parseAndValidate(query: string): DocumentNode | readonly GraphQLError[] {
