@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth';
 import type { HostScanService } from '../service';
-import { hostScanJob, hostScanJobStatus, problemDetails } from './schemas';
+import { hostIdArray, hostScanJob, hostScanJobStatus, problemDetails } from './schemas';
 import { toJobEntity, toJobStatus } from './wire';
 
 declare module 'fastify' {
@@ -24,6 +24,7 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
   app.post('/ByHostIdMultiple', {
     schema: {
       summary: 'Schedule a host scan for multiple hosts (Auth roles: Admin,App)',
+      body: hostIdArray,
       response: { 200: { type: 'array', items: hostScanJobStatus }, ...errors },
     },
     handler: async (request) => {
