@@ -34,6 +34,10 @@ export interface Config {
   readonly wsMaxSubscriptions: number;
   /** Largest WebSocket message accepted (close 1009 beyond). */
   readonly wsMaxPayloadBytes: number;
+  /** PEM certificate chain and key from TLS_CERT_FILE and TLS_KEY_FILE: serve HTTPS and WSS. */
+  readonly tls: { readonly cert: string; readonly key: string } | null;
+  /** On SIGTERM, how long scans in flight may finish before their leases are handed back. */
+  readonly shutdownDrainMs: number;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -98,10 +102,13 @@ export function loadConfig(env: Env): Config {
       maxDirectives: int(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 1000),
       // Room for MAX_HOST_IDS ids written inline; variables do not count as tokens.
       maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', Math.max(5000, maxHostIds * 3), 100, 1_000_000),
-      maxCost: int(env, 'GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
+      // GraphQL Armor multiplies by a literal `first`: a 1000-row page of twenty fields costs about 40000.
+      maxCost: int(env, 'GRAPHQL_MAX_COST', 50_000, 10, 10_000_000),
     }),
     wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 10, 1, 1000),
     wsMaxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 65_536, 1024, 16 * 1024 * 1024),
+    tls: tls(env),
+    shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });
@@ -161,4 +168,23 @@ function databaseUrl(env: Env): string | null {
     throw new ConfigError('DATABASE_URL', `must use postgres:// or postgresql:// (got ${url.protocol}//).`);
   }
   return raw;
+}
+
+function tls(env: Env): { cert: string; key: string } | null {
+  const certFile = text(env, 'TLS_CERT_FILE');
+  const keyFile = text(env, 'TLS_KEY_FILE');
+  if (!certFile && !keyFile) return null;
+  if (!certFile) throw new ConfigError('TLS_CERT_FILE', 'is required when TLS_KEY_FILE is set.');
+  if (!keyFile) throw new ConfigError('TLS_KEY_FILE', 'is required when TLS_CERT_FILE is set.');
+  const read = (name: string, file: string, marker: RegExp) => {
+    let pem: string;
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(name, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${file}).`);
+    }
+    if (!marker.test(pem)) throw new ConfigError(name, `does not hold a PEM ${name === 'TLS_KEY_FILE' ? 'private key' : 'certificate'} (${file}).`);
+    return pem;
+  };
+  return { cert: read('TLS_CERT_FILE', certFile, /-----BEGIN CERTIFICATE-----/), key: read('TLS_KEY_FILE', keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/) };
 }
