@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { openStore } from '../src/store';
+import { spawnGateway } from './support/child';
+import { freshDataDir } from './support/gateway';
+import { hostsFile } from './support/hosts';
+import { call } from './support/http';
+import { closedPort, sshListener, type TestListener } from './support/listeners';
+import { adminToken } from './support/tokens';
+
+const token = adminToken();
+const listeners: TestListener[] = [];
+afterAll(() => Promise.all(listeners.map((l) => l.close())));
+
+describe('SIGTERM', () => {
+  it('drains: 503s at once, WebSockets 1001, scans in flight finish, exit 0; a second signal does no harm', async () => {
+    const slow = await sshListener('SSH-2.0-OpenSSH_8.0', { delayMs: 1_500 });
+    listeners.push(slow);
+    const closed = await closedPort();
+    const hosts = Array.from({ length: 4 }, (_, i) => ({ id: randomUUID(), name: `drain-${i}`, ipAddress: '127.0.0.1', sshPort: slow.port, winRmPort: closed }));
+    const dataDir = freshDataDir();
+    const gw = await spawnGateway({ DATA_DIR: dataDir, HOSTS_FILE: hostsFile(hosts), SHUTDOWN_DRAIN_MS: '10000' });
+
+    const scheduled = await call(`${gw.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: hosts.slice(0, 3).map((h) => h.id) });
+    expect(scheduled.status).toBe(200);
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { token } }));
+    await new Promise((r) => ws.once('message', r));
+    const wsClosed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+    await new Promise((r) => setTimeout(r, 300));
+
+    gw.child.kill('SIGTERM');
+    expect(await wsClosed).toBe(1001);
+    const ready = await call(`${gw.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    const refused = await call(`${gw.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: [hosts[3]!.id] });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    gw.child.kill('SIGINT');
+    expect(await gw.exited).toBe(0);
+    expect(gw.lines.join('\n')).toContain('already shutting down');
+
+    const store = await openStore({ databaseUrl: null, dataDir });
+    const rows = await store.db.query<{ status: number; host_id: string }>('SELECT status, host_id FROM host_scans');
+    await store.stop();
+    expect(rows).toHaveLength(3);
+    expect(rows.every((r) => r.status === 2)).toBe(true);
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('hands back leases of scans that outlast the drain bound', async () => {
+    const silent = await sshListener('SSH-2.0-OpenSSH_8.0', { delayMs: 60_000 });
+    listeners.push(silent);
+    const closed = await closedPort();
+    const host = { id: randomUUID(), name: 'stuck', ipAddress: '127.0.0.1', sshPort: silent.port, winRmPort: closed };
+    const dataDir = freshDataDir();
+    const gw = await spawnGateway({ DATA_DIR: dataDir, HOSTS_FILE: hostsFile([host]), SHUTDOWN_DRAIN_MS: '500', SCAN_TIMEOUT_MS: '60000' });
+    await call(`${gw.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: [host.id] });
+    await new Promise((r) => setTimeout(r, 300));
+    gw.child.kill('SIGTERM');
+    expect(await gw.exited).toBe(0);
+    const store = await openStore({ databaseUrl: null, dataDir });
+    const [row] = await store.db.query<{ status: number; attempts: number; lease_owner: string | null }>('SELECT status, attempts, lease_owner FROM host_scans');
+    await store.stop();
+    expect(row).toEqual({ status: 0, attempts: 0, lease_owner: null });
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+});
