@@ -23,6 +23,8 @@ export interface RunnerOptions {
 
 type AbortReason = 'cancel' | 'timeout' | 'lease-lost' | 'shutdown';
 
+const RESULT_BATCH_WAIT_MS = 2;
+
 interface Running {
   scan: ClaimedScan;
   controller: AbortController;
@@ -59,13 +61,21 @@ export function createRunner(o: RunnerOptions): Runner {
   let stopping: Promise<void> | null = null;
   const timers: NodeJS.Timeout[] = [];
 
+  // A wake-up that arrives while the loop is busy (claiming) is remembered, not lost: otherwise the loop
+  // would sleep a whole poll interval with free slots and due work.
+  let wakePending = false;
   const wake = () => {
     const w = wakeUp;
     wakeUp = null;
-    w?.();
+    if (w) w();
+    else wakePending = true;
   };
   const sleep = (msToWait: number) =>
     new Promise<void>((resolve) => {
+      if (wakePending) {
+        wakePending = false;
+        return resolve();
+      }
       const timer = setTimeout(() => {
         wakeUp = null;
         resolve();
@@ -124,10 +134,8 @@ export function createRunner(o: RunnerOptions): Runner {
           o.publish(await o.queue.release(owner, [scan.id]));
           return;
         }
-        const job = await o.queue.finish(owner, scan.id, result!);
-        if (job) o.publish([job]);
+        await record(scan.id, result!);
         o.onScanFinished?.(result!.status, (performance.now() - started) / 1000);
-        o.logger.debug({ scanId: scan.id, status: ActionStatus[result!.status], ms: Math.round(performance.now() - started) }, 'scan finished');
       })
       .catch((err: unknown) => o.logger.error({ err, scanId: scan.id }, 'could not record a scan result; its lease will expire and it will be retried'))
       .finally(() => {
@@ -135,6 +143,37 @@ export function createRunner(o: RunnerOptions): Runner {
         wake();
       });
     active.set(scan.id, { scan, controller, done });
+  }
+
+  /**
+   * Results are written in batches: while one batch is being written, the next collects. Under load this
+   * turns one transaction per scan into one per batch; when idle a result is written at once.
+   */
+  const pendingResults: { scanId: string; result: ScanResult; settle: (err?: unknown) => void }[] = [];
+  let writing: Promise<void> | null = null;
+
+  function record(scanId: string, result: ScanResult): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      pendingResults.push({ scanId, result, settle: (err) => (err ? reject(err) : resolve()) });
+      writing ??= writeResults();
+    });
+  }
+
+  async function writeResults(): Promise<void> {
+    // The embedded store runs each statement on this thread, so scans finishing meanwhile can only
+    // report between statements; a short wait first lets a burst of them land in one transaction.
+    await new Promise((resolve) => setTimeout(resolve, RESULT_BATCH_WAIT_MS));
+    while (pendingResults.length > 0) {
+      const batch = pendingResults.splice(0, 500);
+      try {
+        const { jobs } = await o.queue.finish(owner, batch);
+        if (jobs.length > 0) o.publish(jobs);
+        for (const item of batch) item.settle();
+      } catch (err) {
+        for (const item of batch) item.settle(err);
+      }
+    }
+    writing = null;
   }
 
   function resultOfAbort(signal: AbortSignal, err: unknown): ScanResult | undefined {

@@ -119,10 +119,11 @@ for (const backend of backends) {
       const scanId = job.scans[0]!.id;
       await claimScan(scanId);
       const result = { status: ActionStatus.Complete as const, description: 'Complete: Debian 12', failureReason: ActionFailureReason.NoError, ipAddress: '127.0.0.7', os: 'Debian', version: '12', hostConnected: true };
-      expect(await store.queue.finish('intruder', scanId, result)).toBeNull();
-      const done = await store.queue.finish('owner-a', scanId, result);
-      expect(done).toMatchObject({ id: job.id, scans: [{ status: ActionStatus.Complete, os: 'Debian', version: '12', ipAddress: '127.0.0.7', hostConnected: true }] });
-      expect(await store.queue.finish('owner-a', scanId, result)).toBeNull();
+      expect(await store.queue.finish('intruder', [{ scanId, result }])).toEqual({ jobs: [], recorded: new Set() });
+      const done = await store.queue.finish('owner-a', [{ scanId, result }]);
+      expect(done.recorded).toEqual(new Set([scanId]));
+      expect(done.jobs).toMatchObject([{ id: job.id, scans: [{ status: ActionStatus.Complete, os: 'Debian', version: '12', ipAddress: '127.0.0.7', hostConnected: true }] }]);
+      expect((await store.queue.finish('owner-a', [{ scanId, result }])).jobs).toEqual([]);
       const updated = await store.hosts.get(host.id);
       expect(updated).toMatchObject({ os: 'Debian', version: '12', ipAddress: '127.0.0.7' });
       expect(updated!.lastScanTimeUtc).toBeInstanceOf(Date);

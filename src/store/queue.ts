@@ -44,7 +44,7 @@ export function createQueue(db: Db, jobs: JobStore) {
         const rows = await tx.query<ClaimRow>(
           `WITH next AS (
              SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
-             ORDER BY run_after, created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+             ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED)
            UPDATE host_scans s SET status = ${ActionStatus.Running}, status_description = 'Running',
              attempts = s.attempts + 1, lease_owner = $1, lease_expires_at = now() + ${ms('$3')},
              started_at = now(), modified_at = now()
@@ -70,36 +70,47 @@ export function createQueue(db: Db, jobs: JobStore) {
     },
 
     /**
-     * Record the end of a scan `owner` still leases, and copy what was found into the host inventory.
-     * Returns the changed job, or null when the lease was lost (someone else now owns the scan).
+     * Record how scans `owner` still leases ended, all in one transaction with set-based statements, and
+     * copy what was found into the host inventory. Results for leases that were lost (someone else now
+     * owns the scan) are ignored. Returns the changed jobs and the ids of the scans recorded.
      */
-    async finish(owner: string, scanId: string, result: ScanResult): Promise<Job | null> {
+    async finish(owner: string, results: readonly { scanId: string; result: ScanResult }[]): Promise<{ jobs: Job[]; recorded: Set<string> }> {
+      if (results.length === 0) return { jobs: [], recorded: new Set() };
+      const col = <T>(pick: (r: ScanResult) => T) => results.map((r) => pick(r.result));
       return db.transaction(async (tx) => {
-        const [row] = await tx.query<{ job_id: string; host_id: string | null }>(
-          `UPDATE host_scans SET status = $3, status_description = $4, failure_reason = $5,
-             ip_address = coalesce($6, ip_address), dns_host_name = coalesce($7, dns_host_name),
-             os = coalesce($8, os), version = coalesce($9, version), host_connected = $10,
+        const rows = await tx.query<{ id: string; job_id: string; host_id: string | null; status: number }>(
+          `UPDATE host_scans s SET status = v.status, status_description = v.description, failure_reason = v.reason,
+             ip_address = coalesce(v.ip, s.ip_address), dns_host_name = coalesce(v.dns, s.dns_host_name),
+             os = coalesce(v.os, s.os), version = coalesce(v.version, s.version), host_connected = v.connected,
              finished_at = now(), modified_at = now(), lease_owner = NULL, lease_expires_at = NULL
-           WHERE id = $2 AND lease_owner = $1 AND status = ${ActionStatus.Running}
-           RETURNING job_id, host_id`,
-          [owner, scanId, result.status, result.description.slice(0, 1000), result.failureReason, result.ipAddress ?? null,
-            result.dnsHostName ?? null, result.os ?? null, result.version ?? null, result.hostConnected],
+           FROM unnest($2::uuid[], $3::smallint[], $4::text[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean[])
+             AS v(id, status, description, reason, ip, dns, os, version, connected)
+           WHERE s.id = v.id AND s.lease_owner = $1 AND s.status = ${ActionStatus.Running}
+           RETURNING s.id, s.job_id, s.host_id, s.status`,
+          [owner, results.map((r) => r.scanId), col((r) => r.status), col((r) => r.description.slice(0, 1000)), col((r) => r.failureReason),
+            col((r) => r.ipAddress ?? null), col((r) => r.dnsHostName ?? null), col((r) => r.os ?? null), col((r) => r.version ?? null),
+            col((r) => r.hostConnected)],
         );
-        if (!row) return null;
-        if (row.host_id && result.status !== ActionStatus.Cancelled) {
-          const complete = result.status === ActionStatus.Complete;
+        // Scans that ran (not cancelled) tell the inventory when the host was last scanned and, when
+        // complete, what it is.
+        const scanned = rows.filter((r) => r.host_id && r.status !== ActionStatus.Cancelled);
+        if (scanned.length > 0) {
+          const byId = new Map(results.map((r) => [r.scanId, r.result]));
+          const res = (r: { id: string }) => byId.get(r.id)!;
           await tx.query(
-            `UPDATE hosts SET last_scan_time = now(),
-               last_scan_start_time = (SELECT started_at FROM host_scans WHERE id = $2),
-               os = CASE WHEN $3 THEN coalesce($4, os) ELSE os END,
-               version = CASE WHEN $3 THEN coalesce($5, version) ELSE version END,
-               ip_address = CASE WHEN $3 THEN coalesce($6, ip_address) ELSE ip_address END,
+            `UPDATE hosts h SET last_scan_time = now(), last_scan_start_time = s.started_at,
+               os = CASE WHEN v.complete THEN coalesce(v.os, h.os) ELSE h.os END,
+               version = CASE WHEN v.complete THEN coalesce(v.version, h.version) ELSE h.version END,
+               ip_address = CASE WHEN v.complete THEN coalesce(v.ip, h.ip_address) ELSE h.ip_address END,
                modified_at = now()
-             WHERE id = $1`,
-            [row.host_id, scanId, complete, result.os ?? null, result.version ?? null, result.ipAddress ?? null],
+             FROM unnest($1::uuid[], $2::uuid[], $3::boolean[], $4::text[], $5::text[], $6::text[]) AS v(host_id, scan_id, complete, os, version, ip)
+             JOIN host_scans s ON s.id = v.scan_id
+             WHERE h.id = v.host_id`,
+            [scanned.map((r) => r.host_id), scanned.map((r) => r.id), scanned.map((r) => r.status === ActionStatus.Complete),
+              scanned.map((r) => res(r).os ?? null), scanned.map((r) => res(r).version ?? null), scanned.map((r) => res(r).ipAddress ?? null)],
           );
         }
-        return (await changed(tx, [row.job_id]))[0] ?? null;
+        return { jobs: await changed(tx, rows.map((r) => r.job_id)), recorded: new Set(rows.map((r) => r.id)) };
       });
     },
 
