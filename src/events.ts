@@ -2,17 +2,26 @@ import type { Job } from './model';
 
 export type JobListener = (job: Job) => void;
 
+const REVISIONS_KEPT = 100_000;
+
 /**
  * In-process fan-out of job changes: every committed change of a job is published once, as the job is
  * after the change. Listeners run synchronously and must not throw (a throwing one is dropped).
  */
 export class JobEventBus {
   private readonly listeners = new Set<JobListener>();
+  // The newest revision published per job: a state older than one already published (a late or
+  // duplicate delivery) is dropped here, once, instead of by every subscriber.
+  private readonly revisions = new Map<string, number>();
 
   constructor(private readonly onListenerError: (err: unknown) => void = () => {}) {}
 
   publish(jobs: readonly Job[]): void {
     for (const job of jobs) {
+      if ((this.revisions.get(job.id) ?? -1) >= job.revision) continue;
+      this.revisions.delete(job.id);
+      this.revisions.set(job.id, job.revision);
+      if (this.revisions.size > REVISIONS_KEPT) this.revisions.delete(this.revisions.keys().next().value!);
       for (const listener of this.listeners) {
         try {
           listener(job);
@@ -22,6 +31,11 @@ export class JobEventBus {
         }
       }
     }
+  }
+
+  /** The newest revision published for a job, when this bus still remembers it. */
+  latestRevision(jobId: string): number | undefined {
+    return this.revisions.get(jobId);
   }
 
   /** Returns the function that unsubscribes. */
@@ -47,7 +61,6 @@ export class SlowConsumerError extends Error {
   override readonly name = 'SlowConsumerError';
 }
 
-const REVISIONS_KEPT = 10_000;
 
 /**
  * A job stream for one reader. It keeps only the latest state per job (never an older revision than
@@ -56,7 +69,8 @@ const REVISIONS_KEPT = 10_000;
  */
 export class JobStream implements AsyncIterableIterator<Job> {
   private readonly pending = new Map<string, Job>();
-  private readonly delivered = new Map<string, number>();
+  /** Per watched job, the revision last handed out (id-filtered streams only; bounded by their ids). */
+  private readonly delivered: Map<string, number> | null;
   private waiting: ((result: IteratorResult<Job>) => void) | null = null;
   private failure: Error | null = null;
   private done = false;
@@ -65,13 +79,14 @@ export class JobStream implements AsyncIterableIterator<Job> {
 
   constructor(bus: JobEventBus, private readonly options: JobStreamOptions = {}) {
     this.maxPending = options.maxPending ?? 1000;
+    this.delivered = options.jobIds ? new Map() : null;
     this.unsubscribe = bus.subscribe((job) => this.push(job));
   }
 
   /** Offer a state (from the bus, or an initial read); stale revisions are ignored. */
   push(job: Job): void {
     if (this.done || (this.options.jobIds && !this.options.jobIds.has(job.id))) return;
-    if ((this.delivered.get(job.id) ?? -1) >= job.revision) return;
+    if ((this.delivered?.get(job.id) ?? -1) >= job.revision) return;
     if ((this.pending.get(job.id)?.revision ?? -1) >= job.revision) return;
     if (this.waiting) {
       const resolve = this.waiting;
@@ -132,8 +147,6 @@ export class JobStream implements AsyncIterableIterator<Job> {
   }
 
   private markDelivered(job: Job): void {
-    this.delivered.delete(job.id);
-    this.delivered.set(job.id, job.revision);
-    if (this.delivered.size > REVISIONS_KEPT) this.delivered.delete(this.delivered.keys().next().value!);
+    this.delivered?.set(job.id, job.revision);
   }
 }

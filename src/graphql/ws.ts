@@ -5,11 +5,9 @@ import {
   getOperationAST,
   parse,
   specifiedRules,
-  subscribe,
   validate,
   type DocumentNode,
   type ExecutionArgs,
-  type ExecutionResult,
   type GraphQLSchema,
 } from 'graphql';
 import type { Context, SubscribePayload } from 'graphql-ws';
@@ -19,6 +17,7 @@ import type { Principal, TokenVerifier } from '../auth';
 import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
 import { formatError } from './errors';
+import { createFanout, type Delivery } from './fanout';
 import { limitRules, type GraphQLLimits } from './limits';
 import { serveGraphQLSockets, type SocketExtra } from './ws-adapter';
 
@@ -61,6 +60,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   const expiryTimers = new WeakMap<WebSocket, NodeJS.Timeout>();
   const rules = [...specifiedRules, ...limitRules(o.limits)];
   const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+  const deliveries = new WeakMap<object, Delivery>();
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(request.url ?? '/', 'http://x').pathname !== o.path) {
@@ -73,6 +73,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
 
   const format = (errors: readonly GraphQLError[]) =>
     errors.map((e) => formatError(e.toJSON(), e, (err) => log.error({ err }, 'internal error in a subscription')));
+  const fanout = createFanout(format);
 
   const disposable = serveGraphQLSockets<Record<string, unknown> | undefined>(
     {
@@ -85,12 +86,13 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
         closeAtExpiry(ctx.extra.socket, principal.expiresAt);
         return true;
       },
-      onSubscribe(ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] {
+      onSubscribe(ctx, id, payload): ExecutionArgs | readonly GraphQLError[] {
         const result = subscribeArgs(ctx, payload);
         o.onOperation?.('subscription', !Array.isArray(result));
+        if (!Array.isArray(result)) deliveries.set((result as ExecutionArgs).contextValue as object, { socket: ctx.extra.socket, id });
         return result;
       },
-      subscribe: (args) => guard(subscribe(args)),
+      subscribe: (args) => fanout.subscribe(args, deliveries.get(args.contextValue as object)!),
       onNext(_ctx, _id, _payload, _args, result) {
         return result.errors ? { ...result, errors: format(result.errors) } : undefined;
       },
@@ -181,19 +183,3 @@ function principalOf(verifier: TokenVerifier, params: Record<string, unknown> | 
 
 const withCode = (e: GraphQLError, code: string) =>
   new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, extensions: { code } });
-
-/**
- * A stream that fails mid-way (a reader cut off for falling behind) ends with one error result instead
- * of throwing, which graphql-ws would answer by closing the socket with 4500.
- */
-async function guard(result: ReturnType<typeof subscribe>): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
-  const resolved = await result;
-  if (!(Symbol.asyncIterator in resolved)) return resolved;
-  return (async function* () {
-    try {
-      yield* resolved;
-    } catch (err) {
-      yield { errors: [err instanceof GraphQLError ? err : new GraphQLError('Subscription stream failed.', { originalError: err as Error })] };
-    }
-  })();
-}
