@@ -13,6 +13,7 @@ import { buildGatewaySchema } from './graphql/schema';
 import { attachGraphQLSockets, type GraphQLSockets } from './graphql/ws';
 import { DEMO_HOST, readHostsFile } from './hosts-file';
 import { createHttpServer } from './http';
+import { JobCache } from './job-cache';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
 import { bridgeRemoteEvents } from './remote-events';
@@ -77,7 +78,11 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
 
     let draining: string | null = null;
     const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'));
-    const bridge = store.kind === 'postgres' ? await bridgeRemoteEvents({ store, events, logger }) : null;
+    const cache = new JobCache(events);
+    started.push(async () => cache.stop());
+    const bridge = store.kind === 'postgres'
+      ? await bridgeRemoteEvents({ store, events, logger, onDeaf: (deaf) => cache.setTrusted(!deaf) })
+      : null;
     if (bridge) started.push(() => bridge.stop());
     const runner = createRunner({
       queue: store.queue,
@@ -94,6 +99,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     const service = new HostScanService({
       store,
       events,
+      cache,
       maxHostIds: config.maxHostIds,
       refusal: () => draining,
       onJobsChanged: (jobs) => {

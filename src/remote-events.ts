@@ -8,7 +8,13 @@ import { JOB_CHANNEL, type Store } from './store';
  * After the LISTEN connection was lost, it re-reads every job changed since shortly before the loss,
  * so no subscriber misses a terminal state.
  */
-export async function bridgeRemoteEvents(o: { store: Store; events: JobEventBus; logger: Logger }): Promise<{ stop(): Promise<void> }> {
+export async function bridgeRemoteEvents(o: {
+  store: Store;
+  events: JobEventBus;
+  logger: Logger;
+  /** Told when changes from other instances may be going unheard (true) and when they are heard again. */
+  onDeaf?: (deaf: boolean) => void;
+}): Promise<{ stop(): Promise<void> }> {
   const log = o.logger.child({ component: 'remote-events' });
   let pending = new Set<string>();
   let reading: Promise<void> | null = null;
@@ -48,12 +54,19 @@ export async function bridgeRemoteEvents(o: { store: Store; events: JobEventBus;
       for (const r of rows) pending.add(r.id);
       log.info({ jobs: rows.length }, 'listening again; re-read jobs changed meanwhile');
       reading ??= drain();
+      await reading;
+      o.onDeaf?.(false);
     } catch (err) {
       log.warn({ err }, 'could not re-read jobs after reconnecting');
     }
   };
 
-  const unlisten = await o.store.db.listen(JOB_CHANNEL, { onPayload, onReconnect: () => void onReconnect() });
+  const onLost = () => {
+    log.warn('lost the LISTEN connection; changes made by other instances go unheard until it is back');
+    o.onDeaf?.(true);
+  };
+
+  const unlisten = await o.store.db.listen(JOB_CHANNEL, { onPayload, onLost, onReconnect: () => void onReconnect() });
   return {
     async stop() {
       await unlisten();

@@ -1,6 +1,7 @@
 import { requireRole, type Principal, type Role } from './auth';
 import { badInput, notFound, unavailable, type FieldErrors } from './errors';
 import { JobStream, type JobEventBus } from './events';
+import type { JobCache } from './job-cache';
 import { ActionStatus, isJobTerminal, type Host, type Job } from './model';
 import type { Store } from './store';
 import { hostIdList, hostInputs, intParam, uuidParam } from './validate';
@@ -11,6 +12,8 @@ const HOST_WRITE_ROLES: readonly Role[] = ['Admin'];
 export interface ServiceOptions {
   store: Store;
   events: JobEventBus;
+  /** Recently read jobs, kept current by the event bus; reads go to the store without it. */
+  cache?: JobCache;
   maxHostIds: number;
   /** Told about every job the service changed, after the change is committed. */
   onJobsChanged?: (jobs: readonly Job[]) => void;
@@ -79,8 +82,11 @@ export class HostScanService {
   async getJob(principal: Principal, input: { id: unknown }): Promise<Job> {
     requireRole(principal, SCAN_ROLES);
     const id = uuidParam(input.id, 'hostScanJobId');
+    const cached = this.options.cache?.get(id);
+    if (cached) return cached;
     const [job] = await this.store.jobs.getJobs([id]);
     if (!job) throw notFound(`Unable to find host scan job ${id}.`);
+    this.options.cache?.put(job);
     return job;
   }
 
@@ -196,6 +202,8 @@ export class HostScanService {
     requireRole(principal, HOST_WRITE_ROLES);
     const id = uuidParam(input.id, 'hostId');
     if (!(await this.store.hosts.remove(id))) throw notFound(`No host has the id ${id}.`);
+    // The host's past scans now have no host id, a change that is not published as a job event.
+    this.options.cache?.clear();
     return true;
   }
 

@@ -67,6 +67,8 @@ describe.skipIf(!postgresAdminUrl())('several gateways on one PostgreSQL', () =>
     expect(scheduled.status).toBe(200);
     const jobIds: string[] = scheduled.json.map((j: { id: string }) => j.id);
 
+    // B reads (and caches) a job before the work is done; it must not serve that state later.
+    expect((await call(`${b!.url}/api/v1/HostScanJob/${jobIds[0]}`, { token })).status).toBe(200);
     const client = wsClient(b!.url, { token: appToken() });
     cleanup.push(async () => client.dispose());
     const watched = collect(client, 'subscription($ids: [ID!]) { hostScanJobStatus(jobIds: $ids) { id status } }', { ids: jobIds });
@@ -88,6 +90,8 @@ describe.skipIf(!postgresAdminUrl())('several gateways on one PostgreSQL', () =>
     expect([...last.keys()].sort()).toEqual([...jobIds].sort());
     expect([...last.values()].every((s) => s === 'Complete')).toBe(true);
 
+    const entity = (await call(`${b!.url}/api/v1/HostScanJob/${jobIds[0]}`, { token })).json;
+    expect(entity.hostScanJobHostJoin[0].actionQueue.status).toBe(2);
     const final = (await call(`${b!.url}/api/v1/HostScanJob?take=1000`, { token })).json as { id: string; status: number }[];
     expect(final.filter((j) => jobIds.includes(j.id)).every((j) => j.status === 2)).toBe(true);
     for (const l of listeners) {

@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth';
+import type { Job } from '../model';
 import type { HostScanService } from '../service';
 import { hostIdArray, hostScanJob, hostScanJobStatus, problemDetails } from './schemas';
 import { toJobEntity, toJobStatus } from './wire';
@@ -11,6 +12,14 @@ declare module 'fastify' {
 }
 
 const principal = (request: FastifyRequest): Principal => request.principal!;
+
+// Job states are immutable objects shared through the job cache: serialize each at most once.
+const entities = new WeakMap<Job, string>();
+const entityJson = (job: Job, reply: FastifyReply): string => {
+  let json = entities.get(job);
+  if (json === undefined) entities.set(job, (json = String(reply.serialize(toJobEntity(job)))));
+  return json;
+};
 
 const errors = { 400: problemDetails, 401: problemDetails, 403: problemDetails, 404: problemDetails } as const;
 const idParam = (name: string) => ({ type: 'object', properties: { [name]: { type: 'string', format: 'uuid' } } }) as const;
@@ -76,9 +85,10 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
       params: idParam('hostScanJobId'),
       response: { 200: hostScanJob, ...errors },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { hostScanJobId } = request.params as { hostScanJobId: string };
-      return toJobEntity(await service.getJob(principal(request), { id: hostScanJobId }));
+      const json = entityJson(await service.getJob(principal(request), { id: hostScanJobId }), reply);
+      return reply.type('application/json; charset=utf-8').send(json);
     },
   });
 

@@ -8,9 +8,13 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
-/** Delivers NOTIFY payloads; `onReconnect` fires after the connection was lost and listening resumed. */
+/**
+ * Delivers NOTIFY payloads. `onLost` fires when the connection drops (notifications may be missed from
+ * then on); `onReconnect` when listening resumed.
+ */
 export interface Listener {
   readonly onPayload: (payload: string) => void;
+  readonly onLost?: () => void;
   readonly onReconnect?: () => void;
 }
 

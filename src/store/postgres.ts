@@ -120,6 +120,7 @@ function createListenConnection(url: string) {
   const lost = (c: pg.Client) => {
     if (client !== c) return;
     client = null;
+    for (const set of channels.values()) for (const l of set) l.onLost?.();
     c.removeAllListeners('notification');
     void c.end().catch(() => {});
     scheduleReconnect();

@@ -1,0 +1,61 @@
+import type { JobEventBus } from './events';
+import type { Job } from './model';
+
+/**
+ * The latest known state of recently seen jobs, kept current by the event bus: every committed change is
+ * published there (by this instance, or relayed from others over NOTIFY), so a cached job is never older
+ * than the last change this instance heard of. While changes from other instances may be going unheard
+ * (the LISTEN connection is down) the cache is switched off and emptied.
+ */
+export class JobCache {
+  private readonly jobs = new Map<string, Job>();
+  private trusted = true;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly events: JobEventBus, private readonly max = 10_000) {
+    this.unsubscribe = events.subscribe((job) => {
+      if (this.jobs.has(job.id)) this.put(job);
+    });
+  }
+
+  get(id: string): Job | undefined {
+    if (!this.trusted) return undefined;
+    const job = this.jobs.get(id);
+    if (job) {
+      // Keep recently read jobs: re-insert to move to the young end of the map.
+      this.jobs.delete(id);
+      this.jobs.set(id, job);
+    }
+    return job;
+  }
+
+  /**
+   * Remember a job read from the store, unless a newer state is already known: cached, or published
+   * while the read was under way (the read may have started before that change committed).
+   */
+  put(job: Job): void {
+    if (!this.trusted) return;
+    const known = this.jobs.get(job.id);
+    if (known && known.revision > job.revision) return;
+    if ((this.events.latestRevision(job.id) ?? -1) > job.revision) return;
+    this.jobs.delete(job.id);
+    this.jobs.set(job.id, job);
+    if (this.jobs.size > this.max) this.jobs.delete(this.jobs.keys().next().value!);
+  }
+
+  /** Forget everything (a change that was not published, such as a host removal). */
+  clear(): void {
+    this.jobs.clear();
+  }
+
+  /** Stop serving (and forget) while changes may be going unheard; serve again once they are heard. */
+  setTrusted(trusted: boolean): void {
+    this.trusted = trusted;
+    if (!trusted) this.jobs.clear();
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    this.jobs.clear();
+  }
+}
