@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { bearerToken, type Principal, type TokenVerifier } from './auth';
@@ -36,8 +36,10 @@ const MAX_HEADER_BYTES = 128 * 1024;
  */
 function traceId(request: { headers: Record<string, string | string[] | undefined> }): string {
   const parent = request.headers.traceparent;
-  const trace = (typeof parent === 'string' && TRACEPARENT.exec(parent)?.[1]) || randomBytes(16).toString('hex');
-  return `00-${trace}-${randomBytes(8).toString('hex')}-00`;
+  // randomUUID draws from a cached entropy pool: far cheaper per request than randomBytes.
+  const random = randomUUID().replace(/-/g, '');
+  const trace = (typeof parent === 'string' && TRACEPARENT.exec(parent)?.[1]) || random;
+  return `00-${trace}-${random.slice(16)}-00`;
 }
 
 /**

@@ -82,11 +82,8 @@ export class HostScanService {
   async getJob(principal: Principal, input: { id: unknown }): Promise<Job> {
     requireRole(principal, SCAN_ROLES);
     const id = uuidParam(input.id, 'hostScanJobId');
-    const cached = this.options.cache?.get(id);
-    if (cached) return cached;
-    const [job] = await this.store.jobs.getJobs([id]);
+    const [job] = await this.jobsByIds([id]);
     if (!job) throw notFound(`Unable to find host scan job ${id}.`);
-    this.options.cache?.put(job);
     return job;
   }
 
@@ -94,7 +91,7 @@ export class HostScanService {
   async getJobs(principal: Principal, input: { ids: readonly string[] }): Promise<Job[]> {
     requireRole(principal, SCAN_ROLES);
     const { ids } = hostIdList(input.ids, this.options.maxHostIds);
-    return this.store.jobs.getJobs(ids);
+    return this.jobsByIds(ids);
   }
 
   /**
@@ -131,7 +128,7 @@ export class HostScanService {
     // Listen before reading, so no change between the read and the subscription is lost.
     const stream = new JobStream(this.options.events, { jobIds: new Set(ids), maxPending: ids.length });
     try {
-      const current = await this.store.jobs.getJobs(ids);
+      const current = await this.jobsByIds(ids);
       const known = new Set(current.map((j) => j.id));
       const missing = ids.filter((id) => !known.has(id));
       if (missing.length > 0) throw notFound(`Unable to find host scan job${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).join(', ')}.`);
@@ -205,6 +202,24 @@ export class HostScanService {
     // The host's past scans now have no host id, a change that is not published as a job event.
     this.options.cache?.clear();
     return true;
+  }
+
+  /** Jobs by id, from the cache where it has them; unknown ids are left out. */
+  private async jobsByIds(ids: readonly string[]): Promise<Job[]> {
+    const cache = this.options.cache;
+    const cached = new Map<string, Job>();
+    for (const id of ids) {
+      const job = cache?.get(id);
+      if (job) cached.set(id, job);
+    }
+    const missing = ids.filter((id) => !cached.has(id));
+    if (missing.length > 0) {
+      for (const job of await this.store.jobs.getJobs(missing)) {
+        cache?.put(job);
+        cached.set(job.id, job);
+      }
+    }
+    return ids.map((id) => cached.get(id)).filter((j): j is Job => j !== undefined);
   }
 
   private refuseWhenDraining(): void {

@@ -40,6 +40,16 @@ export function createFanout(format: (errors: readonly GraphQLError[]) => GraphQ
     return payload;
   }
 
+  // Subscriptions made the same way share one key string instead of each holding a copy.
+  const keys = new Map<string, string>();
+  const internKey = (key: string) => {
+    const known = keys.get(key);
+    if (known !== undefined) return known;
+    if (keys.size >= 10_000) keys.clear();
+    keys.set(key, key);
+    return key;
+  };
+
   const serialize = (result: ExecutionResult) =>
     JSON.stringify(result.errors ? { ...result, errors: format(result.errors) } : result);
 
@@ -53,7 +63,7 @@ export function createFanout(format: (errors: readonly GraphQLError[]) => GraphQ
     async subscribe(args: ExecutionArgs, delivery: Delivery): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
       const source = await createSourceEventStream(args);
       if (!(Symbol.asyncIterator in source)) return source;
-      const key = `${args.document.loc?.source.body ?? ''}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+      const key = internKey(`${args.document.loc?.source.body ?? ''}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`);
       const prefix = `{"id":${JSON.stringify(delivery.id)},"type":"next","payload":`;
       const { socket } = delivery;
       return (async function* (): AsyncGenerator<ExecutionResult> {

@@ -1,19 +1,19 @@
-import type { IncomingMessage } from 'node:http';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 
-/** What graphql-ws hooks see as `ctx.extra`. */
+/** What graphql-ws hooks see as `ctx.extra`: the socket and the client's address (not the whole upgrade request, to keep idle sockets small). */
 export interface SocketExtra {
   readonly socket: WebSocket;
-  readonly request: IncomingMessage;
+  readonly ip: string | null;
 }
 
 /**
  * graphql-ws's protocol core on a `ws` server. It replaces graphql-ws's `use/ws` starter so that
  * socket-level errors (a frame over the size limit, bad UTF-8) are logged through our logger and end
- * with the close code `ws` chose, not console output and 4500; everything else is the same: keep-alive
- * pings (a peer that does not pong is dropped), and 1001 to every client on dispose.
+ * with the close code `ws` chose, not console output and 4500; and so that one timer pings all sockets
+ * instead of one timer per socket. A peer that does not answer a ping before the next is dropped;
+ * dispose closes every client with 1001.
  */
 export function serveGraphQLSockets<P extends Record<string, unknown> | undefined>(
   options: ServerOptions<P, SocketExtra>,
@@ -24,19 +24,25 @@ export function serveGraphQLSockets<P extends Record<string, unknown> | undefine
   const server = makeServer(options);
   wss.options.handleProtocols = handleProtocols;
 
-  wss.on('connection', (socket, request) => {
-    socket.on('error', (err) => logger.debug({ err }, 'websocket error; ws closes the socket with its own code'));
-    let pongWait: NodeJS.Timeout | null = null;
-    const ping = setInterval(() => {
-      if (socket.readyState !== socket.OPEN) return;
-      pongWait = setTimeout(() => socket.terminate(), keepAliveMs);
-      socket.once('pong', () => {
-        if (pongWait) clearTimeout(pongWait);
-        pongWait = null;
-      });
+  // One timer pings every socket; a socket that has not answered the previous ping is dropped.
+  const alive = new WeakSet<WebSocket>();
+  const ping = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (socket.readyState !== socket.OPEN) continue;
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
       socket.ping();
-    }, keepAliveMs);
+    }
+  }, keepAliveMs);
+  ping.unref();
 
+  wss.on('connection', (socket, request) => {
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
+    socket.on('error', (err) => logger.debug({ err }, 'websocket error; ws closes the socket with its own code'));
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -57,17 +63,14 @@ export function serveGraphQLSockets<P extends Record<string, unknown> | undefine
             }
           }),
       },
-      { socket, request },
+      { socket, ip: request.socket.remoteAddress ?? null },
     );
-    socket.once('close', (code, reason) => {
-      clearInterval(ping);
-      if (pongWait) clearTimeout(pongWait);
-      void closed(code, String(reason));
-    });
+    socket.once('close', (code, reason) => void closed(code, String(reason)));
   });
 
   return {
     async dispose() {
+      clearInterval(ping);
       for (const client of wss.clients) client.close(1001, 'Going away');
       wss.removeAllListeners('connection');
       await new Promise<void>((resolve) => wss.close(() => resolve()));

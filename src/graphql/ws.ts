@@ -122,7 +122,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     if (operation.operation !== 'subscription') {
       return [new GraphQLError(`Only subscriptions are accepted over WebSocket; send ${operation.operation}s to POST ${o.path}.`, { extensions: { code: 'BAD_REQUEST' } })];
     }
-    const contextValue: GraphQLContext = { principal, ip: ctx.extra.request.socket.remoteAddress ?? null, service: o.service };
+    const contextValue: GraphQLContext = { principal, ip: ctx.extra.ip, service: o.service };
     return { schema: o.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
   }
 

@@ -68,24 +68,29 @@ export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions)
      */
     async schedule(hostIds: readonly string[], creator: Creator): Promise<ScheduleResult> {
       return db.transaction(async (tx) => {
-        // FOR SHARE keeps the hosts from being removed before our scans reference them.
-        const found = await tx.query<{ id: string }>('SELECT id FROM hosts WHERE id = ANY($1::uuid[]) FOR SHARE', [hostIds]);
+        // One read for both questions: which hosts exist (FOR SHARE keeps them from being removed before
+        // our scans reference them), and which already have a queued or running job.
+        const found = await tx.query<{ id: string; job_id: string | null }>(
+          `SELECT h.id, s.job_id FROM hosts h
+           LEFT JOIN host_scans s ON s.host_id = h.id AND s.status IN (0, 1)
+           WHERE h.id = ANY($1::uuid[]) FOR SHARE OF h`,
+          [hostIds],
+        );
         const known = new Set(found.map((r) => r.id));
         const missing = hostIds.filter((id) => !known.has(id));
         if (missing.length > 0) return { missing };
 
-        const jobOf = await activeJobs(tx, hostIds);
+        const jobOf = new Map(found.filter((r) => r.job_id).map((r) => [r.id, r.job_id!]));
         const existing = new Set(jobOf.values());
         const fresh = hostIds.filter((id) => !jobOf.has(id));
         if (fresh.length > 0) {
           const jobIds = fresh.map(() => randomUUID());
-          await tx.query(
-            `INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address)
-             SELECT id, $2, $3, $4 FROM unnest($1::uuid[]) AS id`,
-            [jobIds, creator.subject, creator.userName, creator.address],
-          );
+          // Jobs and their scans in one statement: the foreign key is checked at its end, when both exist.
           const inserted = await tx.query<{ host_id: string; job_id: string }>(
-            `INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
+            `WITH jobs AS (
+               INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address)
+               SELECT id, $4, $5, $6 FROM unnest($2::uuid[]) AS id)
+             INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
                ssh_port, win_rm_port)
              SELECT v.id, v.job_id, h.id, 0, h.name, h.dns_host_name, h.ip_address, h.os, h.version,
                h.ssh_port, h.win_rm_port
@@ -93,7 +98,7 @@ export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions)
              JOIN hosts h ON h.id = v.host_id
              ON CONFLICT (host_id) WHERE status IN (0, 1) DO NOTHING
              RETURNING host_id, job_id`,
-            [fresh.map(() => randomUUID()), jobIds, fresh],
+            [fresh.map(() => randomUUID()), jobIds, fresh, creator.subject, creator.userName, creator.address],
           );
           for (const r of inserted) jobOf.set(r.host_id, r.job_id);
           if (inserted.length < fresh.length) {

@@ -1,0 +1,116 @@
+'use strict';
+// HTTP figures, each against a ceiling measured in the same run (load from a separate process):
+//   REST ByHostIdMultiple (1 id, 50 connections)   vs the same store writes made directly
+//   GraphQL scheduleHostScans (same work)           vs the REST route
+//   GET /api/v1/HostScanJob/{id}                    vs a bare Fastify route returning the same bytes
+//   1,000 host ids in one call                      vs one bulk insert of the same rows
+//   npm run build && node bench/http.js [--pg] [--duration 5]
+require('reflect-metadata');
+const { randomUUID } = require('node:crypto');
+const { join } = require('node:path');
+const Fastify = require('fastify');
+const { load, tempDir, tempDatabase, rate, fmt, report } = require('./lib');
+const { loadConfig } = require('../dist/config');
+const { startGateway } = require('../dist/gateway');
+const { mintToken } = require('../dist/auth');
+const { createLogger } = require('../dist/logger');
+
+const args = process.argv.slice(2);
+const USE_PG = args.includes('--pg');
+const DURATION = Number(args[args.indexOf('--duration') + 1]) || 5;
+const CONNECTIONS = 50;
+const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
+const CREATOR = { subject: 'bench', userName: 'bench', address: '127.0.0.1' };
+const STATUS_FIELDS = 'id status statusDescription hostScanHostStatus { hostScanHostId hostId name dnsHostName os ipAddress version status statusDescription failureReason }';
+
+async function main() {
+  const data = tempDir('http-bench-');
+  const db = USE_PG ? await tempDatabase() : null;
+  if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
+  const config = loadConfig({
+    PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), JWT_SECRET: SECRET, LOG_LEVEL: 'warn',
+    ...(db ? { DATABASE_URL: db.url } : {}),
+  });
+  const gateway = await startGateway(config, { logger: createLogger('warn'), runner: false });
+  const token = mintToken({ key: Buffer.from(SECRET), subject: 'bench', roles: ['Admin'], ttl: '1h' });
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const store = gateway.store;
+
+  // Hosts enough that no request meets a host that already has a job (that would be a read, not a write).
+  await store.db.query(`INSERT INTO hosts (id, name, ip_address) SELECT gen_random_uuid(), 'bench-' || g, '127.0.0.1' FROM generate_series(1, 60000) g`);
+  const ids = (await store.db.query('SELECT id FROM hosts WHERE name LIKE $1', ['bench-%'])).map((r) => r.id);
+  const take = (n) => ids.splice(0, n);
+
+  const directIds = take(15000);
+  await rate(1, CONNECTIONS, (i) => store.jobs.schedule([directIds.pop()], CREATOR)); // warm-up
+  const direct = await rate(DURATION, CONNECTIONS, async (i) => {
+    const r = await store.jobs.schedule([directIds[i]], CREATOR);
+    if (!r.jobs) throw new Error('direct write refused');
+  });
+
+  const rest = await load({
+    url: `${gateway.url}/api/v1/HostScanJob/ByHostIdMultiple`, method: 'POST', connections: CONNECTIONS, duration: DURATION, headers, warmup: true,
+    bodies: take(15000).map((id) => JSON.stringify([id])),
+  });
+  const graphql = await load({
+    url: `${gateway.url}/graphql`, method: 'POST', connections: CONNECTIONS, duration: DURATION, headers, warmup: true,
+    bodies: take(15000).map((id) => JSON.stringify({ query: `mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { ${STATUS_FIELDS} } }`, variables: { ids: [id] } })),
+  });
+
+  const [jobId] = (await store.jobs.list({ limit: 1 })).map((j) => j.id);
+  const entity = await (await fetch(`${gateway.url}/api/v1/HostScanJob/${jobId}`, { headers })).text();
+  const bare = Fastify();
+  bare.get('/api/v1/HostScanJob/:id', async (_req, reply) => reply.type('application/json; charset=utf-8').send(entity));
+  await bare.listen({ port: 0, host: '127.0.0.1' });
+  const bareGet = await load({ url: `http://127.0.0.1:${bare.server.address().port}/api/v1/HostScanJob/${jobId}`, connections: CONNECTIONS, duration: DURATION, headers, warmup: true });
+  await bare.close();
+  const get = await load({ url: `${gateway.url}/api/v1/HostScanJob/${jobId}`, connections: CONNECTIONS, duration: DURATION, headers, warmup: true });
+
+  const bulk = { ours: [], ceiling: [] };
+  for (let round = 0; round < 5; round++) {
+    const batch = take(1000);
+    let t = performance.now();
+    const res = await fetch(`${gateway.url}/api/v1/HostScanJob/ByHostIdMultiple`, { method: 'POST', headers, body: JSON.stringify(batch) });
+    await res.text();
+    if (res.status !== 200) throw new Error(`1000-id call: ${res.status}`);
+    bulk.ours.push(performance.now() - t);
+    const rows = take(1000);
+    t = performance.now();
+    await store.db.transaction(async (tx) => {
+      const jobIds = rows.map(() => randomUUID());
+      await tx.query('INSERT INTO host_scan_jobs (id, created_by) SELECT id, $2 FROM unnest($1::uuid[]) AS id', [jobIds, 'bench']);
+      await tx.query(
+        `INSERT INTO host_scans (id, job_id, host_id, position, name) SELECT v.id, v.job_id, h.id, 0, h.name
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id) JOIN hosts h ON h.id = v.host_id`,
+        [rows.map(() => randomUUID()), jobIds, rows],
+      );
+    });
+    bulk.ceiling.push(performance.now() - t);
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+  await gateway.stop();
+  await db?.drop();
+  data.remove();
+
+  const failures = [rest, graphql, get, bareGet].reduce((n, r) => n + r.non2xx + r.errors, 0);
+  report(`HTTP, ${USE_PG ? 'PostgreSQL' : 'embedded store (PGlite)'}, ${CONNECTIONS} connections, ${DURATION} s each`, [
+    ['REST ByHostIdMultiple, 1 id', `${fmt(rest.rps)} req/s (p99 ${rest.p99} ms)`],
+    ['  ceiling: the same store writes made directly', `${fmt(direct)} writes/s`],
+    ['  ratio (target ≥ 0.8)', fmt(rest.rps / direct, 2)],
+    ['GraphQL scheduleHostScans, same work', `${fmt(graphql.rps)} req/s (p99 ${graphql.p99} ms)`],
+    ['  ratio to REST (target ≥ 0.9)', fmt(graphql.rps / rest.rps, 2)],
+    ['GET /api/v1/HostScanJob/{id}', `${fmt(get.rps)} req/s (p99 ${get.p99} ms)`],
+    ['  ceiling: bare Fastify route, same bytes', `${fmt(bareGet.rps)} req/s`],
+    ['  ratio (target ≥ 0.5)', fmt(get.rps / bareGet.rps, 2)],
+    ['1,000 host ids in one call (median of 5)', `${fmt(median(bulk.ours), 1)} ms`],
+    ['  ceiling: one bulk insert of the same rows', `${fmt(median(bulk.ceiling), 1)} ms`],
+    ['  ratio (target ≤ 3)', fmt(median(bulk.ours) / median(bulk.ceiling), 2)],
+    ['non-2xx responses and errors', String(failures)],
+  ]);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,32 @@
+'use strict';
+// The HTTP load generator, in a process of its own so it does not share the server's event loop.
+// Receives one job over IPC, runs autocannon, answers with the figures.
+const autocannon = require('autocannon');
+
+process.on('message', async (job) => {
+  let i = 0;
+  const bodies = job.bodies ?? null;
+  const result = await autocannon({
+    url: job.url,
+    connections: job.connections,
+    duration: job.duration,
+    method: job.method ?? 'GET',
+    headers: job.headers ?? {},
+    requests: [
+      {
+        setupRequest(req) {
+          if (bodies) req.body = bodies[i++ % bodies.length];
+          return req;
+        },
+      },
+    ],
+  });
+  process.send({
+    rps: result.requests.total / job.duration,
+    requests: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  });
+});
