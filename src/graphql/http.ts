@@ -44,6 +44,13 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
       {
         async requestDidStart() {
           return {
+            async didResolveOperation({ operation }) {
+              if (operation?.operation === 'subscription') {
+                throw new GraphQLError('Subscriptions are served over WebSocket at /graphql (graphql-transport-ws protocol).', {
+                  extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+                });
+              }
+            },
             async willSendResponse({ operation, errors }) {
               o.onOperation?.(operation?.operation ?? 'unknown', !errors?.length);
             },

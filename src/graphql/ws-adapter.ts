@@ -58,6 +58,12 @@ export function serveGraphQLSockets<P extends Record<string, unknown> | undefine
             try {
               await handle(String(data));
             } catch (err) {
+              // graphql-ws throws for a well-formed message a client may not send (next, error): that
+              // is the client's mistake (4400), not ours (4500).
+              if (err instanceof Error && err.message.startsWith('Unexpected message of type')) {
+                socket.close(CloseCode.BadRequest, err.message.slice(0, 100));
+                return;
+              }
               logger.error({ err }, 'graphql-ws message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             }
