@@ -26,6 +26,8 @@ export interface KeyOptions {
   publicKeyPem?: string | null;
   issuer?: string | null;
   audience?: string | null;
+  /** Refuse tokens issued (`iat`) longer ago than this many seconds; they must then carry `iat`. */
+  maxAgeS?: number | null;
 }
 
 const ASPNET_ROLE_CLAIM = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
@@ -50,6 +52,7 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
     clockTolerance: CLOCK_TOLERANCE_S,
     ...(options.issuer ? { issuer: options.issuer } : {}),
     ...(options.audience ? { audience: options.audience } : {}),
+    ...(options.maxAgeS ? { maxAge: options.maxAgeS } : {}),
   };
   const verified = new Map<string, Principal>();
   return {
@@ -68,6 +71,9 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
         payload = jwt.verify(token, key, verifyOptions);
       } catch (err) {
         throw unauthenticated(describeJwtError(err));
+      }
+      if (options.maxAgeS && typeof (payload as jwt.JwtPayload).iat !== 'number') {
+        throw unauthenticated('The bearer token has no issue time (iat), which this gateway requires.');
       }
       const principal = principalFrom(payload);
       if (verified.size >= VERIFIED_KEPT) verified.delete(verified.keys().next().value!);
@@ -102,7 +108,9 @@ export function algorithmFor(key: KeyObject): Algorithm {
 }
 
 function describeJwtError(err: unknown): string {
-  if (err instanceof jwt.TokenExpiredError) return 'The bearer token has expired.';
+  if (err instanceof jwt.TokenExpiredError) {
+    return err.message.startsWith('maxAge') ? 'The bearer token is older than this gateway accepts.' : 'The bearer token has expired.';
+  }
   if (err instanceof jwt.NotBeforeError) return 'The bearer token is not valid yet.';
   const message = err instanceof Error ? err.message : '';
   if (message.startsWith('jwt issuer invalid')) return 'The bearer token was issued by an issuer this gateway does not accept.';

@@ -13,6 +13,8 @@ export interface Config {
   readonly jwtPublicKey: string | null;
   readonly jwtIssuer: string | null;
   readonly jwtAudience: string | null;
+  /** Oldest token accepted, by its `iat`, in seconds; null accepts any age until `exp`. */
+  readonly jwtMaxAgeS: number | null;
   readonly scanConcurrency: number;
   readonly scanTimeoutMs: number;
   readonly maxHostIds: number;
@@ -34,6 +36,8 @@ export interface Config {
   readonly wsMaxSubscriptions: number;
   /** Largest WebSocket message accepted (close 1009 beyond). */
   readonly wsMaxPayloadBytes: number;
+  /** WebSockets one token subject may hold open at once (close 4429 beyond). */
+  readonly wsMaxSocketsPerSubject: number;
   /** PEM certificate chain and key from TLS_CERT_FILE and TLS_KEY_FILE: serve HTTPS and WSS. */
   readonly tls: { readonly cert: string; readonly key: string } | null;
   /** On SIGTERM, how long scans in flight may finish before their leases are handed back. */
@@ -88,6 +92,7 @@ export function loadConfig(env: Env): Config {
     jwtPublicKey,
     jwtIssuer,
     jwtAudience,
+    jwtMaxAgeS: text(env, 'JWT_MAX_AGE_S') === null ? null : int(env, 'JWT_MAX_AGE_S', 0, 1, 31_536_000),
     scanConcurrency: int(env, 'SCAN_CONCURRENCY', 32, 1, 10_000),
     scanTimeoutMs: int(env, 'SCAN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     maxHostIds,
@@ -107,6 +112,7 @@ export function loadConfig(env: Env): Config {
     }),
     wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 10, 1, 1000),
     wsMaxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 65_536, 1024, 16 * 1024 * 1024),
+    wsMaxSocketsPerSubject: int(env, 'WS_MAX_SOCKETS_PER_SUBJECT', 20, 1, 100_000),
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     production,

@@ -60,6 +60,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     publicKeyPem: config.jwtPublicKey,
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
+    maxAgeS: config.jwtMaxAgeS,
   });
   const devTokens = ephemeral ? mintDevTokens(ephemeral, config) : null;
   const metrics = createMetrics();
@@ -142,6 +143,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       limits,
       maxSubscriptions: config.wsMaxSubscriptions,
       maxPayloadBytes: config.wsMaxPayloadBytes,
+      maxSocketsPerSubject: config.wsMaxSocketsPerSubject,
       logger,
       production: config.production,
       onOperation: onOperation('ws'),

@@ -30,6 +30,7 @@ export interface GraphQLSocketOptions {
   limits: GraphQLLimits;
   maxSubscriptions: number;
   maxPayloadBytes: number;
+  maxSocketsPerSubject: number;
   logger: Logger;
   production: boolean;
   /** Told about every operation sent over a socket: its type and whether it was accepted. */
@@ -61,6 +62,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   const rules = [...specifiedRules, ...limitRules(o.limits)];
   const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
   const deliveries = new WeakMap<object, Delivery>();
+  const socketsOf = new Map<string, number>();
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(request.url ?? '/', 'http://x').pathname !== o.path) {
@@ -82,6 +84,13 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
       onConnect(ctx) {
         const principal = principalOf(o.verifier, ctx.connectionParams);
         if (!principal) return false;
+        const open = socketsOf.get(principal.subject) ?? 0;
+        if (open >= o.maxSocketsPerSubject) {
+          // Like HTTP 429: a client may retry once it closed others.
+          ctx.extra.socket.close(4429, 'Too many open sockets for this subject');
+          return false;
+        }
+        socketsOf.set(principal.subject, open + 1);
         principals.set(ctx, principal);
         closeAtExpiry(ctx.extra.socket, principal.expiresAt);
         return true;
@@ -101,6 +110,11 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
       },
       onClose(ctx) {
         clearTimeout(expiryTimers.get(ctx.extra.socket));
+        const principal = principals.get(ctx);
+        if (!principal) return;
+        const open = (socketsOf.get(principal.subject) ?? 1) - 1;
+        if (open > 0) socketsOf.set(principal.subject, open);
+        else socketsOf.delete(principal.subject);
       },
     },
     wss,
