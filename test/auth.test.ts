@@ -129,6 +129,40 @@ describe('issuer and audience when configured', () => {
   });
 });
 
+describe('token headers an attacker controls', () => {
+  it('never fetches a key from jku or x5u, nor looks one up by kid', async () => {
+    let fetched = 0;
+    const { createServer } = await import('node:http');
+    const attacker = createServer((_req, res) => {
+      fetched++;
+      res.end('{}');
+    });
+    await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', r));
+    const where = `http://127.0.0.1:${(attacker.address() as { port: number }).port}/jwks.json`;
+    const claims = { sub: 'x', roles: ['Admin'], exp: now() + 600 };
+    const evilKey = 'attacker-secret-attacker-secret-attacker';
+    for (const header of [{ alg: 'HS256', jku: where }, { alg: 'HS256', x5u: where }, { alg: 'HS256', kid: '../../../../etc/passwd' }, { alg: 'HS256', kid: "' OR 1=1 --" }, { alg: 'HS256', jwk: { kty: 'oct', k: Buffer.from(evilKey).toString('base64url') } }]) {
+      expect401(await schedule(t, `Bearer ${rawToken(header, claims, evilKey)}`));
+    }
+    // With our own key the header's extras change nothing: the signature is what counts.
+    expect((await schedule(t, `Bearer ${rawToken({ alg: 'HS256', kid: '../../etc/passwd', jku: where }, claims)}`)).status).toBe(200);
+    expect(fetched).toBe(0);
+    attacker.close();
+  });
+});
+
+describe('JWT_MAX_AGE_S', () => {
+  it('refuses tokens issued too long ago, and tokens without iat', async () => {
+    const g = await startTestGateway({ HOSTS_FILE: hostsFile(), JWT_MAX_AGE_S: '3600' }, { runner: false });
+    gateways.push(g);
+    expect((await schedule(g, `Bearer ${token({ roles: ['Admin'], iat: now() - 60 })}`)).status).toBe(200);
+    const old = await schedule(g, `Bearer ${token({ roles: ['Admin'], iat: now() - 7200, exp: now() + 600 })}`);
+    expect401(old);
+    expect(old.headers.get('www-authenticate')).toContain('older than this gateway accepts');
+    expect401(await schedule(g, `Bearer ${rawToken({ alg: 'HS256' }, { sub: 'x', roles: ['Admin'], exp: now() + 600 })}`));
+  });
+});
+
 describe('public keys', () => {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });

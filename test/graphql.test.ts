@@ -188,6 +188,22 @@ describe('request limits and protections', () => {
     expect(await countJobs()).toBe(before);
   });
 
+  it('refuses documents over GRAPHQL_MAX_TOKENS and GRAPHQL_MAX_DIRECTIVES before running them', async () => {
+    const small = await startTestGateway({ GRAPHQL_MAX_TOKENS: '100', GRAPHQL_MAX_DIRECTIVES: '3' }, { runner: false });
+    try {
+      const many = `{ hosts { nodes { ${Array.from({ length: 120 }, () => 'id').join(' ')} } } }`;
+      const tokens = await gql(small.url, appToken(), many);
+      expect(tokens.status).toBe(400);
+      expect(tokens.body.errors[0]).toMatchObject({ message: expect.stringMatching(/token/i), extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
+      const directives = await gql(small.url, appToken(), '{ hosts @include(if: true) @include(if: true) @skip(if: false) @skip(if: false) { nodes { id } } }');
+      expect(directives.status).toBe(400);
+      expect(directives.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect((await gql(small.url, appToken(), '{ hosts { nodes { id } } }')).status).toBe(200);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('refuses batched requests', async () => {
     const res = await fetch(`${t.url}/graphql`, {
       method: 'POST',
@@ -204,6 +220,12 @@ describe('request limits and protections', () => {
     });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(await countJobs()).toBe(before);
+  });
+
+  it('refuses a subscription over HTTP with 400, pointing at the WebSocket (found by the fuzz suite)', async () => {
+    const res = await gql(t.url, adminToken(), 'subscription { hostScanJobStatus { id } }');
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({ message: expect.stringMatching(/WebSocket/), extensions: { code: 'BAD_REQUEST' } });
   });
 
   it('answers a wrongly typed variable with 400 BAD_USER_INPUT', async () => {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { openStore } from '../src/store';
+import { openStore, type Store } from '../src/store';
+import { createDatabase, postgresAdminUrl } from './support/postgres';
 import { spawnGateway } from './support/child';
 import { freshDataDir } from './support/gateway';
 import { hostsFile } from './support/hosts';
@@ -14,14 +15,44 @@ const token = adminToken();
 const listeners: TestListener[] = [];
 afterAll(() => Promise.all(listeners.map((l) => l.close())));
 
-describe('SIGTERM', () => {
+interface Backend {
+  name: string;
+  available: boolean;
+  /** Environment selecting the store, and how to open it afterwards to check what is left. */
+  prepare(): Promise<{ env: Record<string, string>; open(): Promise<Store>; cleanup(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'embedded store',
+    available: true,
+    async prepare() {
+      const dataDir = freshDataDir();
+      return {
+        env: { DATA_DIR: dataDir },
+        open: () => openStore({ databaseUrl: null, dataDir }),
+        cleanup: async () => rmSync(dataDir, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    available: postgresAdminUrl() !== null,
+    async prepare() {
+      const db = await createDatabase();
+      return { env: { DATABASE_URL: db.url }, open: () => openStore({ databaseUrl: db.url, dataDir: '' }), cleanup: () => db.drop() };
+    },
+  },
+];
+
+describe.each(backends.filter((b) => b.available))('SIGTERM with the $name', (backend) => {
   it('drains: 503s at once, WebSockets 1001, scans in flight finish, exit 0; a second signal does no harm', async () => {
     const slow = await sshListener('SSH-2.0-OpenSSH_8.0', { delayMs: 1_500 });
     listeners.push(slow);
     const closed = await closedPort();
     const hosts = Array.from({ length: 4 }, (_, i) => ({ id: randomUUID(), name: `drain-${i}`, ipAddress: '127.0.0.1', sshPort: slow.port, winRmPort: closed }));
-    const dataDir = freshDataDir();
-    const gw = await spawnGateway({ DATA_DIR: dataDir, HOSTS_FILE: hostsFile(hosts), SHUTDOWN_DRAIN_MS: '10000' });
+    const store = await backend.prepare();
+    const gw = await spawnGateway({ ...store.env, HOSTS_FILE: hostsFile(hosts), SHUTDOWN_DRAIN_MS: '10000' });
 
     const scheduled = await call(`${gw.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: hosts.slice(0, 3).map((h) => h.id) });
     expect(scheduled.status).toBe(200);
@@ -43,12 +74,12 @@ describe('SIGTERM', () => {
     expect(await gw.exited).toBe(0);
     expect(gw.lines.join('\n')).toContain('already shutting down');
 
-    const store = await openStore({ databaseUrl: null, dataDir });
-    const rows = await store.db.query<{ status: number; host_id: string }>('SELECT status, host_id FROM host_scans');
-    await store.stop();
+    const check = await store.open();
+    const rows = await check.db.query<{ status: number; host_id: string }>('SELECT status, host_id FROM host_scans');
+    await check.stop();
+    await store.cleanup();
     expect(rows).toHaveLength(3);
     expect(rows.every((r) => r.status === 2)).toBe(true);
-    rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
   it('hands back leases of scans that outlast the drain bound', async () => {
@@ -56,16 +87,16 @@ describe('SIGTERM', () => {
     listeners.push(silent);
     const closed = await closedPort();
     const host = { id: randomUUID(), name: 'stuck', ipAddress: '127.0.0.1', sshPort: silent.port, winRmPort: closed };
-    const dataDir = freshDataDir();
-    const gw = await spawnGateway({ DATA_DIR: dataDir, HOSTS_FILE: hostsFile([host]), SHUTDOWN_DRAIN_MS: '500', SCAN_TIMEOUT_MS: '60000' });
+    const store = await backend.prepare();
+    const gw = await spawnGateway({ ...store.env, HOSTS_FILE: hostsFile([host]), SHUTDOWN_DRAIN_MS: '500', SCAN_TIMEOUT_MS: '60000' });
     await call(`${gw.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: [host.id] });
     await new Promise((r) => setTimeout(r, 300));
     gw.child.kill('SIGTERM');
     expect(await gw.exited).toBe(0);
-    const store = await openStore({ databaseUrl: null, dataDir });
-    const [row] = await store.db.query<{ status: number; attempts: number; lease_owner: string | null }>('SELECT status, attempts, lease_owner FROM host_scans');
-    await store.stop();
+    const check = await store.open();
+    const [row] = await check.db.query<{ status: number; attempts: number; lease_owner: string | null }>('SELECT status, attempts, lease_owner FROM host_scans');
+    await check.stop();
+    await store.cleanup();
     expect(row).toEqual({ status: 0, attempts: 0, lease_owner: null });
-    rmSync(dataDir, { recursive: true, force: true });
   }, 30_000);
 });

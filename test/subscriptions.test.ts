@@ -98,6 +98,14 @@ describe('the graphql-transport-ws protocol with a raw socket', () => {
     expect((await s.closed).code).toBe(4400);
   });
 
+  it('4400, not 4500, for a message only a server may send (found by the fuzz suite)', async () => {
+    const s = await rawSocket(t.url);
+    init(s);
+    await s.next();
+    s.send({ id: 'x', type: 'next', payload: { data: {} } });
+    expect((await s.closed).code).toBe(4400);
+  });
+
   it('4401 for subscribe before the acknowledgement', async () => {
     const s = await rawSocket(t.url);
     s.send({ id: '1', type: 'subscribe', payload: { query: WATCH } });
@@ -164,6 +172,29 @@ describe('the graphql-transport-ws protocol with a raw socket', () => {
     const refused = await s.next();
     expect(refused).toMatchObject({ id: 'eleventh', type: 'error', payload: [{ message: expect.stringMatching(/already holds 10/) }] });
     s.ws.close();
+  });
+
+  it('closes with 4429 beyond WS_MAX_SOCKETS_PER_SUBJECT sockets of one subject, and frees the slot on close', async () => {
+    const capped = await startTestGateway({ WS_MAX_SOCKETS_PER_SUBJECT: '2' }, { runner: false });
+    const mine = token({ roles: ['App'], sub: 'busy-robot' });
+    const open = async (bearer: string) => {
+      const s = await rawSocket(capped.url);
+      init(s, { token: bearer });
+      return s;
+    };
+    const [a, b] = [await open(mine), await open(mine)];
+    expect((await a.next()).type).toBe('connection_ack');
+    expect((await b.next()).type).toBe('connection_ack');
+    const third = await open(mine);
+    expect((await third.closed).code).toBe(4429);
+    const other = await open(token({ roles: ['App'], sub: 'someone-else' }));
+    expect((await other.next()).type).toBe('connection_ack');
+    a.ws.close();
+    await a.closed;
+    const again = await open(mine);
+    expect((await again.next()).type).toBe('connection_ack');
+    for (const s of [b, other, again]) s.ws.close();
+    await capped.stop();
   });
 
   it('closes the socket with 4403 when the token expires', async () => {

@@ -6,9 +6,9 @@ export const TEST_SECRET = 'test-secret-0123456789-abcdefghij-klmnop';
 /** A token the test gateway accepts, signed with TEST_SECRET; any claim can be overridden. */
 export function token(claims: Record<string, unknown> = {}, options: { secret?: string; expiresIn?: number } = {}): string {
   const now = Math.floor(Date.now() / 1000);
+  // jsonwebtoken keeps an iat given in the payload (and would drop it with noTimestamp).
   return jwt.sign({ sub: 'tester', iat: now, exp: now + (options.expiresIn ?? 600), ...claims }, options.secret ?? TEST_SECRET, {
     algorithm: 'HS256',
-    noTimestamp: true,
   });
 }
 
