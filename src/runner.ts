@@ -86,17 +86,26 @@ export function createRunner(o: RunnerOptions): Runner {
       };
     });
 
+  // Slots promised to claims under way, so two claims at once cannot overfill the runner.
+  let reserved = 0;
+  const freeSlots = (releasing = 0) => Math.max(0, Math.min(o.concurrency - (active.size - releasing) - reserved, 256));
+
   async function loop(): Promise<void> {
     let backoff = 0;
     while (state === 'running') {
       try {
-        const free = o.concurrency - active.size;
+        const free = freeSlots();
         let claimedAll = false;
         if (free > 0) {
-          const { scans, jobs } = await o.queue.claim(owner, Math.min(free, 256), o.leaseMs);
-          if (jobs.length > 0) o.publish(jobs);
-          for (const scan of scans) launch(scan);
-          claimedAll = scans.length > 0 && scans.length === Math.min(free, 256);
+          reserved += free;
+          try {
+            const { scans, jobs } = await o.queue.claim(owner, free, o.leaseMs);
+            if (jobs.length > 0) o.publish(jobs);
+            for (const scan of scans) launch(scan);
+            claimedAll = scans.length > 0 && scans.length === free;
+          } finally {
+            reserved -= free;
+          }
         }
         backoff = 0;
         if (!claimedAll) await sleep(pollMs);
@@ -165,12 +174,19 @@ export function createRunner(o: RunnerOptions): Runner {
     await new Promise((resolve) => setTimeout(resolve, RESULT_BATCH_WAIT_MS));
     while (pendingResults.length > 0) {
       const batch = pendingResults.splice(0, 500);
+      // Claim replacements for the slots these results free in the same transaction (not while stopping).
+      const refill = state === 'running' ? freeSlots(batch.length) : 0;
+      reserved += refill;
       try {
-        const { jobs } = await o.queue.finish(owner, batch);
+        const { jobs, claimed } = await o.queue.finish(owner, batch, { limit: refill, leaseMs: o.leaseMs });
         if (jobs.length > 0) o.publish(jobs);
+        if (state === 'running') for (const scan of claimed) launch(scan);
+        else if (claimed.length > 0) o.publish(await o.queue.release(owner, claimed.map((c) => c.id)));
         for (const item of batch) item.settle();
       } catch (err) {
         for (const item of batch) item.settle(err);
+      } finally {
+        reserved -= refill;
       }
     }
     writing = null;

@@ -119,7 +119,7 @@ for (const backend of backends) {
       const scanId = job.scans[0]!.id;
       await claimScan(scanId);
       const result = { status: ActionStatus.Complete as const, description: 'Complete: Debian 12', failureReason: ActionFailureReason.NoError, ipAddress: '127.0.0.7', os: 'Debian', version: '12', hostConnected: true };
-      expect(await store.queue.finish('intruder', [{ scanId, result }])).toEqual({ jobs: [], recorded: new Set() });
+      expect(await store.queue.finish('intruder', [{ scanId, result }])).toEqual({ jobs: [], recorded: new Set(), claimed: [] });
       const done = await store.queue.finish('owner-a', [{ scanId, result }]);
       expect(done.recorded).toEqual(new Set([scanId]));
       expect(done.jobs).toMatchObject([{ id: job.id, scans: [{ status: ActionStatus.Complete, os: 'Debian', version: '12', ipAddress: '127.0.0.7', hostConnected: true }] }]);
@@ -168,6 +168,21 @@ for (const backend of backends) {
         status: ActionStatus.Failed, failureReason: ActionFailureReason.SystemError, attempts: 3,
         statusDescription: expect.stringMatching(/interrupted 3 times/),
       });
+    });
+
+    it('records results and claims replacements in one transaction', async () => {
+      const { job } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      await claimScan(scanId);
+      const next = await scheduleOne();
+      const result = { status: ActionStatus.Failed as const, description: 'Failed to connect', failureReason: ActionFailureReason.FailedToConnect, hostConnected: false };
+      const settled = await store.queue.finish('owner-a', [{ scanId, result }], { limit: 1000, leaseMs: LEASE });
+      expect(settled.recorded).toEqual(new Set([scanId]));
+      expect(settled.claimed.map((c) => c.id)).toContain(next.job.scans[0]!.id);
+      const byId = new Map(settled.jobs.map((j) => [j.id, j]));
+      expect(byId.get(job.id)!.scans[0]).toMatchObject({ status: ActionStatus.Failed, failureReason: ActionFailureReason.FailedToConnect });
+      expect(byId.get(next.job.id)!.scans[0]).toMatchObject({ status: ActionStatus.Running });
+      await store.queue.release('owner-a', settled.claimed.map((c) => c.id));
     });
 
     it('hands released leases back without counting the attempt', async () => {

@@ -1,5 +1,5 @@
 import { ActionFailureReason, ActionStatus, type Job } from '../model';
-import type { Db } from './db';
+import type { Db, Queryable } from './db';
 import type { JobStore } from './jobs';
 
 /** A host scan handed to a worker, with what it needs to reach the host. */
@@ -41,18 +41,7 @@ export function createQueue(db: Db, jobs: JobStore) {
     /** Lease up to `limit` queued scans that are due to `owner` and mark them Running. */
     async claim(owner: string, limit: number, leaseMs: number): Promise<{ scans: ClaimedScan[]; jobs: Job[] }> {
       return db.transaction(async (tx) => {
-        const rows = await tx.query<ClaimRow>(
-          `WITH next AS (
-             SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
-             ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED)
-           UPDATE host_scans s SET status = ${ActionStatus.Running}, status_description = 'Running',
-             attempts = s.attempts + 1, lease_owner = $1, lease_expires_at = now() + ${ms('$3')},
-             started_at = now(), modified_at = now()
-           FROM next WHERE s.id = next.id
-           RETURNING s.id, s.job_id, s.host_id, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts`,
-          [owner, limit, leaseMs],
-        );
-        const scans = rows.map(toClaimed);
+        const scans = await claimIn(tx, owner, limit, leaseMs);
         return { scans, jobs: await changed(tx, scans.map((s) => s.jobId)) };
       });
     },
@@ -72,10 +61,15 @@ export function createQueue(db: Db, jobs: JobStore) {
     /**
      * Record how scans `owner` still leases ended, all in one transaction with set-based statements, and
      * copy what was found into the host inventory. Results for leases that were lost (someone else now
-     * owns the scan) are ignored. Returns the changed jobs and the ids of the scans recorded.
+     * owns the scan) are ignored. With `refill`, also claim up to `refill.limit` more scans. Returns the
+     * changed jobs, the ids of the scans recorded and the scans claimed.
      */
-    async finish(owner: string, results: readonly { scanId: string; result: ScanResult }[]): Promise<{ jobs: Job[]; recorded: Set<string> }> {
-      if (results.length === 0) return { jobs: [], recorded: new Set() };
+    async finish(
+      owner: string,
+      results: readonly { scanId: string; result: ScanResult }[],
+      refill?: { limit: number; leaseMs: number },
+    ): Promise<{ jobs: Job[]; recorded: Set<string>; claimed: ClaimedScan[] }> {
+      if (results.length === 0) return { jobs: [], recorded: new Set(), claimed: [] };
       const col = <T>(pick: (r: ScanResult) => T) => results.map((r) => pick(r.result));
       return db.transaction(async (tx) => {
         const rows = await tx.query<{ id: string; job_id: string; host_id: string | null; status: number }>(
@@ -110,7 +104,13 @@ export function createQueue(db: Db, jobs: JobStore) {
               scanned.map((r) => res(r).os ?? null), scanned.map((r) => res(r).version ?? null), scanned.map((r) => res(r).ipAddress ?? null)],
           );
         }
-        return { jobs: await changed(tx, rows.map((r) => r.job_id)), recorded: new Set(rows.map((r) => r.id)) };
+        // The slots these results free are filled in the same transaction: one commit per cycle.
+        const claimed = refill && refill.limit > 0 ? await claimIn(tx, owner, refill.limit, refill.leaseMs) : [];
+        return {
+          jobs: await changed(tx, [...rows.map((r) => r.job_id), ...claimed.map((c) => c.jobId)]),
+          recorded: new Set(rows.map((r) => r.id)),
+          claimed,
+        };
       });
     },
 
@@ -174,6 +174,21 @@ export function createQueue(db: Db, jobs: JobStore) {
 }
 
 export type Queue = ReturnType<typeof createQueue>;
+
+async function claimIn(tx: Queryable, owner: string, limit: number, leaseMs: number): Promise<ClaimedScan[]> {
+  const rows = await tx.query<ClaimRow>(
+    `WITH next AS (
+       SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
+       ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED)
+     UPDATE host_scans s SET status = ${ActionStatus.Running}, status_description = 'Running',
+       attempts = s.attempts + 1, lease_owner = $1, lease_expires_at = now() + ${ms('$3')},
+       started_at = now(), modified_at = now()
+     FROM next WHERE s.id = next.id
+     RETURNING s.id, s.job_id, s.host_id, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts`,
+    [owner, limit, leaseMs],
+  );
+  return rows.map(toClaimed);
+}
 
 interface ClaimRow {
   id: string;
