@@ -38,6 +38,8 @@ export interface Config {
   readonly wsMaxPayloadBytes: number;
   /** WebSockets one token subject may hold open at once (close 4429 beyond). */
   readonly wsMaxSocketsPerSubject: number;
+  /** How long a new socket may take to send connection_init (close 4408 beyond). */
+  readonly wsInitTimeoutMs: number;
   /** PEM certificate chain and key from TLS_CERT_FILE and TLS_KEY_FILE: serve HTTPS and WSS. */
   readonly tls: { readonly cert: string; readonly key: string } | null;
   /** On SIGTERM, how long scans in flight may finish before their leases are handed back. */
@@ -113,6 +115,7 @@ export function loadConfig(env: Env): Config {
     wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 10, 1, 1000),
     wsMaxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 65_536, 1024, 16 * 1024 * 1024),
     wsMaxSocketsPerSubject: int(env, 'WS_MAX_SOCKETS_PER_SUBJECT', 20, 1, 100_000),
+    wsInitTimeoutMs: int(env, 'WS_INIT_TIMEOUT_MS', 3_000, 100, 60_000),
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     production,

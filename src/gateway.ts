@@ -144,6 +144,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       maxSubscriptions: config.wsMaxSubscriptions,
       maxPayloadBytes: config.wsMaxPayloadBytes,
       maxSocketsPerSubject: config.wsMaxSocketsPerSubject,
+      initTimeoutMs: config.wsInitTimeoutMs,
       logger,
       production: config.production,
       onOperation: onOperation('ws'),

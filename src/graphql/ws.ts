@@ -31,6 +31,7 @@ export interface GraphQLSocketOptions {
   maxSubscriptions: number;
   maxPayloadBytes: number;
   maxSocketsPerSubject: number;
+  initTimeoutMs: number;
   logger: Logger;
   production: boolean;
   /** Told about every operation sent over a socket: its type and whether it was accepted. */
@@ -80,7 +81,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   const disposable = serveGraphQLSockets<Record<string, unknown> | undefined>(
     {
       schema: o.schema,
-      connectionInitWaitTimeout: 3_000,
+      connectionInitWaitTimeout: o.initTimeoutMs,
       onConnect(ctx) {
         const principal = principalOf(o.verifier, ctx.connectionParams);
         if (!principal) return false;
