@@ -1,20 +1,12 @@
-import { jobState, type Host as HostModel, type HostScan, type Job } from '../model';
+import type { Host as HostModel, HostScan, Job } from '../model';
+import { hostStatusView, jobStatusView } from '../status-view';
 import { hostCursor, jobCursor, type Page } from '../service';
 import type { Host, HostConnection, HostScanHostStatus, HostScanJob, HostScanJobConnection, HostScanJobStatus } from './types';
 
 // Model → GraphQL objects. Names follow the vendor's where the vendor has one.
 
 const hostStatus = (s: HostScan): HostScanHostStatus => ({
-  hostScanHostId: s.id,
-  hostId: s.hostId,
-  name: s.name,
-  dnsHostName: s.dnsHostName,
-  os: s.os,
-  ipAddress: s.ipAddress,
-  version: s.version,
-  status: s.status,
-  statusDescription: s.statusDescription,
-  failureReason: s.failureReason,
+  ...hostStatusView(s),
   hostConnected: s.hostConnected,
   attempts: s.attempts,
   startedDateTimeUtc: s.startedAt,
@@ -22,8 +14,7 @@ const hostStatus = (s: HostScan): HostScanHostStatus => ({
 });
 
 export const toJobStatus = (job: Job): HostScanJobStatus => ({
-  id: job.id,
-  ...jobState(job.scans),
+  ...jobStatusView(job),
   hostScanHostStatus: job.scans.map(hostStatus),
 });
 

@@ -1,4 +1,5 @@
-import { jobState, type HostScan, type Job } from '../model';
+import type { HostScan, Job } from '../model';
+import { jobStatusView } from '../status-view';
 import { isUuid } from '../validate';
 
 // The vendor's JSON shapes (SbPAM.Models.*), camelCase, enums as integers.
@@ -6,31 +7,7 @@ import { isUuid } from '../validate';
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** `SbPAM.Models.HostScanJobStatus` */
-export function toJobStatus(job: Job) {
-  const state = jobState(job.scans);
-  return {
-    id: job.id,
-    status: state.status,
-    statusDescription: state.statusDescription,
-    hostScanHostStatus: job.scans.map(toHostStatus),
-  };
-}
-
-/** `SbPAM.Models.HostScanHostStatus` */
-function toHostStatus(s: HostScan) {
-  return {
-    hostScanHostId: s.id,
-    hostId: s.hostId,
-    name: s.name,
-    dnsHostName: s.dnsHostName,
-    os: s.os,
-    ipAddress: s.ipAddress,
-    version: s.version,
-    status: s.status,
-    statusDescription: s.statusDescription,
-    failureReason: s.failureReason,
-  };
-}
+export const toJobStatus = jobStatusView;
 
 /** The job's own fields of `SbPAM.Models.HostScanJob`, with the join list given. */
 function jobFields(job: Job, joins: unknown[]) {
