@@ -1,7 +1,5 @@
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
-import type { ProbeTimeouts } from './ssh';
-import { describeSocketError, type ProbeResult } from './probe-result';
+import { request, type IncomingMessage } from 'node:http';
+import { probeSocket, type Fail, type Finish, type ProbeResult, type ProbeTimeouts } from './probe-result';
 
 /** What an unauthenticated WS-Management Identify tells about a host. */
 export interface WinRmIdentity {
@@ -23,62 +21,38 @@ const element = (xml: string, name: string) =>
  * listener, and a refused connect costs a third of a refused HTTP request.
  */
 export function identifyWinRm(host: string, port: number, t: ProbeTimeouts, signal: AbortSignal): Promise<ProbeResult<WinRmIdentity>> {
-  return new Promise((resolve) => {
-    let connected = false;
-    let settled = false;
-    let req: ClientRequest | null = null;
-    const socket = connect({ host, port });
-    const finish = (result: ProbeResult<WinRmIdentity>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      req?.destroy();
-      socket.destroy();
-      resolve(result);
-    };
-    const onAbort = () => finish({ ok: false, kind: 'aborted', message: 'aborted', connected });
-    let timer = setTimeout(() => finish({ ok: false, kind: 'timeout', message: 'connect timed out', connected }), t.connectTimeoutMs);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, ...describeSocketError(err), connected }));
-    socket.once('connect', () => {
-      connected = true;
-      clearTimeout(timer);
-      timer = setTimeout(() => finish({ ok: false, kind: 'timeout', message: `no WinRM answer within ${t.readTimeoutMs} ms`, connected }), t.readTimeoutMs);
-      req = request({
-        host,
-        port,
-        path: '/wsman',
-        method: 'POST',
-        createConnection: () => socket,
-        headers: {
-          'content-type': 'application/soap+xml;charset=UTF-8',
-          'content-length': Buffer.byteLength(IDENTIFY),
-          wsmanidentify: 'unauthenticated',
-        },
-      });
-      req.on('response', (res) => onResponse(res, finish));
-      req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, ...describeSocketError(err), connected }));
-      req.end(IDENTIFY);
+  return probeSocket<WinRmIdentity>(host, port, t, signal, 'WinRM answer', (socket, finish, fail) => {
+    const req = request({
+      host,
+      port,
+      path: '/wsman',
+      method: 'POST',
+      createConnection: () => socket,
+      headers: {
+        'content-type': 'application/soap+xml;charset=UTF-8',
+        'content-length': Buffer.byteLength(IDENTIFY),
+        wsmanidentify: 'unauthenticated',
+      },
     });
+    req.on('response', (res) => onResponse(res, finish, fail));
+    req.on('error', () => fail('protocol', 'WinRM request failed'));
+    req.end(IDENTIFY);
+    return () => req.destroy();
   });
 }
 
-function onResponse(res: IncomingMessage, finish: (result: ProbeResult<WinRmIdentity>) => void): void {
+function onResponse(res: IncomingMessage, finish: Finish<WinRmIdentity>, fail: Fail): void {
   let body = '';
   res.setEncoding('utf8');
   res.on('data', (chunk: string) => {
     body += chunk;
-    if (body.length > MAX_RESPONSE_BYTES) finish({ ok: false, kind: 'protocol', message: 'WinRM answer too large', connected: true });
+    if (body.length > MAX_RESPONSE_BYTES) fail('protocol', 'WinRM answer too large');
   });
   res.on('end', () => {
     if (res.statusCode === 401) return finish({ ok: true, value: { vendor: null, productVersion: null, authRequired: true } });
     const vendor = element(body, 'ProductVendor');
-    if (res.statusCode !== 200 || !vendor) {
-      return finish({ ok: false, kind: 'protocol', message: `HTTP ${res.statusCode} without a WS-Management identity`, connected: true });
-    }
+    if (res.statusCode !== 200 || !vendor) return fail('protocol', `HTTP ${res.statusCode} without a WS-Management identity`);
     finish({ ok: true, value: { vendor, productVersion: element(body, 'ProductVersion'), authRequired: false } });
   });
-  res.on('error', () => finish({ ok: false, kind: 'protocol', message: 'WinRM answer broken off', connected: true }));
+  res.on('error', () => fail('protocol', 'WinRM answer broken off'));
 }
