@@ -87,6 +87,8 @@ async function main() {
   const db = USE_PG ? await tempDatabase() : null;
   const config = loadConfig({
     PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), JWT_SECRET: SECRET, LOG_LEVEL: 'warn',
+    // Every client here uses one token, so one subject holds all the sockets.
+    WS_MAX_SOCKETS_PER_SUBJECT: String(SUBSCRIBERS * 2),
     ...(db ? { DATABASE_URL: db.url } : {}),
   });
   const gateway = await startGateway(config, { logger: createLogger('warn'), runner: false });

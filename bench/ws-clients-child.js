@@ -8,6 +8,7 @@ const [url, countArg, mode, token, query, variablesJson] = process.argv.slice(2)
 const count = Number(countArg);
 const now = () => performance.timeOrigin + performance.now();
 const clients = [];
+let closing = false;
 let connected = 0;
 const received = new Map(); // event number → receive times
 
@@ -48,6 +49,11 @@ function open(i) {
     console.error('client error', err.message);
     process.exit(1);
   });
+  ws.on('close', (code, reason) => {
+    if (closing) return;
+    console.error(`socket closed by the server: ${code} ${reason}`);
+    process.exit(1);
+  });
   clients.push(ws);
 }
 
@@ -65,6 +71,7 @@ function ready() {
 
 process.on('message', (m) => {
   if (m === 'close') {
+    closing = true;
     for (const ws of clients) ws.terminate();
     setTimeout(() => process.exit(0), 100);
   }
