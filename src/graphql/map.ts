@@ -1,5 +1,5 @@
-import type { Host as HostModel, HostScan, Job } from '../model';
-import { hostStatusView, jobStatusView } from '../status-view';
+import { jobState, type Host as HostModel, type HostScan, type Job } from '../model';
+import { hostStatusView } from '../status-view';
 import { hostCursor, jobCursor, type Page } from '../service';
 import type { Host, HostConnection, HostScanHostStatus, HostScanJob, HostScanJobConnection, HostScanJobStatus } from './types';
 
@@ -14,7 +14,8 @@ const hostStatus = (s: HostScan): HostScanHostStatus => ({
 });
 
 export const toJobStatus = (job: Job): HostScanJobStatus => ({
-  ...jobStatusView(job),
+  id: job.id,
+  ...jobState(job.scans),
   hostScanHostStatus: job.scans.map(hostStatus),
 });
 
