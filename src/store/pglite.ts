@@ -26,6 +26,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
       await q.exec(sql);
     },
   });
+  const stopMaintenance = maintain(pg);
   let closing: Promise<void> | null = null;
   return {
     ...wrap(pg),
@@ -38,9 +39,30 @@ export async function openPglite(dataDir: string): Promise<Db> {
       return !pg.closed;
     },
     close() {
+      stopMaintenance();
       closing ??= pg.close().finally(releaseLock);
       return closing;
     },
+  };
+}
+
+// PGlite runs PostgreSQL in single-user mode: no autovacuum worker keeps the planner's statistics fresh.
+// Without them it takes growing tables for empty ones and joins by scanning them (a 21-job read went from
+// 0.6 ms to 18 ms at 28,000 scans). A coarse ANALYZE now and then keeps plans right; it samples, so it
+// stays cheap as the tables grow (about 0.1 s at 28,000 jobs, on the event loop): soon after start, when a
+// fresh database fills fastest, then every five minutes.
+const ANALYZE_AT_MS = [5_000, 60_000];
+const ANALYZE_EVERY_MS = 5 * 60_000;
+
+function maintain(pg: PGlite): () => void {
+  const analyze = () => {
+    if (!pg.closed) void pg.exec('SET default_statistics_target = 20; ANALYZE; RESET default_statistics_target').catch(() => {});
+  };
+  const early = ANALYZE_AT_MS.map((ms) => setTimeout(analyze, ms).unref());
+  const timer = setInterval(analyze, ANALYZE_EVERY_MS).unref();
+  return () => {
+    early.forEach(clearTimeout);
+    clearInterval(timer);
   };
 }
 
