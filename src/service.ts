@@ -87,13 +87,6 @@ export class HostScanService {
     return job;
   }
 
-  /** Jobs known to the caller among `ids`, in that order; unknown ids are left out. */
-  async getJobs(principal: Principal, input: { ids: readonly string[] }): Promise<Job[]> {
-    requireRole(principal, SCAN_ROLES);
-    const { ids } = hostIdList(input.ids, this.options.maxHostIds);
-    return this.jobsByIds(ids);
-  }
-
   /**
    * Newest first. REST pages with `skip`/`take` (take ≤ 1000); GraphQL with `first` (≤ 100) and `after`,
    * a cursor from a previous page.
