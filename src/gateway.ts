@@ -146,7 +146,6 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       maxSocketsPerSubject: config.wsMaxSocketsPerSubject,
       initTimeoutMs: config.wsInitTimeoutMs,
       logger,
-      production: config.production,
       onOperation: onOperation('ws'),
     });
     started.push(() => sockets.stop());

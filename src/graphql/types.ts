@@ -3,7 +3,8 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-gr
 import { ActionFailureReason, ActionStatus } from '../model';
 
 // The GraphQL shapes. Every field and argument names its type explicitly, so the schema builds the same
-// under tsc (decorator metadata) and under vitest/esbuild (none).
+// under tsc (decorator metadata) and under vitest/esbuild (none). Output types use simple resolvers: their
+// fields are plain properties, and there are no field middlewares to run.
 
 registerEnumType(ActionStatus, {
   name: 'ActionStatus',
@@ -14,7 +15,7 @@ registerEnumType(ActionFailureReason, {
   description: 'Vendor SbPAM.Constants.ActionConstants+ActionFailureReason (REST sends the integer value).',
 });
 
-@ObjectType({ description: 'One host of a job: the vendor HostScanHostStatus, plus execution details.' })
+@ObjectType({ simpleResolvers: true, description: 'One host of a job: the vendor HostScanHostStatus, plus execution details.' })
 export class HostScanHostStatus {
   @Field(() => GraphQLUUID, { description: 'The host scan record.' }) hostScanHostId!: string;
   @Field(() => GraphQLUUID, { nullable: true, description: 'Null once the host was removed from the inventory.' }) hostId!: string | null;
@@ -32,7 +33,7 @@ export class HostScanHostStatus {
   @Field(() => GraphQLDateTime, { nullable: true }) finishedDateTimeUtc!: Date | null;
 }
 
-@ObjectType({ description: 'A job and the status of each of its hosts: the vendor HostScanJobStatus.' })
+@ObjectType({ simpleResolvers: true, description: 'A job and the status of each of its hosts: the vendor HostScanJobStatus.' })
 export class HostScanJobStatus {
   @Field(() => GraphQLUUID) id!: string;
   @Field(() => ActionStatus) status!: ActionStatus;
@@ -40,7 +41,7 @@ export class HostScanJobStatus {
   @Field(() => [HostScanHostStatus]) hostScanHostStatus!: HostScanHostStatus[];
 }
 
-@ObjectType({ description: 'A job with who created it and when.' })
+@ObjectType({ simpleResolvers: true, description: 'A job with who created it and when.' })
 export class HostScanJob extends HostScanJobStatus {
   @Field(() => String, { nullable: true, description: "The creator's token subject (sub)." }) createdBy!: string | null;
   @Field(() => String, { nullable: true }) createdByUserName!: string | null;
@@ -51,7 +52,7 @@ export class HostScanJob extends HostScanJobStatus {
   @Field(() => Int, { description: 'Grows with every change; later states have larger revisions.' }) revision!: number;
 }
 
-@ObjectType({ description: 'A machine in the inventory, with what its last scan found.' })
+@ObjectType({ simpleResolvers: true, description: 'A machine in the inventory, with what its last scan found.' })
 export class Host {
   @Field(() => GraphQLUUID) id!: string;
   @Field(() => String) name!: string;
@@ -77,32 +78,32 @@ export class HostInput {
   @Field(() => Int, { nullable: true }) winRmPort?: number | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class PageInfo {
   @Field(() => Boolean) hasNextPage!: boolean;
   @Field(() => String, { nullable: true, description: 'Pass as `after` to get the next page.' }) endCursor!: string | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class HostScanJobEdge {
   @Field(() => String) cursor!: string;
   @Field(() => HostScanJob) node!: HostScanJob;
 }
 
-@ObjectType({ description: 'Jobs, newest first.' })
+@ObjectType({ simpleResolvers: true, description: 'Jobs, newest first.' })
 export class HostScanJobConnection {
   @Field(() => [HostScanJobEdge]) edges!: HostScanJobEdge[];
   @Field(() => [HostScanJob]) nodes!: HostScanJob[];
   @Field(() => PageInfo) pageInfo!: PageInfo;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class HostEdge {
   @Field(() => String) cursor!: string;
   @Field(() => Host) node!: Host;
 }
 
-@ObjectType({ description: 'Hosts by name.' })
+@ObjectType({ simpleResolvers: true, description: 'Hosts by name.' })
 export class HostConnection {
   @Field(() => [HostEdge]) edges!: HostEdge[];
   @Field(() => [Host]) nodes!: Host[];

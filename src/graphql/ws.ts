@@ -33,7 +33,6 @@ export interface GraphQLSocketOptions {
   maxSocketsPerSubject: number;
   initTimeoutMs: number;
   logger: Logger;
-  production: boolean;
   /** Told about every operation sent over a socket: its type and whether it was accepted. */
   onOperation?: (type: string, ok: boolean) => void;
 }
