@@ -2,7 +2,9 @@ import type { Job } from './model';
 
 export type JobListener = (job: Job) => void;
 
-const REVISIONS_KEPT = 100_000;
+// A late delivery trails the newest by seconds, not by this many other jobs' changes; the bound keeps the
+// map to a few MiB on a gateway that sees tens of thousands of jobs an hour.
+const REVISIONS_KEPT = 20_000;
 
 /**
  * In-process fan-out of job changes: every committed change of a job is published once, as the job is
