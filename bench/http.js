@@ -57,7 +57,7 @@ async function main() {
     bodies: take(15000).map((id) => JSON.stringify({ query: `mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { ${STATUS_FIELDS} } }`, variables: { ids: [id] } })),
   });
 
-  const [jobId] = (await store.jobs.list({ limit: 1 })).map((j) => j.id);
+  const [jobId] = await store.jobs.listIds({ limit: 1 });
   const entity = await (await fetch(`${gateway.url}/api/v1/HostScanJob/${jobId}`, { headers })).text();
   const bare = Fastify();
   bare.get('/api/v1/HostScanJob/:id', async (_req, reply) => reply.type('application/json; charset=utf-8').send(entity));

@@ -105,7 +105,8 @@ export class HostScanService {
       throw badInput({ status: ['Not an ActionStatus.'] });
     }
     const beforeSeq = input.after == null ? null : decodeCursor(input.after, 'job', /^\d{1,19}$/);
-    const jobs = await this.store.jobs.list({ limit: take + 1, offset: skip, beforeSeq, status: status as ActionStatus | null });
+    const ids = await this.store.jobs.listIds({ limit: take + 1, offset: skip, beforeSeq, status: status as ActionStatus | null });
+    const jobs = await this.jobsByIds(ids);
     return { items: jobs.slice(0, take), hasMore: jobs.length > take };
   }
 
@@ -137,7 +138,8 @@ export class HostScanService {
   async jobForHost(principal: Principal, input: { hostId: unknown }): Promise<Job> {
     requireRole(principal, SCAN_ROLES);
     const hostId = uuidParam(input.hostId, 'hostId');
-    const job = await this.store.jobs.latestForHost(hostId);
+    const jobId = await this.store.jobs.latestIdForHost(hostId);
+    const [job] = jobId ? await this.jobsByIds([jobId]) : [];
     if (!job) throw notFound(`No host scan job was found for host ${hostId}.`);
     return job;
   }

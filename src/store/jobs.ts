@@ -58,6 +58,17 @@ export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions)
     return ids.map((id) => jobs.get(id)).filter((j): j is Job => j !== undefined);
   };
 
+  /** Ids of jobs, newest first; the caller reads them (through its cache, where it has one). */
+  const listIds = async (query: JobListQuery): Promise<string[]> => {
+    const rows = await db.query<{ id: string }>(
+      `SELECT id FROM host_scan_jobs
+       WHERE ($1::smallint IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2::bigint)
+       ORDER BY seq DESC LIMIT $3 OFFSET $4`,
+      [query.status ?? null, query.beforeSeq ?? null, query.limit, query.offset ?? 0],
+    );
+    return rows.map((r) => r.id);
+  };
+
   return {
     readByIds,
     changed,
@@ -118,22 +129,15 @@ export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions)
 
     getJobs: (ids: readonly string[]) => readByIds(db, ids),
 
-    async list(query: JobListQuery): Promise<Job[]> {
-      const ids = await db.query<{ id: string }>(
-        `SELECT id FROM host_scan_jobs
-         WHERE ($1::smallint IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2::bigint)
-         ORDER BY seq DESC LIMIT $3 OFFSET $4`,
-        [query.status ?? null, query.beforeSeq ?? null, query.limit, query.offset ?? 0],
-      );
-      return readByIds(db, ids.map((r) => r.id));
-    },
+    listIds,
 
-    async latestForHost(hostId: string): Promise<Job | null> {
+    /** The id of the host's latest job, if it has one. */
+    async latestIdForHost(hostId: string): Promise<string | null> {
       const rows = await db.query<{ job_id: string }>(
         'SELECT job_id FROM host_scans WHERE host_id = $1 ORDER BY created_at DESC LIMIT 1',
         [hostId],
       );
-      return rows[0] ? ((await readByIds(db, [rows[0].job_id]))[0] ?? null) : null;
+      return rows[0]?.job_id ?? null;
     },
 
     /**
