@@ -6,6 +6,8 @@ export interface Config {
   readonly host: string;
   readonly dataDir: string;
   readonly databaseUrl: string | null;
+  /** Connections each instance keeps to PostgreSQL (server store only). */
+  readonly databasePoolSize: number;
   readonly hostsFile: string | null;
   /** HS256 key bytes from `JWT_SECRET`. */
   readonly jwtSecret: Buffer | null;
@@ -89,6 +91,7 @@ export function loadConfig(env: Env): Config {
     host: text(env, 'HOST') ?? '0.0.0.0',
     dataDir: text(env, 'DATA_DIR') ?? './data',
     databaseUrl: databaseUrl(env),
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     hostsFile: text(env, 'HOSTS_FILE'),
     jwtSecret,
     jwtPublicKey,

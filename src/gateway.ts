@@ -73,7 +73,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     }
   };
   try {
-    const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const store = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir });
     started.push(() => store.stop());
     await seedHosts(config, store);
 

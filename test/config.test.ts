@@ -7,7 +7,7 @@ describe('loadConfig', () => {
   it('applies the operator contract defaults', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
-      port: 6500, host: '0.0.0.0', dataDir: './data', databaseUrl: null, hostsFile: null, jwtSecret: null, jwtPublicKey: null,
+      port: 6500, host: '0.0.0.0', dataDir: './data', databaseUrl: null, databasePoolSize: 10, hostsFile: null, jwtSecret: null, jwtPublicKey: null,
       jwtIssuer: null, jwtAudience: null, scanConcurrency: 32, scanTimeoutMs: 30_000, maxHostIds: 1000, production: false,
     });
     expect(Object.isFrozen(c)).toBe(true);
@@ -15,10 +15,10 @@ describe('loadConfig', () => {
 
   it('reads every variable', () => {
     const c = loadConfig({
-      PORT: '7000', HOST: '127.0.0.1', DATA_DIR: '/tmp/d', DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', HOSTS_FILE: '/tmp/h.json',
+      PORT: '7000', HOST: '127.0.0.1', DATA_DIR: '/tmp/d', DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', DATABASE_POOL_SIZE: '25', HOSTS_FILE: '/tmp/h.json',
       JWT_SECRET: SECRET, JWT_ISSUER: 'iss', JWT_AUDIENCE: 'aud', SCAN_CONCURRENCY: '4', SCAN_TIMEOUT_MS: '500', MAX_HOST_IDS: '10',
     });
-    expect(c).toMatchObject({ port: 7000, host: '127.0.0.1', dataDir: '/tmp/d', databaseUrl: 'postgres://u@127.0.0.1:5432/db',
+    expect(c).toMatchObject({ port: 7000, host: '127.0.0.1', dataDir: '/tmp/d', databaseUrl: 'postgres://u@127.0.0.1:5432/db', databasePoolSize: 25,
       hostsFile: '/tmp/h.json', jwtIssuer: 'iss', jwtAudience: 'aud', scanConcurrency: 4, scanTimeoutMs: 500, maxHostIds: 10 });
     expect(c.jwtSecret?.toString()).toBe(SECRET);
   });
@@ -32,6 +32,7 @@ describe('loadConfig', () => {
     ['a short JWT_SECRET', { JWT_SECRET: 'short' }, 'JWT_SECRET'],
     ['both keys', { JWT_SECRET: SECRET, JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----' }, 'JWT_SECRET'],
     ['a JWT_PUBLIC_KEY that is neither PEM nor a file', { JWT_PUBLIC_KEY: '/no/such/key.pem' }, 'JWT_PUBLIC_KEY'],
+    ['DATABASE_POOL_SIZE zero', { DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE'],
     ['DATABASE_URL not a URL', { DATABASE_URL: 'localhost:5432' }, 'DATABASE_URL'],
     ['DATABASE_URL another scheme', { DATABASE_URL: 'mysql://root@127.0.0.1/db' }, 'DATABASE_URL'],
     ['production without a key', { NODE_ENV: 'production' }, 'JWT_SECRET'],

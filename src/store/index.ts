@@ -29,13 +29,14 @@ export interface Store {
 
 export interface StoreOptions {
   databaseUrl: string | null;
+  databasePoolSize?: number;
   dataDir: string;
 }
 
 /** Open the configured database, apply migrations and build the store. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const kind = options.databaseUrl ? 'postgres' : 'embedded';
-  const db = options.databaseUrl ? await openPostgres(options.databaseUrl) : await openPglite(options.dataDir);
+  const db = options.databaseUrl ? await openPostgres(options.databaseUrl, { poolSize: options.databasePoolSize }) : await openPglite(options.dataDir);
   try {
     await migrate(db);
     const [meta] = await db.query<{ value: string }>(`SELECT value FROM gateway_meta WHERE key = 'node_id'`);
