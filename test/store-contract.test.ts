@@ -98,6 +98,26 @@ for (const backend of backends) {
       expect(await count('host_scan_jobs')).toBe(before);
     });
 
+    it('gives callers that schedule the same hosts at once the same jobs, and leaves no empty job', async () => {
+      const some = await hosts(5);
+      const ids = some.map((h) => h.id);
+      const results = await Promise.all([ids, [...ids].reverse(), ids.slice(2), ids].map((list) => store.jobs.schedule(list, CREATOR)));
+      const jobOfHost = new Map<string, string>();
+      for (const { jobs } of results) {
+        for (const job of jobs!) {
+          expect(job.scans).toHaveLength(1);
+          const hostId = job.scans[0]!.hostId!;
+          expect(jobOfHost.get(hostId) ?? job.id).toBe(job.id);
+          jobOfHost.set(hostId, job.id);
+        }
+      }
+      expect(jobOfHost.size).toBe(5);
+      const empty = await store.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM host_scan_jobs j WHERE NOT EXISTS (SELECT 1 FROM host_scans s WHERE s.job_id = j.id)',
+      );
+      expect(empty).toEqual([{ n: 0 }]);
+    });
+
     it('claims a due scan once, marks it Running and leases it by the database clock', async () => {
       const { job } = await scheduleOne();
       const scanId = job.scans[0]!.id;

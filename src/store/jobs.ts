@@ -31,16 +31,19 @@ export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions)
    * Recompute the jobs' status from their scans and, on PostgreSQL, announce the change in the same
    * transaction: NOTIFY is delivered at commit, so no committed change goes unannounced.
    */
-  const changed = async (q: Queryable, jobIds: readonly string[], recompute = true): Promise<Job[]> => {
+  const changed = async (q: Queryable, jobIds: readonly string[]): Promise<Job[]> => {
     const ids = [...new Set(jobIds)];
     if (ids.length === 0) return [];
-    if (recompute) await refreshJobs(q, ids);
-    if (options.announce) {
-      for (let i = 0; i < ids.length; i += IDS_PER_NOTIFY) {
-        await q.query('SELECT pg_notify($1, $2)', [JOB_CHANNEL, `${options.origin} ${ids.slice(i, i + IDS_PER_NOTIFY).join(',')}`]);
-      }
-    }
+    await refreshJobs(q, ids);
+    await announce(q, ids);
     return readByIds(q, ids);
+  };
+
+  const announce = async (q: Queryable, ids: readonly string[]): Promise<void> => {
+    if (!options.announce) return;
+    for (let i = 0; i < ids.length; i += IDS_PER_NOTIFY) {
+      await q.query('SELECT pg_notify($1, $2)', [JOB_CHANNEL, `${options.origin} ${ids.slice(i, i + IDS_PER_NOTIFY).join(',')}`]);
+    }
   };
 
   const read = async (q: Queryable, where: string, params: unknown[]): Promise<Job[]> =>
@@ -54,6 +57,7 @@ export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions)
     );
 
   const readByIds = async (q: Queryable, ids: readonly string[]): Promise<Job[]> => {
+    if (ids.length === 0) return [];
     const jobs = new Map((await read(q, 'j.id = ANY($1::uuid[])', [ids])).map((j) => [j.id, j]));
     return ids.map((id) => jobs.get(id)).filter((j): j is Job => j !== undefined);
   };
@@ -92,38 +96,45 @@ export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions)
         if (missing.length > 0) return { missing };
 
         const jobOf = new Map(found.filter((r) => r.job_id).map((r) => [r.id, r.job_id!]));
-        const existing = new Set(jobOf.values());
         const fresh = hostIds.filter((id) => !jobOf.has(id));
+        let created: Job[] = [];
         if (fresh.length > 0) {
           const jobIds = fresh.map(() => randomUUID());
-          // Jobs and their scans in one statement: the foreign key is checked at its end, when both exist.
-          const inserted = await tx.query<{ host_id: string; job_id: string }>(
-            `WITH jobs AS (
+          // Jobs and their scans in one statement (the foreign key is checked at its end, when both exist),
+          // which also returns them as a read would: no second round trip for what was just written.
+          const rows = await tx.query<JobScanRow>(
+            `WITH j AS (
                INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address)
-               SELECT id, $4, $5, $6 FROM unnest($2::uuid[]) AS id)
-             INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
-               ssh_port, win_rm_port)
-             SELECT v.id, v.job_id, h.id, 0, h.name, h.dns_host_name, h.ip_address, h.os, h.version,
-               h.ssh_port, h.win_rm_port
-             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id)
-             JOIN hosts h ON h.id = v.host_id
-             ON CONFLICT (host_id) WHERE status IN (0, 1) DO NOTHING
-             RETURNING host_id, job_id`,
+               SELECT id, $4, $5, $6 FROM unnest($2::uuid[]) AS id
+               RETURNING *),
+             s AS (
+               INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
+                 ssh_port, win_rm_port)
+               SELECT v.id, v.job_id, h.id, 0, h.name, h.dns_host_name, h.ip_address, h.os, h.version,
+                 h.ssh_port, h.win_rm_port
+               FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id)
+               JOIN hosts h ON h.id = v.host_id
+               ON CONFLICT (host_id) WHERE status IN (0, 1) DO NOTHING
+               RETURNING *)
+             SELECT ${JOB_COLUMNS} FROM j JOIN s ON s.job_id = j.id`,
             [fresh.map(() => randomUUID()), jobIds, fresh, creator.subject, creator.userName, creator.address],
           );
-          for (const r of inserted) jobOf.set(r.host_id, r.job_id);
-          if (inserted.length < fresh.length) {
+          created = toJobs(rows, nodeId);
+          for (const r of rows) jobOf.set(r.host_id!, r.job_id);
+          if (created.length < fresh.length) {
             // A concurrent call scheduled some of these hosts first: drop our empty jobs, use theirs.
-            const used = new Set(inserted.map((r) => r.job_id));
+            const used = new Set(created.map((j) => j.id));
             await tx.query('DELETE FROM host_scan_jobs WHERE id = ANY($1::uuid[])', [jobIds.filter((id) => !used.has(id))]);
             for (const [hostId, jobId] of await activeJobs(tx, fresh.filter((id) => !jobOf.has(id)))) {
               jobOf.set(hostId, jobId);
             }
           }
+          await announce(tx, created.map((j) => j.id));
         }
+        const byId = new Map(created.map((j) => [j.id, j]));
         const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
-        if (fresh.length > 0 && options.announce) await changed(tx, jobIds.filter((id) => !existing.has(id)), false);
-        return { jobs: await readByIds(tx, jobIds) };
+        for (const job of await readByIds(tx, jobIds.filter((id) => !byId.has(id)))) byId.set(job.id, job);
+        return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined) };
       });
     },
 
