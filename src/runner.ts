@@ -169,8 +169,7 @@ export function createRunner(o: RunnerOptions): Runner {
   }
 
   async function writeResults(): Promise<void> {
-    // The embedded store runs each statement on this thread, so scans finishing meanwhile can only
-    // report between statements; a short wait first lets a burst of them land in one transaction.
+    // A short wait first lets a burst of finishing scans land in one transaction.
     await new Promise((resolve) => setTimeout(resolve, RESULT_BATCH_WAIT_MS));
     while (pendingResults.length > 0) {
       const batch = pendingResults.splice(0, 500);
@@ -178,7 +177,8 @@ export function createRunner(o: RunnerOptions): Runner {
       const refill = state === 'running' ? freeSlots(batch.length) : 0;
       reserved += refill;
       try {
-        const { jobs, claimed } = await o.queue.finish(owner, batch, { limit: refill, leaseMs: o.leaseMs });
+        const results = batch.map(({ scanId, result }) => ({ scanId, result })); // plain data: it may cross to the store's thread
+        const { jobs, claimed } = await o.queue.finish(owner, results, { limit: refill, leaseMs: o.leaseMs });
         if (jobs.length > 0) o.publish(jobs);
         if (state === 'running') for (const scan of claimed) launch(scan);
         else if (claimed.length > 0) o.publish(await o.queue.release(owner, claimed.map((c) => c.id)));

@@ -33,25 +33,28 @@ export interface StoreOptions {
   dataDir: string;
 }
 
+function localStores(db: Db, nodeId: string, origin: string) {
+  const jobs = createJobStore(db, nodeId, { origin, announce: true });
+  return { hosts: createHostStore(db), jobs, queue: createQueue(db, jobs) };
+}
+
 /** Open the configured database, apply migrations and build the store. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const kind = options.databaseUrl ? 'postgres' : 'embedded';
-  const db = options.databaseUrl ? await openPostgres(options.databaseUrl, { poolSize: options.databasePoolSize }) : await openPglite(options.dataDir);
+  const embedded = options.databaseUrl ? null : await openPglite(options.dataDir);
+  const db = embedded ?? (await openPostgres(options.databaseUrl!, { poolSize: options.databasePoolSize }));
   try {
     await migrate(db);
     const [meta] = await db.query<{ value: string }>(`SELECT value FROM gateway_meta WHERE key = 'node_id'`);
     const nodeId = meta!.value;
     let stopping: Promise<void> | null = null;
     const origin = `${process.pid}-${randomUUID()}`;
-    const jobs = createJobStore(db, nodeId, { origin, announce: kind === 'postgres' });
     return {
       kind,
       nodeId,
       origin,
       db,
-      hosts: createHostStore(db),
-      jobs,
-      queue: createQueue(db, jobs),
+      ...(embedded ? await embedded.stores(nodeId, origin) : localStores(db, nodeId, origin)),
       stop: () => (stopping ??= db.close()),
     };
   } catch (err) {

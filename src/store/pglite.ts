@@ -1,69 +1,121 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { Worker } from 'node:worker_threads';
 import type { Db, Listener, Queryable } from './db';
+import type { HostStore } from './hosts';
+import type { JobStore } from './jobs';
+import type { Reply, Request, WorkerOptions } from './pglite-worker';
+import type { Queue } from './queue';
+
+type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+export interface EmbeddedDb extends Db {
+  /** The store's operations, each run whole on the database's thread. */
+  stores(nodeId: string, origin: string): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue }>;
+}
 
 /**
- * The embedded store: PostgreSQL compiled to WASM, in this process, with its data under `dataDir`.
- * Takes a lock file so that a second gateway cannot open the same directory and corrupt it.
+ * The embedded store: PostgreSQL compiled to WASM, with its data under `dataDir`, run on a worker thread
+ * of this process (see pglite-worker.ts). Takes a lock file so that a second gateway cannot open the same
+ * directory and corrupt it.
  */
-export async function openPglite(dataDir: string): Promise<Db> {
+export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const releaseLock = lockDataDir(dir);
-  let pg: PGlite;
+  const worker = new Worker(workerFile(), { workerData: { dataDir: join(dir, 'pgdata') } satisfies WorkerOptions });
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  const listeners = new Map<string, Listener>();
+  let nextId = 1;
+  let gone: Error | null = null;
+
+  const opened = new Promise<void>((resolveOpen, rejectOpen) => pending.set(0, { resolve: () => resolveOpen(), reject: rejectOpen }));
+  worker.on('message', (reply: Reply) => {
+    if (reply.id === -1 && 'channel' in reply) return listeners.get(reply.channel)?.onPayload(reply.payload);
+    const call = pending.get(reply.id);
+    pending.delete(reply.id);
+    if (!call) return;
+    if ('error' in reply) call.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {}));
+    else call.resolve((reply as { value: unknown }).value);
+  });
+  const fail = (err: Error) => {
+    gone ??= err;
+    for (const call of pending.values()) call.reject(gone);
+    pending.clear();
+  };
+  worker.on('error', (err) => fail(new Error(`The embedded store stopped: ${err.message}`)));
+  worker.on('exit', (code) => fail(new Error(`The embedded store stopped (worker exit ${code}).`)));
+
+  const call = <T>(request: Call): Promise<T> => {
+    if (gone) return Promise.reject(gone);
+    const id = nextId++;
+    return new Promise<T>((resolveCall, reject) => {
+      pending.set(id, { resolve: resolveCall as (value: unknown) => void, reject });
+      worker.postMessage({ ...request, id });
+    });
+  };
+  const on = (tx?: number): Queryable => ({
+    query: <T>(sql: string, params?: readonly unknown[]) => call<T[]>({ op: 'query', sql, params, tx }),
+    exec: (sql: string) => call<void>({ op: 'exec', sql, tx }),
+  });
+
   try {
-    pg = await PGlite.create(join(dir, 'pgdata'));
+    await opened;
   } catch (err) {
+    await worker.terminate();
     releaseLock();
     throw err;
   }
-  const wrap = (q: PGlite | Transaction): Queryable => ({
-    async query<T>(sql: string, params?: readonly unknown[]) {
-      return (await q.query<T>(sql, params as unknown[] | undefined)).rows;
-    },
-    async exec(sql: string) {
-      await q.exec(sql);
-    },
-  });
-  const stopMaintenance = maintain(pg);
+  // Forwards every method call to the worker's store of that name. Arguments and results are plain data
+  // (structured clone keeps Dates, Maps and Sets), which is what the store's methods take and give.
+  const remote = <T extends object>(target: 'hosts' | 'jobs' | 'queue'): T =>
+    new Proxy({} as T, {
+      // Not `then`: a store must not look like a promise to `await`.
+      get: (_, method) => (typeof method === 'string' && method !== 'then' ? (...args: unknown[]) => call({ op: 'call', target, method, args }) : undefined),
+    });
   let closing: Promise<void> | null = null;
   return {
-    ...wrap(pg),
-    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    ...on(),
+    async stores(nodeId: string, origin: string) {
+      await call({ op: 'stores', nodeId, origin });
+      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue') };
+    },
+    async transaction(fn) {
+      const tx = await call<number>({ op: 'begin' });
+      let result;
+      try {
+        result = await fn(on(tx));
+      } catch (err) {
+        await call({ op: 'end', tx, commit: false }).catch(() => {});
+        throw err;
+      }
+      await call({ op: 'end', tx, commit: true });
+      return result;
+    },
     async listen(channel: string, listener: Listener) {
-      const stop = await pg.listen(channel, listener.onPayload);
-      return () => stop();
+      listeners.set(channel, listener);
+      await call({ op: 'listen', channel });
+      return async () => {
+        listeners.delete(channel);
+        await call({ op: 'unlisten', channel });
+      };
     },
     async healthy() {
-      return !pg.closed;
+      return !gone && !closing;
     },
     close() {
-      stopMaintenance();
-      closing ??= pg.close().finally(releaseLock);
+      closing ??= call({ op: 'close' })
+        .catch(() => {})
+        .then(() => worker.terminate())
+        .then(() => releaseLock());
       return closing;
     },
   };
 }
 
-// PGlite runs PostgreSQL in single-user mode: no autovacuum worker keeps the planner's statistics fresh.
-// Without them it takes growing tables for empty ones and joins by scanning them (a 21-job read went from
-// 0.6 ms to 18 ms at 28,000 scans). A coarse ANALYZE now and then keeps plans right; it samples, so it
-// stays cheap as the tables grow (about 0.1 s at 28,000 jobs, on the event loop): soon after start, when a
-// fresh database fills fastest, then every five minutes.
-const ANALYZE_AT_MS = [5_000, 60_000];
-const ANALYZE_EVERY_MS = 5 * 60_000;
-
-function maintain(pg: PGlite): () => void {
-  const analyze = () => {
-    if (!pg.closed) void pg.exec('SET default_statistics_target = 20; ANALYZE; RESET default_statistics_target').catch(() => {});
-  };
-  const early = ANALYZE_AT_MS.map((ms) => setTimeout(analyze, ms).unref());
-  const timer = setInterval(analyze, ANALYZE_EVERY_MS).unref();
-  return () => {
-    early.forEach(clearTimeout);
-    clearInterval(timer);
-  };
+/** The compiled worker script; under the test runner (TypeScript sources) the build in dist/ serves. */
+function workerFile(): string {
+  return __filename.endsWith('.ts') ? join(__dirname, '../../dist/store/pglite-worker.js') : join(__dirname, 'pglite-worker.js');
 }
 
 function lockDataDir(dir: string): () => void {

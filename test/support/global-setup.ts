@@ -21,6 +21,7 @@ declare module 'vitest' {
  * migrated data directory once per migration set and let every test gateway start from a copy.
  */
 export default async function setup(project: TestProject): Promise<void> {
+  buildDist(); // first: the embedded store's worker thread runs from dist/
   const hash = createHash('sha256').update(JSON.stringify(MIGRATIONS)).digest('hex').slice(0, 12);
   const dir = join(tmpdir(), `scan-gateway-template-${hash}`);
   if (!existsSync(join(dir, 'pgdata', 'PG_VERSION'))) {
@@ -34,7 +35,6 @@ export default async function setup(project: TestProject): Promise<void> {
   }
   project.provide('templateDataDir', dir);
   project.provide('postgresAdminUrl', await findPostgres());
-  buildDist();
 }
 
 /** PostgreSQL tests skip loudly without a server, and must run when CI is set. */
