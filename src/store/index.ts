@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db';
-import { createHostStore, type HostStore } from './hosts';
-import { createJobStore, type JobStore } from './jobs';
+import type { HostStore } from './hosts';
+import type { JobStore } from './jobs';
 import { migrate } from './migrations';
-import { createQueue, type Queue } from './queue';
+import type { Queue } from './queue';
 import { openPglite } from './pglite';
 import { openPostgres } from './postgres';
+import { createStores } from './stores';
 
 export type { Db } from './db';
 export type { HostListQuery, UpsertResult } from './hosts';
@@ -33,11 +34,6 @@ export interface StoreOptions {
   dataDir: string;
 }
 
-function localStores(db: Db, nodeId: string, origin: string) {
-  const jobs = createJobStore(db, nodeId, { origin, announce: true });
-  return { hosts: createHostStore(db), jobs, queue: createQueue(db, jobs) };
-}
-
 /** Open the configured database, apply migrations and build the store. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const kind = options.databaseUrl ? 'postgres' : 'embedded';
@@ -54,7 +50,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       nodeId,
       origin,
       db,
-      ...(embedded ? await embedded.stores(nodeId, origin) : localStores(db, nodeId, origin)),
+      ...(embedded ? await embedded.stores(nodeId, origin) : createStores(db, nodeId, { origin, announce: true })),
       stop: () => (stopping ??= db.close()),
     };
   } catch (err) {

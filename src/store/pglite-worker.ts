@@ -1,9 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { createHostStore } from './hosts';
-import { createJobStore } from './jobs';
 import { localDb } from './pglite-local';
-import { createQueue } from './queue';
+import { createStores } from './stores';
 
 // The embedded database's thread. PGlite is PostgreSQL compiled to WebAssembly and runs synchronously on
 // the thread that calls it; here, that is not the thread serving HTTP and probing hosts, so the two use
@@ -50,11 +48,6 @@ const listening = new Map<string, () => Promise<void>>();
 let nextTx = 1;
 let stores: Stores | null = null;
 
-function createStores(pg: PGlite, nodeId: string, origin: string) {
-  const db = localDb(pg);
-  const jobs = createJobStore(db, nodeId, { origin, announce: false });
-  return { hosts: createHostStore(db), jobs, queue: createQueue(db, jobs) };
-}
 
 async function main(): Promise<void> {
   let pg: PGlite;
@@ -105,7 +98,7 @@ async function run(pg: PGlite, req: Request): Promise<unknown> {
       listening.delete(req.channel);
       return null;
     case 'stores':
-      stores = createStores(pg, req.nodeId, req.origin);
+      stores = createStores(localDb(pg), req.nodeId, { origin: req.origin, announce: false });
       return null;
     case 'call': {
       const method = (stores?.[req.target] as Record<string, unknown> | undefined)?.[req.method];
