@@ -3,8 +3,8 @@ import { isIP } from 'node:net';
 import { ActionFailureReason } from '../model';
 import { DEFAULT_SSH_PORT, DEFAULT_WINRM_PORT, type ScanOutcome, type ScanTarget, type Scanner } from './index';
 import { osFromSshBanner, versionFromWinRm } from './os';
-import type { ProbeResult } from './probe-result';
-import { grabSshBanner, type ProbeTimeouts } from './ssh';
+import type { ProbeResult, ProbeTimeouts } from './probe-result';
+import { grabSshBanner } from './ssh';
 import { identifyWinRm, type WinRmIdentity } from './winrm';
 
 export interface ProbeScannerOptions extends Partial<ProbeTimeouts> {

@@ -1,7 +1,5 @@
 import { probeSocket, type ProbeResult, type ProbeTimeouts } from './probe-result';
 
-export type { ProbeTimeouts } from './probe-result';
-
 // RFC 4253 §4.2: the identification line is at most 255 bytes; servers may send other lines first.
 const MAX_PREAMBLE_BYTES = 8192;
 
