@@ -56,6 +56,7 @@ async function scannerRate(ports, closedPort) {
 async function storeRate() {
   const data = tempDir('scan-store-');
   const db = USE_PG ? await tempDatabase() : null;
+  if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
   const { openStore } = require('../dist/store');
   const store = await openStore({ databaseUrl: db?.url ?? null, dataDir: join(data.dir, 'db') });
   const hosts = (await store.hosts.upsert(Array.from({ length: COUNT }, (_, i) => ({ name: `s-${i}`, ipAddress: '127.0.0.1' })))).hosts;
