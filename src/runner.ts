@@ -179,6 +179,9 @@ export function createRunner(o: RunnerOptions): Runner {
       try {
         const results = batch.map(({ scanId, result }) => ({ scanId, result })); // plain data: it may cross to the store's thread
         const { jobs, claimed } = await o.queue.finish(owner, results, { limit: refill, leaseMs: o.leaseMs });
+        // Their slots pass to the replacements now, so the next batch's refill counts them as taken and
+        // the claim loop, woken as each scan settles, finds nothing to claim in a transaction of its own.
+        for (const item of batch) active.delete(item.scanId);
         if (jobs.length > 0) o.publish(jobs);
         if (state === 'running') for (const scan of claimed) launch(scan);
         else if (claimed.length > 0) o.publish(await o.queue.release(owner, claimed.map((c) => c.id)));

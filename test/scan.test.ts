@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../src/auth';
 import type { HostInput } from '../src/model';
@@ -150,6 +151,28 @@ describe('cancel', () => {
 });
 
 describe('the runner', () => {
+  it('runs as many scans at once as SCAN_CONCURRENCY allows, and no more', async () => {
+    const g = await startTestGateway({ SCAN_CONCURRENCY: '3' });
+    cleanup.push(() => g.stop());
+    let open = 0;
+    let most = 0;
+    const server = createServer((socket) => {
+      most = Math.max(most, ++open);
+      socket.on('close', () => open--).on('error', () => {});
+      setTimeout(() => socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n'), 40);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const port = (server.address() as AddressInfo).port;
+    const hosts = await g.gateway.service.upsertHosts(ADMIN, {
+      hosts: Array.from({ length: 24 }, (_, i) => ({ name: `slot-${i}-${randomUUID()}`, ipAddress: '127.0.0.1', sshPort: port, winRmPort: closed })),
+    });
+    const res = await call(`${g.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: hosts.map((h) => h.id) });
+    expect(res.status).toBe(200);
+    for (const job of res.json) expect((await waitForJob(g.url, job.id, token)).hostScanJobHostJoin[0].actionQueue.status).toBe(2);
+    expect(most).toBe(3);
+  });
+
   it('drains on stop: readiness goes 503 and no scan is left Running', async () => {
     const g = await startTestGateway({ SCAN_TIMEOUT_MS: '20000' });
     const slow = await listener(sshListener('SSH-2.0-OpenSSH_8.0', { delayMs: 300 }));
