@@ -28,15 +28,27 @@ const IDS_PER_NOTIFY = 100;
 /** Jobs and their host scans: scheduling, reading and cancelling. */
 export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions) {
   /**
-   * Recompute the jobs' status from their scans and, on PostgreSQL, announce the change in the same
-   * transaction: NOTIFY is delivered at commit, so no committed change goes unannounced.
+   * Read the jobs as they are now, store each one's status (derived from its scans) and bump its
+   * revision; on PostgreSQL, also announce the change in the same transaction: NOTIFY is delivered at
+   * commit, so no committed change goes unannounced. Callers hold the changed scan rows locked (lock order
+   * everywhere: scan rows, then job rows), and jobs made by this gateway have one scan each, so the status
+   * read here cannot be overtaken by a concurrent change.
    */
   const changed = async (q: Queryable, jobIds: readonly string[]): Promise<Job[]> => {
     const ids = [...new Set(jobIds)];
     if (ids.length === 0) return [];
-    await refreshJobs(q, ids);
+    const jobs = await readByIds(q, ids);
+    const bumped = await q.query<{ id: string; revision: number; modified_at: Date }>(
+      `UPDATE host_scan_jobs j SET status = v.status, revision = j.revision + 1, modified_at = now()
+       FROM unnest($1::uuid[], $2::smallint[]) AS v(id, status)
+       WHERE j.id = v.id AND j.id = ANY($1::uuid[])
+       RETURNING j.id, j.revision, j.modified_at`,
+      [jobs.map((j) => j.id), jobs.map((j) => jobState(j.scans).status)],
+    );
+    const byId = new Map(jobs.map((j) => [j.id, j]));
+    for (const row of bumped) Object.assign(byId.get(row.id)!, { revision: row.revision, modifiedAt: row.modified_at });
     await announce(q, ids);
-    return readByIds(q, ids);
+    return jobs;
   };
 
   const announce = async (q: Queryable, ids: readonly string[]): Promise<void> => {
@@ -58,7 +70,7 @@ export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions)
 
   const readByIds = async (q: Queryable, ids: readonly string[]): Promise<Job[]> => {
     if (ids.length === 0) return [];
-    const jobs = new Map((await read(q, 'j.id = ANY($1::uuid[])', [ids])).map((j) => [j.id, j]));
+    const jobs = new Map((await read(q, 'j.id = ANY($1::uuid[]) AND s.job_id = ANY($1::uuid[])', [ids])).map((j) => [j.id, j]));
     return ids.map((id) => jobs.get(id)).filter((j): j is Job => j !== undefined);
   };
 
@@ -157,7 +169,7 @@ export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions)
      */
     async cancel(jobId: string, reason: string): Promise<{ job: Job; running: string[] } | null> {
       return db.transaction(async (tx) => {
-        // Lock order everywhere: scan rows, then the job row (refreshJobs).
+        // Lock order everywhere: scan rows, then the job row (changed).
         await tx.query('SELECT id FROM host_scans WHERE job_id = $1 ORDER BY id FOR UPDATE', [jobId]);
         const exists = await tx.query('SELECT id FROM host_scan_jobs WHERE id = $1', [jobId]);
         if (exists.length === 0) return null;
@@ -187,21 +199,4 @@ async function activeJobs(q: Queryable, hostIds: readonly string[]): Promise<Map
     [hostIds],
   );
   return new Map(rows.map((r) => [r.host_id, r.job_id]));
-}
-
-/**
- * Recompute the stored status of jobs from their scans and bump their revision.
- * Callers hold the changed scan rows locked; a job has one scan per host it was asked for, and jobs made by
- * this gateway have exactly one, so the status read here cannot be overtaken by a concurrent change.
- */
-export async function refreshJobs(q: Queryable, jobIds: readonly string[]): Promise<void> {
-  const rows = await q.query<{ job_id: string; statuses: number[] }>(
-    'SELECT job_id, array_agg(status) AS statuses FROM host_scans WHERE job_id = ANY($1::uuid[]) GROUP BY job_id',
-    [jobIds],
-  );
-  await q.query(
-    `UPDATE host_scan_jobs j SET status = v.status, revision = j.revision + 1, modified_at = now()
-     FROM unnest($1::uuid[], $2::smallint[]) AS v(id, status) WHERE j.id = v.id`,
-    [rows.map((r) => r.job_id), rows.map((r) => jobState(r.statuses.map((status) => ({ status }))).status)],
-  );
 }

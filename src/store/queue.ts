@@ -72,38 +72,30 @@ export function createQueue(db: Db, jobs: JobStore) {
       if (results.length === 0) return { jobs: [], recorded: new Set(), claimed: [] };
       const col = <T>(pick: (r: ScanResult) => T) => results.map((r) => pick(r.result));
       return db.transaction(async (tx) => {
-        const rows = await tx.query<{ id: string; job_id: string; host_id: string | null; status: number }>(
-          `UPDATE host_scans s SET status = v.status, status_description = v.description, failure_reason = v.reason,
-             ip_address = coalesce(v.ip, s.ip_address), dns_host_name = coalesce(v.dns, s.dns_host_name),
-             os = coalesce(v.os, s.os), version = coalesce(v.version, s.version), host_connected = v.connected,
-             finished_at = now(), modified_at = now(), lease_owner = NULL, lease_expires_at = NULL
-           FROM unnest($2::uuid[], $3::smallint[], $4::text[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean[])
-             AS v(id, status, description, reason, ip, dns, os, version, connected)
-           WHERE s.id = v.id AND s.lease_owner = $1 AND s.status = ${ActionStatus.Running}
-           RETURNING s.id, s.job_id, s.host_id, s.status`,
+        // One statement records the results and copies what scans that ran (not cancelled) found into the
+        // inventory: when the host was last scanned and, when complete, what it is.
+        const rows = await tx.query<{ id: string; job_id: string }>(
+          `WITH done AS (
+             UPDATE host_scans s SET status = v.status, status_description = v.description, failure_reason = v.reason,
+               ip_address = coalesce(v.ip, s.ip_address), dns_host_name = coalesce(v.dns, s.dns_host_name),
+               os = coalesce(v.os, s.os), version = coalesce(v.version, s.version), host_connected = v.connected,
+               finished_at = now(), modified_at = now(), lease_owner = NULL, lease_expires_at = NULL
+             FROM unnest($2::uuid[], $3::smallint[], $4::text[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean[])
+               AS v(id, status, description, reason, ip, dns, os, version, connected)
+             WHERE s.id = v.id AND s.id = ANY($2::uuid[]) AND s.lease_owner = $1 AND s.status = ${ActionStatus.Running}
+             RETURNING s.id, s.job_id, s.host_id, s.started_at, v.status, v.os, v.version, v.ip),
+           inventory AS (
+             UPDATE hosts h SET last_scan_time = now(), last_scan_start_time = d.started_at,
+               os = CASE WHEN d.status = ${ActionStatus.Complete} THEN coalesce(d.os, h.os) ELSE h.os END,
+               version = CASE WHEN d.status = ${ActionStatus.Complete} THEN coalesce(d.version, h.version) ELSE h.version END,
+               ip_address = CASE WHEN d.status = ${ActionStatus.Complete} THEN coalesce(d.ip, h.ip_address) ELSE h.ip_address END,
+               modified_at = now()
+             FROM done d WHERE h.id = d.host_id AND d.status <> ${ActionStatus.Cancelled})
+           SELECT id, job_id FROM done`,
           [owner, results.map((r) => r.scanId), col((r) => r.status), col((r) => r.description.slice(0, 1000)), col((r) => r.failureReason),
             col((r) => r.ipAddress ?? null), col((r) => r.dnsHostName ?? null), col((r) => r.os ?? null), col((r) => r.version ?? null),
             col((r) => r.hostConnected)],
         );
-        // Scans that ran (not cancelled) tell the inventory when the host was last scanned and, when
-        // complete, what it is.
-        const scanned = rows.filter((r) => r.host_id && r.status !== ActionStatus.Cancelled);
-        if (scanned.length > 0) {
-          const byId = new Map(results.map((r) => [r.scanId, r.result]));
-          const res = (r: { id: string }) => byId.get(r.id)!;
-          await tx.query(
-            `UPDATE hosts h SET last_scan_time = now(), last_scan_start_time = s.started_at,
-               os = CASE WHEN v.complete THEN coalesce(v.os, h.os) ELSE h.os END,
-               version = CASE WHEN v.complete THEN coalesce(v.version, h.version) ELSE h.version END,
-               ip_address = CASE WHEN v.complete THEN coalesce(v.ip, h.ip_address) ELSE h.ip_address END,
-               modified_at = now()
-             FROM unnest($1::uuid[], $2::uuid[], $3::boolean[], $4::text[], $5::text[], $6::text[]) AS v(host_id, scan_id, complete, os, version, ip)
-             JOIN host_scans s ON s.id = v.scan_id
-             WHERE h.id = v.host_id`,
-            [scanned.map((r) => r.host_id), scanned.map((r) => r.id), scanned.map((r) => r.status === ActionStatus.Complete),
-              scanned.map((r) => res(r).os ?? null), scanned.map((r) => res(r).version ?? null), scanned.map((r) => res(r).ipAddress ?? null)],
-          );
-        }
         // The slots these results free are filled in the same transaction: one commit per cycle.
         const claimed = refill && refill.limit > 0 ? await claimIn(tx, owner, refill.limit, refill.leaseMs) : [];
         return {
@@ -177,13 +169,12 @@ export type Queue = ReturnType<typeof createQueue>;
 
 async function claimIn(tx: Queryable, owner: string, limit: number, leaseMs: number): Promise<ClaimedScan[]> {
   const rows = await tx.query<ClaimRow>(
-    `WITH next AS (
-       SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
-       ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED)
-     UPDATE host_scans s SET status = ${ActionStatus.Running}, status_description = 'Running',
+    `UPDATE host_scans s SET status = ${ActionStatus.Running}, status_description = 'Running',
        attempts = s.attempts + 1, lease_owner = $1, lease_expires_at = now() + ${ms('$3')},
        started_at = now(), modified_at = now()
-     FROM next WHERE s.id = next.id
+     WHERE s.id = ANY(ARRAY(
+       SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
+       ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED))
      RETURNING s.id, s.job_id, s.host_id, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts`,
     [owner, limit, leaseMs],
   );
