@@ -1,6 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { localDb } from './pglite-local';
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import pg from 'pg';
+import type { Db, Queryable } from './db';
+import { poolDb } from './pool-db';
 import { createStores } from './stores';
 
 // The embedded database's thread. PGlite is PostgreSQL compiled to WebAssembly and runs synchronously on
@@ -8,14 +11,15 @@ import { createStores } from './stores';
 // both cores and do not stall each other. The main thread talks to it with the messages below: single
 // statements and transactions for the few callers that use SQL directly (migrations, tests), and whole
 // store operations (`call`), so that a transaction never waits on the main thread between statements.
+// Every statement goes through one `pg` pool of one connection over the database (PGlite's node-postgres
+// adapter): the pool queues callers, so a transaction has the database to itself, and the store's
+// statements run prepared, planned once instead of on every call.
 
 export type Request = { id: number } & (
   | { op: 'query'; sql: string; params?: readonly unknown[]; tx?: number }
   | { op: 'exec'; sql: string; tx?: number }
   | { op: 'begin' }
   | { op: 'end'; tx: number; commit: boolean }
-  | { op: 'listen'; channel: string }
-  | { op: 'unlisten'; channel: string }
   | { op: 'stores'; nodeId: string; origin: string }
   | { op: 'call'; target: keyof Stores; method: string; args: unknown[] }
   | { op: 'close' }
@@ -24,10 +28,7 @@ export type Request = { id: number } & (
 type Stores = ReturnType<typeof createStores>;
 
 /** Replies carry the request's id; id 0 says the database is open (or why it is not). */
-export type Reply =
-  | { id: number; value: unknown }
-  | { id: number; error: { message: string; code?: string } }
-  | { id: -1; channel: string; payload: string };
+export type Reply = { id: number; value: unknown } | { id: number; error: { message: string; code?: string } };
 
 export interface WorkerOptions {
   dataDir: string;
@@ -43,26 +44,24 @@ const ANALYZE_EVERY_MS = 5 * 60_000;
 const ROLLBACK = Symbol('rollback');
 
 const port = parentPort!;
-const transactions = new Map<number, { tx: Transaction; finish: (commit: boolean) => void; done: Promise<void> }>();
-const listening = new Map<string, () => Promise<void>>();
+const transactions = new Map<number, { tx: Queryable; finish: (commit: boolean) => void; done: Promise<void> }>();
 let nextTx = 1;
 let stores: Stores | null = null;
 
-
 async function main(): Promise<void> {
-  let pg: PGlite;
+  let db: Db;
   try {
-    pg = await PGlite.create((workerData as WorkerOptions).dataDir);
+    db = await open((workerData as WorkerOptions).dataDir);
   } catch (err) {
     port.postMessage(failure(0, err));
     return;
   }
   const timers = [
-    ...ANALYZE_AT_MS.map((ms) => setTimeout(() => analyze(pg), ms)),
-    setInterval(() => analyze(pg), ANALYZE_EVERY_MS),
+    ...ANALYZE_AT_MS.map((ms) => setTimeout(() => analyze(db), ms)),
+    setInterval(() => analyze(db), ANALYZE_EVERY_MS),
   ];
   port.on('message', (req: Request) => {
-    run(pg, req).then(
+    run(db, req).then(
       (value) => port.postMessage({ id: req.id, value } satisfies Reply),
       (err) => port.postMessage(failure(req.id, err)),
     );
@@ -71,15 +70,31 @@ async function main(): Promise<void> {
   port.postMessage({ id: 0, value: null } satisfies Reply);
 }
 
-async function run(pg: PGlite, req: Request): Promise<unknown> {
+/** The database as the store's port: a pool of one `pg` connection over PGlite. */
+async function open(dataDir: string): Promise<Db> {
+  const pglite = await PGlite.create(dataDir);
+  // No idle timeout: the one connection is the database's only session and its prepared statements.
+  const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0 });
+  return {
+    ...poolDb(pool, { prepare: true }),
+    listen: () => Promise.reject(new Error('The embedded store serves one gateway; there are no other instances to listen to.')),
+    healthy: async () => !pglite.closed,
+    async close() {
+      await pool.end();
+      await pglite.close();
+    },
+  };
+}
+
+async function run(db: Db, req: Request): Promise<unknown> {
   switch (req.op) {
     case 'query':
-      return (await on(pg, req.tx).query(req.sql, req.params as unknown[] | undefined)).rows;
+      return on(db, req.tx).query(req.sql, req.params);
     case 'exec':
-      await on(pg, req.tx).exec(req.sql);
+      await on(db, req.tx).exec(req.sql);
       return null;
     case 'begin':
-      return begin(pg);
+      return begin(db);
     case 'end': {
       const t = transactions.get(req.tx);
       if (!t) throw new Error(`No open transaction ${req.tx}.`);
@@ -88,17 +103,8 @@ async function run(pg: PGlite, req: Request): Promise<unknown> {
       await t.done;
       return null;
     }
-    case 'listen':
-      listening.set(req.channel, await pg.listen(req.channel, (payload) => {
-        port.postMessage({ id: -1, channel: req.channel, payload } satisfies Reply);
-      }));
-      return null;
-    case 'unlisten':
-      await listening.get(req.channel)?.();
-      listening.delete(req.channel);
-      return null;
     case 'stores':
-      stores = createStores(localDb(pg), req.nodeId, { origin: req.origin, announce: false });
+      stores = createStores(db, req.nodeId, { origin: req.origin, announce: false });
       return null;
     case 'call': {
       const method = (stores?.[req.target] as Record<string, unknown> | undefined)?.[req.method];
@@ -106,25 +112,25 @@ async function run(pg: PGlite, req: Request): Promise<unknown> {
       return await method(...req.args);
     }
     case 'close':
-      await pg.close();
+      await db.close();
       return null;
   }
 }
 
-const on = (pg: PGlite, tx: number | undefined) => {
-  if (tx === undefined) return pg;
+const on = (db: Db, tx: number | undefined): Queryable => {
+  if (tx === undefined) return db;
   const t = transactions.get(tx);
   if (!t) throw new Error(`No open transaction ${tx}.`);
   return t.tx;
 };
 
 /** Open a transaction that stays open across messages until `end`; resolves to its number once begun. */
-function begin(pg: PGlite): Promise<number> {
+function begin(db: Db): Promise<number> {
   return new Promise((begun, failed) => {
     const id = nextTx++;
     let started = false;
-    const entry = {} as { tx: Transaction; finish: (commit: boolean) => void; done: Promise<void> };
-    entry.done = pg
+    const entry = {} as { tx: Queryable; finish: (commit: boolean) => void; done: Promise<void> };
+    entry.done = db
       .transaction(async (tx) => {
         started = true;
         entry.tx = tx;
@@ -144,8 +150,8 @@ function begin(pg: PGlite): Promise<number> {
   });
 }
 
-function analyze(pg: PGlite): void {
-  if (!pg.closed) void pg.exec('SET default_statistics_target = 20; ANALYZE; RESET default_statistics_target').catch(() => {});
+function analyze(db: Db): void {
+  void db.exec('SET default_statistics_target = 20; ANALYZE; RESET default_statistics_target').catch(() => {});
 }
 
 function failure(id: number, err: unknown): Reply {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Db, Listener, Queryable } from './db';
+import type { Db, Queryable } from './db';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
 import type { Reply, Request, WorkerOptions } from './pglite-worker';
@@ -25,13 +25,11 @@ export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
   const releaseLock = lockDataDir(dir);
   const worker = new Worker(workerFile(), { workerData: { dataDir: join(dir, 'pgdata') } satisfies WorkerOptions });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
-  const listeners = new Map<string, Listener>();
   let nextId = 1;
   let gone: Error | null = null;
 
   const opened = new Promise<void>((resolveOpen, rejectOpen) => pending.set(0, { resolve: () => resolveOpen(), reject: rejectOpen }));
   worker.on('message', (reply: Reply) => {
-    if (reply.id === -1 && 'channel' in reply) return listeners.get(reply.channel)?.onPayload(reply.payload);
     const call = pending.get(reply.id);
     pending.delete(reply.id);
     if (!call) return;
@@ -92,14 +90,7 @@ export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
       await call({ op: 'end', tx, commit: true });
       return result;
     },
-    async listen(channel: string, listener: Listener) {
-      listeners.set(channel, listener);
-      await call({ op: 'listen', channel });
-      return async () => {
-        listeners.delete(channel);
-        await call({ op: 'unlisten', channel });
-      };
-    },
+    listen: () => Promise.reject(new Error('The embedded store serves one gateway; there are no other instances to listen to.')),
     async healthy() {
       return !gone && !closing;
     },

@@ -1,24 +1,6 @@
 import pg from 'pg';
-import { unavailable } from '../errors';
-import type { Db, Listener, Queryable } from './db';
-
-// Connection-level failures: the database is unreachable, not the query wrong.
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
-  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300',
-]);
-
-/** True for errors that mean "PostgreSQL is not reachable right now". */
-export function isConnectionError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: string }).code;
-  if (code && UNAVAILABLE_CODES.has(code)) return true;
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(err.message);
-}
-
-const translate = (err: unknown): never => {
-  throw isConnectionError(err) ? unavailable('The database is unreachable; try again shortly.') : err;
-};
+import type { Db, Listener } from './db';
+import { poolDb } from './pool-db';
 
 /**
  * The server store: a `pg` Pool against PostgreSQL. Connection failures surface as UNAVAILABLE;
@@ -33,47 +15,9 @@ export async function openPostgres(url: string, options: { poolSize?: number } =
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', () => {});
-  const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
-    async query<T>(sql: string, params?: readonly unknown[]) {
-      try {
-        return (await q.query(sql, params as unknown[] | undefined)).rows as T[];
-      } catch (err) {
-        return translate(err);
-      }
-    },
-    async exec(sql: string) {
-      try {
-        await q.query(sql);
-      } catch (err) {
-        translate(err);
-      }
-    },
-  });
   const listeners = createListenConnection(url);
   return {
-    ...wrap(pool),
-    async transaction(fn) {
-      const client = await pool.connect().catch(translate);
-      // While checked out the pool does not listen for this client's errors; a connection lost
-      // between statements would otherwise be an uncaught 'error' event.
-      let lost: unknown = null;
-      const onError = (err: Error) => (lost = err);
-      client.on('error', onError);
-      try {
-        await client.query('BEGIN');
-        const result = await fn(wrap(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        if (isConnectionError(err)) lost ??= err;
-        await client.query('ROLLBACK').catch(() => {});
-        return translate(lost ?? err);
-      } finally {
-        client.off('error', onError);
-        // A client whose connection failed is destroyed, not handed to the next caller.
-        client.release((lost as Error | null) ?? undefined);
-      }
-    },
+    ...poolDb(pool, { prepare: false }),
     listen: listeners.listen,
     async healthy() {
       try {
