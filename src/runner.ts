@@ -11,6 +11,8 @@ export interface RunnerOptions {
   /** Told about every job a transition changed, after it committed. */
   publish: (jobs: readonly Job[]) => void;
   concurrency: number;
+  /** Scans to lease ahead of a free slot; by default it follows how fast scans and writes are (see below). */
+  readAhead?: number;
   timeoutMs: number;
   leaseMs: number;
   retryLimit: number;
@@ -24,6 +26,18 @@ export interface RunnerOptions {
 type AbortReason = 'cancel' | 'timeout' | 'lease-lost' | 'shutdown';
 
 const RESULT_BATCH_WAIT_MS = 2;
+
+interface PendingResult {
+  scanId: string;
+  result: ScanResult;
+  settle: (err?: unknown) => void;
+}
+
+interface WrittenBatch {
+  batch: PendingResult[];
+  refill: number;
+  written: { jobs: Job[]; claimed: ClaimedScan[] } | { error: unknown };
+}
 
 interface Running {
   scan: ClaimedScan;
@@ -54,7 +68,19 @@ export interface Runner {
 export function createRunner(o: RunnerOptions): Runner {
   const owner = `${process.pid}-${randomUUID()}`;
   const pollMs = o.pollMs ?? 1_000;
+  // Scans launched and not yet recorded; `probing` of them are talking to their host. Beside them, `ready`
+  // holds scans leased ahead and waiting for a slot, so that a slot that frees starts its next scan at once
+  // instead of after a round trip to the store. Only the claims that ride with written results lease ahead
+  // (scans are finishing, so slots are freeing), and as many as slots free while one batch is written
+  // (concurrency × write time / scan time, from moving averages): none when scans are slow, so waiting work
+  // stays Queued and free for other instances; up to `concurrency` when they are fast.
   const active = new Map<string, Running>();
+  const ready: ClaimedScan[] = [];
+  let probing = 0;
+  let scanMs = 0;
+  let writeMs = 0;
+  const average = (avg: number, sample: number) => (avg === 0 ? sample : avg + 0.2 * (sample - avg));
+  const readAhead = () => o.readAhead ?? (scanMs > 0 ? Math.min(o.concurrency, Math.round((o.concurrency * writeMs) / scanMs)) : 0);
   let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   let wakeUp: (() => void) | null = null;
   let loopDone: Promise<void> = Promise.resolve();
@@ -86,22 +112,32 @@ export function createRunner(o: RunnerOptions): Runner {
       };
     });
 
-  // Slots promised to claims under way, so two claims at once cannot overfill the runner.
+  // Leases promised to claims under way, so two claims at once cannot overfill the runner.
   let reserved = 0;
-  const freeSlots = (releasing = 0) => Math.max(0, Math.min(o.concurrency - (active.size - releasing) - reserved, 256));
+  const wanted = (ahead: boolean) => Math.max(0, Math.min(o.concurrency + (ahead ? readAhead() : 0) - probing - ready.length - reserved, 256));
+
+  /** Start waiting scans in the free slots. */
+  const fill = () => {
+    while (state === 'running' && probing < o.concurrency && ready.length > 0) launch(ready.shift()!);
+  };
+  const take = (scans: readonly ClaimedScan[]) => {
+    ready.push(...scans);
+    fill();
+  };
 
   async function loop(): Promise<void> {
     let backoff = 0;
     while (state === 'running') {
       try {
-        const free = freeSlots();
+        // While results are being written, their transaction claims what the freed slots need.
+        const free = writing ? 0 : wanted(false);
         let claimedAll = false;
         if (free > 0) {
           reserved += free;
           try {
             const { scans, jobs } = await o.queue.claim(owner, free, o.leaseMs);
             if (jobs.length > 0) o.publish(jobs);
-            for (const scan of scans) launch(scan);
+            take(scans);
             claimedAll = scans.length > 0 && scans.length === free;
           } finally {
             reserved -= free;
@@ -121,8 +157,14 @@ export function createRunner(o: RunnerOptions): Runner {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort('timeout' satisfies AbortReason), o.timeoutMs);
     const started = performance.now();
+    probing++;
     const done = o.scanner
       .scan(scan, controller.signal)
+      .finally(() => {
+        probing--;
+        scanMs = average(scanMs, performance.now() - started);
+        fill();
+      })
       .then(
         (outcome): ScanResult => ({
           status: outcome.ok ? ActionStatus.Complete : ActionStatus.Failed,
@@ -158,7 +200,7 @@ export function createRunner(o: RunnerOptions): Runner {
    * Results are written in batches: while one batch is being written, the next collects. Under load this
    * turns one transaction per scan into one per batch; when idle a result is written at once.
    */
-  const pendingResults: { scanId: string; result: ScanResult; settle: (err?: unknown) => void }[] = [];
+  const pendingResults: PendingResult[] = [];
   let writing: Promise<void> | null = null;
 
   function record(scanId: string, result: ScanResult): Promise<void> {
@@ -168,29 +210,42 @@ export function createRunner(o: RunnerOptions): Runner {
     });
   }
 
+  /** Send the pending results to the store, with a claim for the slots they free (not while stopping). */
+  function writeBatch(): Promise<WrittenBatch> {
+    const batch = pendingResults.splice(0, 500);
+    const refill = state === 'running' ? wanted(true) : 0;
+    reserved += refill;
+    const results = batch.map(({ scanId, result }) => ({ scanId, result })); // plain data: it may cross to the store's thread
+    const sent = performance.now();
+    return o.queue.finish(owner, results, { limit: refill, leaseMs: o.leaseMs }).then(
+      (written) => {
+        writeMs = average(writeMs, performance.now() - sent);
+        return { batch, refill, written };
+      },
+      (error: unknown) => ({ batch, refill, written: { error } }),
+    );
+  }
+
   async function writeResults(): Promise<void> {
     // A short wait first lets a burst of finishing scans land in one transaction.
     await new Promise((resolve) => setTimeout(resolve, RESULT_BATCH_WAIT_MS));
-    while (pendingResults.length > 0) {
-      const batch = pendingResults.splice(0, 500);
-      // Claim replacements for the slots these results free in the same transaction (not while stopping).
-      const refill = state === 'running' ? freeSlots(batch.length) : 0;
-      reserved += refill;
+    let next = pendingResults.length > 0 ? writeBatch() : null;
+    while (next) {
+      const { batch, refill, written } = await next;
+      // The store starts on the next batch while this one's replacements are launched and announced.
+      next = pendingResults.length > 0 ? writeBatch() : null;
       try {
-        const results = batch.map(({ scanId, result }) => ({ scanId, result })); // plain data: it may cross to the store's thread
-        const { jobs, claimed } = await o.queue.finish(owner, results, { limit: refill, leaseMs: o.leaseMs });
-        // Their slots pass to the replacements now, so the next batch's refill counts them as taken and
-        // the claim loop, woken as each scan settles, finds nothing to claim in a transaction of its own.
-        for (const item of batch) active.delete(item.scanId);
-        if (jobs.length > 0) o.publish(jobs);
-        if (state === 'running') for (const scan of claimed) launch(scan);
-        else if (claimed.length > 0) o.publish(await o.queue.release(owner, claimed.map((c) => c.id)));
+        if ('error' in written) throw written.error;
+        if (written.jobs.length > 0) o.publish(written.jobs);
+        if (state === 'running') take(written.claimed);
+        else if (written.claimed.length > 0) o.publish(await o.queue.release(owner, written.claimed.map((c) => c.id)));
         for (const item of batch) item.settle();
       } catch (err) {
         for (const item of batch) item.settle(err);
       } finally {
         reserved -= refill;
       }
+      next ??= pendingResults.length > 0 ? writeBatch() : null;
     }
     writing = null;
   }
@@ -217,12 +272,28 @@ export function createRunner(o: RunnerOptions): Runner {
   }
 
   async function heartbeat(): Promise<void> {
-    const ids = [...active.keys()];
+    const ids = [...active.keys(), ...ready.map((s) => s.id)];
     if (ids.length === 0) return;
     const { held, cancelled } = await o.queue.heartbeat(owner, ids, o.leaseMs);
-    for (const id of ids) {
-      if (!held.has(id)) active.get(id)?.controller.abort('lease-lost' satisfies AbortReason);
-      else if (cancelled.has(id)) active.get(id)?.controller.abort('cancel' satisfies AbortReason);
+    unready(ids.filter((id) => !held.has(id)));
+    cancel(ids.filter((id) => held.has(id) && cancelled.has(id)));
+    for (const id of ids) if (!held.has(id)) active.get(id)?.controller.abort('lease-lost' satisfies AbortReason);
+  }
+
+  /** Take these scans out of the waiting ones; returns those that were waiting. */
+  function unready(scanIds: readonly string[]): ClaimedScan[] {
+    const ids = new Set(scanIds);
+    const taken = ready.filter((s) => ids.has(s.id));
+    if (taken.length > 0) ready.splice(0, ready.length, ...ready.filter((s) => !ids.has(s.id)));
+    return taken;
+  }
+
+  /** Abort these scans where they run here; those still waiting end Cancelled without running. */
+  function cancel(scanIds: readonly string[]): void {
+    for (const id of scanIds) active.get(id)?.controller.abort('cancel' satisfies AbortReason);
+    for (const scan of unready(scanIds)) {
+      record(scan.id, { hostConnected: false, ipAddress: null, status: ActionStatus.Cancelled, description: 'Cancelled before it started', failureReason: ActionFailureReason.NoError })
+        .catch((err: unknown) => o.logger.error({ err, scanId: scan.id }, 'could not record a cancelled scan; its lease will expire and it will be cancelled then'));
     }
   }
 
@@ -263,9 +334,7 @@ export function createRunner(o: RunnerOptions): Runner {
       loopDone = loop();
     },
     wake,
-    cancel(scanIds) {
-      for (const id of scanIds) active.get(id)?.controller.abort('cancel' satisfies AbortReason);
-    },
+    cancel,
     stop(drainMs = 10_000) {
       stopping ??= (async () => {
         if (state === 'idle') {
@@ -275,6 +344,14 @@ export function createRunner(o: RunnerOptions): Runner {
         state = 'stopping';
         wake();
         await loopDone;
+        // Scans that never started go back to the queue at once, their attempt not counted.
+        const waiting = ready.splice(0).map((s) => s.id);
+        if (waiting.length > 0) {
+          o.publish(await o.queue.release(owner, waiting).catch((err: unknown) => {
+            o.logger.warn({ err, scans: waiting }, 'could not hand back scans that had not started; their leases will expire and they will be retried');
+            return [];
+          }));
+        }
         const settled = Promise.all([...active.values()].map((r) => r.done));
         const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainMs).unref());
         await Promise.race([settled, deadline]);

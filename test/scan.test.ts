@@ -156,10 +156,14 @@ describe('the runner', () => {
     cleanup.push(() => g.stop());
     let open = 0;
     let most = 0;
+    // A probe holds its slot until it has the banner, so a slot's next connection comes after this answer.
     const server = createServer((socket) => {
       most = Math.max(most, ++open);
-      socket.on('close', () => open--).on('error', () => {});
-      setTimeout(() => socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n'), 40);
+      socket.on('error', () => {});
+      setTimeout(() => {
+        open--;
+        socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
+      }, 40);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     cleanup.push(() => new Promise((resolve) => server.close(() => resolve())));
