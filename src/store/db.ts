@@ -18,9 +18,13 @@ export interface Listener {
   readonly onReconnect?: () => void;
 }
 
-export interface Db extends Queryable {
+/** What the store's parts need: statements, and transactions. */
+export interface Sql extends Queryable {
   /** Run `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+}
+
+export interface Db extends Sql {
   /** LISTEN on `channel`; resolves to a function that stops listening. */
   listen(channel: string, listener: Listener): Promise<() => Promise<void>>;
   /** Whether the database answered the last time it was asked. */

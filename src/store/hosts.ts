@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Host, HostInput } from '../model';
-import type { Db, Queryable } from './db';
+import type { Queryable, Sql } from './db';
 import { HOST_COLUMNS, toHost, type HostRow } from './rows';
 
 export interface HostListQuery {
@@ -13,7 +13,7 @@ export interface HostListQuery {
 export type UpsertResult = { hosts: Host[]; conflicts?: undefined } | { hosts?: undefined; conflicts: Map<number, string> };
 
 /** The host inventory. */
-export function createHostStore(db: Db) {
+export function createHostStore(db: Sql) {
   return {
     /**
      * Insert or update hosts in one transaction: by id when given, else by name (case-insensitive).

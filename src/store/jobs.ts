@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ActionStatus, jobState, type Creator, type Job } from '../model';
-import type { Db, Queryable } from './db';
+import type { Queryable, Sql } from './db';
 import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
 
 export type ScheduleResult = { jobs: Job[]; missing?: undefined } | { jobs?: undefined; missing: string[] };
@@ -26,7 +26,7 @@ export const JOB_CHANNEL = 'scan_gateway_jobs';
 const IDS_PER_NOTIFY = 100;
 
 /** Jobs and their host scans: scheduling, reading and cancelling. */
-export function createJobStore(db: Db, nodeId: string, options: JobStoreOptions) {
+export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions) {
   /**
    * Read the jobs as they are now, store each one's status (derived from its scans) and bump its
    * revision; on PostgreSQL, also announce the change in the same transaction: NOTIFY is delivered at

@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import type { Sql } from './db';
 
 /**
  * Versioned schema changes, applied in order, each once. The same SQL runs on PGlite and PostgreSQL.
@@ -78,7 +78,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */
-export async function migrate(db: Db): Promise<void> {
+export async function migrate(db: Sql): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('scan-gateway:migrate'))`);
     await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (

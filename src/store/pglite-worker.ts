@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
-import type { Db, Queryable } from './db';
+import type { Queryable, Sql } from './db';
 import { poolDb } from './pool-db';
 import { createStores } from './stores';
 
@@ -49,7 +49,7 @@ let nextTx = 1;
 let stores: Stores | null = null;
 
 async function main(): Promise<void> {
-  let db: Db;
+  let db: Database;
   try {
     db = await open((workerData as WorkerOptions).dataDir);
   } catch (err) {
@@ -70,15 +70,15 @@ async function main(): Promise<void> {
   port.postMessage({ id: 0, value: null } satisfies Reply);
 }
 
-/** The database as the store's port: a pool of one `pg` connection over PGlite. */
-async function open(dataDir: string): Promise<Db> {
+type Database = Sql & { close(): Promise<void> };
+
+/** The database: a pool of one `pg` connection over PGlite. */
+async function open(dataDir: string): Promise<Database> {
   const pglite = await PGlite.create(dataDir);
   // No idle timeout: the one connection is the database's only session and its prepared statements.
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0 });
   return {
     ...poolDb(pool, { prepare: true }),
-    listen: () => Promise.reject(new Error('The embedded store serves one gateway; there are no other instances to listen to.')),
-    healthy: async () => !pglite.closed,
     async close() {
       await pool.end();
       await pglite.close();
@@ -86,7 +86,7 @@ async function open(dataDir: string): Promise<Db> {
   };
 }
 
-async function run(db: Db, req: Request): Promise<unknown> {
+async function run(db: Database, req: Request): Promise<unknown> {
   switch (req.op) {
     case 'query':
       return on(db, req.tx).query(req.sql, req.params);
@@ -117,7 +117,7 @@ async function run(db: Db, req: Request): Promise<unknown> {
   }
 }
 
-const on = (db: Db, tx: number | undefined): Queryable => {
+const on = (db: Sql, tx: number | undefined): Queryable => {
   if (tx === undefined) return db;
   const t = transactions.get(tx);
   if (!t) throw new Error(`No open transaction ${tx}.`);
@@ -125,7 +125,7 @@ const on = (db: Db, tx: number | undefined): Queryable => {
 };
 
 /** Open a transaction that stays open across messages until `end`; resolves to its number once begun. */
-function begin(db: Db): Promise<number> {
+function begin(db: Sql): Promise<number> {
   return new Promise((begun, failed) => {
     const id = nextTx++;
     let started = false;
@@ -150,7 +150,7 @@ function begin(db: Db): Promise<number> {
   });
 }
 
-function analyze(db: Db): void {
+function analyze(db: Sql): void {
   void db.exec('SET default_statistics_target = 20; ANALYZE; RESET default_statistics_target').catch(() => {});
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { unavailable } from '../errors';
-import type { Db, Queryable } from './db';
+import type { Queryable, Sql } from './db';
 
 // Connection-level failures: the database is unreachable, not the query wrong.
 const UNAVAILABLE_CODES = new Set([
@@ -26,13 +26,14 @@ const MAX_PREPARED = 500;
 export interface PoolDbOptions {
   /**
    * Run parameterized statements as named prepared statements, so each is planned once per connection
-   * instead of on every call. Planning is most of a short statement's cost on the embedded store.
+   * instead of on every call. On the embedded store planning is a large part of a short statement's cost
+   * (reading 16 jobs: 1.4 ms planned each time, 0.7 ms prepared).
    */
   prepare: boolean;
 }
 
 /** Queries and transactions over a `pg` Pool (PostgreSQL's, or the one over the embedded database). */
-export function poolDb(pool: pg.Pool, options: PoolDbOptions): Pick<Db, 'query' | 'exec' | 'transaction'> {
+export function poolDb(pool: pg.Pool, options: PoolDbOptions): Sql {
   const names = new Map<string, string>();
   const nameOf = (sql: string): string | undefined => {
     let name = names.get(sql);

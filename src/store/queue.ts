@@ -1,5 +1,5 @@
 import { ActionFailureReason, ActionStatus, type Job } from '../model';
-import type { Db, Queryable } from './db';
+import type { Queryable, Sql } from './db';
 import type { JobStore } from './jobs';
 
 /** A host scan handed to a worker, with what it needs to reach the host. */
@@ -34,7 +34,7 @@ const ms = (param: string) => `make_interval(secs => ${param}::double precision 
  * comes from the database clock, so workers on machines with skewed clocks agree. Lock order is always
  * scan rows, then job rows. Each transition returns the jobs it changed, as they are after the change.
  */
-export function createQueue(db: Db, jobs: JobStore) {
+export function createQueue(db: Sql, jobs: JobStore) {
   const changed = jobs.changed;
 
   return {

@@ -1,10 +1,10 @@
-import type { Db } from './db';
+import type { Sql } from './db';
 import { createHostStore } from './hosts';
 import { createJobStore, type JobStoreOptions } from './jobs';
 import { createQueue } from './queue';
 
 /** The store's three parts over one database (on the embedded store's thread, or beside a `pg` pool). */
-export function createStores(db: Db, nodeId: string, options: JobStoreOptions) {
+export function createStores(db: Sql, nodeId: string, options: JobStoreOptions) {
   const jobs = createJobStore(db, nodeId, options);
   return { hosts: createHostStore(db), jobs, queue: createQueue(db, jobs) };
 }
