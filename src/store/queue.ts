@@ -82,7 +82,7 @@ export function createQueue(db: Sql, jobs: JobStore) {
                finished_at = now(), modified_at = now(), lease_owner = NULL, lease_expires_at = NULL
              FROM unnest($2::uuid[], $3::smallint[], $4::text[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::boolean[])
                AS v(id, status, description, reason, ip, dns, os, version, connected)
-             WHERE s.id = v.id AND s.id = ANY($2::uuid[]) AND s.lease_owner = $1 AND s.status = ${ActionStatus.Running}
+             WHERE s.id = v.id AND s.lease_owner = $1 AND s.status = ${ActionStatus.Running}
              RETURNING s.id, s.job_id, s.host_id, s.started_at, v.status, v.os, v.version, v.ip),
            inventory AS (
              UPDATE hosts h SET last_scan_time = now(), last_scan_start_time = d.started_at,
