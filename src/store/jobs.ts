@@ -58,9 +58,9 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     }
   };
 
-  // Statements are prepared, so they run on generic plans that assume a short array: each one starts from
-  // its array (unnest) and looks rows up by index, which stays fast for 500 ids where a join filtered by
-  // `= ANY($1)` on both sides became a 500 × 500 nested loop (117 ms).
+  // The embedded store prepares its statements, so they run on generic plans that assume a short array:
+  // this read starts from its array (unnest) and looks rows up by index, which stays fast for 500 ids where
+  // a join filtered by `= ANY($1)` on both sides became a 500 × 500 nested loop (117 ms).
   const readByIds = async (q: Queryable, ids: readonly string[]): Promise<Job[]> => {
     if (ids.length === 0) return [];
     const rows = await q.query<JobScanRow>(
