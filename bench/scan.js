@@ -4,6 +4,11 @@
 // Also the CPU time each scan costs (this process, its threads and the listeners' process) for the grab, the
 // scanner alone, the store alone and the gateway: on a machine with C cores nothing can beat C seconds / CPU
 // per scan, and a gateway that both probes and records needs the scanner's CPU plus the store's.
+// Every phase runs warm, as a running gateway does: the grab and the scanner after a pass over 200 listeners,
+// the gateway and the store alone after a first call of WARM_SCANS scans on the same instance. A fresh store
+// thread compiles PostgreSQL's WebAssembly and optimizes as it goes, which a one-second run would otherwise
+// count as work per scan. The store alone does all the store work a scan needs: scheduling its job, claiming
+// it and recording its result (the gateway's figure always included its schedule call).
 //   npm run build && node bench/scan.js [count] [concurrency]   (the gateway runs with SCAN_CONCURRENCY = concurrency)
 require('reflect-metadata');
 const net = require('node:net');
@@ -22,6 +27,7 @@ const COUNT = Number(positional[0] ?? 1000);
 const CONCURRENCY = Number(positional[1] ?? 32);
 const USE_PG = process.argv.includes('--pg');
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
+const WARM_SCANS = Math.min(200, COUNT);
 
 function grab(port) {
   return new Promise((resolve, reject) => {
@@ -49,13 +55,13 @@ async function cpuSeconds() {
   return (self.user + self.system + cpu.user + cpu.system) / 1e6;
 }
 
-/** Runs `work` over COUNT scans; returns scans/s and CPU µs per scan. */
-async function measure(work) {
+/** Runs `work` over `count` scans; returns scans/s and CPU µs per scan. */
+async function measure(work, count = COUNT) {
   const cpu = await cpuSeconds();
   const started = performance.now();
   const extra = await work();
   const seconds = (performance.now() - started) / 1000;
-  return { rate: COUNT / seconds, cpuUs: ((await cpuSeconds()) - cpu) * 1e6 / COUNT, ...extra };
+  return { rate: count / seconds, cpuUs: ((await cpuSeconds()) - cpu) * 1e6 / count, ...extra };
 }
 
 const ceiling = (ports) => measure(() => pool(ports, CONCURRENCY, grab));
@@ -69,7 +75,7 @@ function scannerRate(ports, closedPort) {
   }));
 }
 
-/** The store alone: claim and record results for COUNT scans in batches of CONCURRENCY, no network. */
+/** The store alone: schedule jobs for COUNT hosts in one call, then claim and record their scans in batches of CONCURRENCY; no network. */
 async function storeRate() {
   const data = tempDir('scan-store-');
   const db = USE_PG ? await tempDatabase() : null;
@@ -77,14 +83,16 @@ async function storeRate() {
   const { openStore } = require('../dist/store');
   const store = await openStore({ databaseUrl: db?.url ?? null, dataDir: join(data.dir, 'db') });
   const hosts = (await store.hosts.upsert(Array.from({ length: COUNT }, (_, i) => ({ name: `s-${i}`, ipAddress: '127.0.0.1' })))).hosts;
-  await store.jobs.schedule(hosts.map((h) => h.id), { subject: 'bench', userName: 'bench', address: null });
   const result = { status: 2, description: 'Complete: Debian 12', failureReason: 0, ipAddress: '127.0.0.1', os: 'Debian', version: '12', hostConnected: true };
-  const measured = await measure(async () => {
+  const run = async (hostIds) => {
+    await store.jobs.schedule(hostIds, { subject: 'bench', userName: 'bench', address: null });
     let { scans } = await store.queue.claim('bench', CONCURRENCY, 60_000);
     while (scans.length > 0) {
       ({ claimed: scans } = await store.queue.finish('bench', scans.map((s) => ({ scanId: s.id, result })), { limit: CONCURRENCY, leaseMs: 60_000 }));
     }
-  });
+  };
+  await run(hosts.slice(0, WARM_SCANS).map((h) => h.id));
+  const measured = await measure(() => run(hosts.map((h) => h.id)));
   await store.stop();
   await db?.drop();
   data.remove();
@@ -105,24 +113,27 @@ async function gatewayRate(ports, closedPort) {
   });
   const gateway = await startGateway(config, { logger: createLogger('warn') });
   const token = mintToken({ key: Buffer.from(SECRET), subject: 'bench', roles: ['Admin'], ttl: '1h' });
-  let done = 0;
-  let resolveAll;
-  const all = new Promise((r) => (resolveAll = r));
-  const finished = new Set();
-  gateway.events.subscribe((job) => {
-    if (job.scans.every((s) => s.status >= 2 && s.status <= 6) && !finished.has(job.id)) {
-      finished.add(job.id);
-      if (++done === COUNT) resolveAll();
-    }
-  });
-  const scanned = await measure(async () => {
+  /** One REST call for these hosts; resolves when as many jobs have ended (earlier calls' jobs ended before). */
+  const scanAll = async (hostIds) => {
+    const finished = new Set();
+    let resolveAll;
+    const all = new Promise((r) => (resolveAll = r));
+    const unsubscribe = gateway.events.subscribe((job) => {
+      if (job.scans.every((s) => s.status >= 2 && s.status <= 6) && !finished.has(job.id)) {
+        finished.add(job.id);
+        if (finished.size === hostIds.length) resolveAll();
+      }
+    });
     const res = await fetch(`${gateway.url}/api/v1/HostScanJob/ByHostIdMultiple`, {
-      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(ids),
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(hostIds),
     });
     if (res.status !== 200) throw new Error(`schedule failed: ${res.status} ${await res.text()}`);
     await all;
-  });
-  const complete = (await gateway.store.db.query('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0].n;
+    unsubscribe();
+  };
+  await scanAll(ids.slice(0, WARM_SCANS));
+  const scanned = await measure(() => scanAll(ids));
+  const complete = (await gateway.store.db.query('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0].n - WARM_SCANS;
   await gateway.stop();
   await db?.drop();
   data.remove();
@@ -151,7 +162,7 @@ async function gatewayRate(ports, closedPort) {
     ['  ceiling: bare concurrent banner grab', `${fmt(bare.rate)} scans/s`],
     ['  ratio (target ≥ 0.7)', fmt(ours.rate / bare.rate, 2)],
     ['where the time goes: the scanner alone (SSH + WinRM probes, no store)', `${fmt(probes.rate)} scans/s (${fmt(probes.rate / bare.rate, 2)} of the ceiling)`],
-    ['  the store alone (claim and record in batches, no network)', `${fmt(storeOnly.rate)} scans/s (gateway at ${fmt(ours.rate / storeOnly.rate, 2)} of it)`],
+    ['  the store alone (schedule, claim and record in batches, no network)', `${fmt(storeOnly.rate)} scans/s (gateway at ${fmt(ours.rate / storeOnly.rate, 2)} of it)`],
     [`CPU per scan, all processes${USE_PG ? ' (not the PostgreSQL server\'s)' : ''}: bare grab`, `${fmt(bare.cpuUs)} µs (no scan can beat ${fmt(cpuBound(bare.cpuUs))}/s on ${cores} cores)`],
     ['  scanner alone', `${fmt(probes.cpuUs)} µs`],
     ['  store alone', `${fmt(storeOnly.cpuUs)} µs`],
