@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ActionFailureReason, ActionStatus, type Creator } from '../src/model';
+import { ActionFailureReason, ActionStatus, jobState, type Creator } from '../src/model';
 import { JOB_CHANNEL, openStore, type Store } from '../src/store';
 import { migrate } from '../src/store/migrations';
 import { freshDataDir } from './support/gateway';
@@ -234,6 +234,17 @@ for (const backend of backends) {
       const again = await store.jobs.schedule([host.id], CREATOR);
       expect(await store.jobs.latestIdForHost(host.id)).toBe(again.jobs![0]!.id);
       expect(await store.jobs.latestIdForHost(randomUUID())).toBeNull();
+    });
+
+    it('keeps the job row\'s status and revision in step with its scans', async () => {
+      const { job } = await scheduleOne();
+      const stored = async () => (await store.db.query<{ status: number; revision: number }>('SELECT status, revision FROM host_scan_jobs WHERE id = $1', [job.id]))[0]!;
+      expect(await stored()).toEqual({ status: ActionStatus.Queued, revision: 0 });
+      await claimScan(job.scans[0]!.id);
+      expect(await stored()).toEqual({ status: ActionStatus.Running, revision: 1 });
+      const { jobs } = await store.queue.finish('owner-a', [{ scanId: job.scans[0]!.id, result: { status: ActionStatus.Failed, description: 'x', failureReason: ActionFailureReason.FailedToConnect, hostConnected: false } }]);
+      expect(await stored()).toEqual({ status: ActionStatus.Failed, revision: 2 });
+      expect(jobs.map((j) => [j.id, j.revision, jobState(j.scans).status])).toEqual([[job.id, 2, ActionStatus.Failed]]);
     });
 
     it('runs migrations once however often they are applied', async () => {

@@ -85,7 +85,6 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
   };
 
   return {
-    readByIds,
     changed,
 
     /**
