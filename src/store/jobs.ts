@@ -189,7 +189,10 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
   };
 }
 
-export type JobStore = ReturnType<typeof createJobStore>;
+/** What the store offers callers; `changed` is the queue's, inside its transactions (see createStores). */
+export type JobStore = Omit<ReturnType<typeof createJobStore>, 'changed'>;
+/** Bumps and reads changed jobs inside the caller's transaction. */
+export type JobChanges = ReturnType<typeof createJobStore>['changed'];
 
 async function activeJobs(q: Queryable, hostIds: readonly string[]): Promise<Map<string, string>> {
   const rows = await q.query<{ host_id: string; job_id: string }>(

@@ -1,6 +1,6 @@
 import { ActionFailureReason, ActionStatus, type Job } from '../model';
 import type { Queryable, Sql } from './db';
-import type { JobStore } from './jobs';
+import type { JobChanges } from './jobs';
 
 /** A host scan handed to a worker, with what it needs to reach the host. */
 export interface ClaimedScan {
@@ -34,9 +34,7 @@ const ms = (param: string) => `make_interval(secs => ${param}::double precision 
  * comes from the database clock, so workers on machines with skewed clocks agree. Lock order is always
  * scan rows, then job rows. Each transition returns the jobs it changed, as they are after the change.
  */
-export function createQueue(db: Sql, jobs: JobStore) {
-  const changed = jobs.changed;
-
+export function createQueue(db: Sql, changed: JobChanges) {
   return {
     /** Lease up to `limit` queued scans that are due to `owner` and mark them Running. */
     async claim(owner: string, limit: number, leaseMs: number): Promise<{ scans: ClaimedScan[]; jobs: Job[] }> {
