@@ -9,7 +9,8 @@
 // thread compiles PostgreSQL's WebAssembly and optimizes as it goes, which a one-second run would otherwise
 // count as work per scan. The store alone does all the store work a scan needs: scheduling its job, claiming
 // it and recording its result (the gateway's figure always included its schedule call).
-//   npm run build && node bench/scan.js [count] [concurrency]   (the gateway runs with SCAN_CONCURRENCY = concurrency)
+//   npm run build && node bench/scan.js [count] [concurrency] [--pg] [--rounds=3]
+//   (the gateway runs with SCAN_CONCURRENCY = concurrency)
 require('reflect-metadata');
 const net = require('node:net');
 const { readdirSync, readFileSync, writeFileSync } = require('node:fs');
@@ -26,6 +27,7 @@ const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const COUNT = Number(positional[0] ?? 1000);
 const CONCURRENCY = Number(positional[1] ?? 32);
 const USE_PG = process.argv.includes('--pg');
+const ROUNDS = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice('--rounds='.length) ?? 3);
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
 const WARM_SCANS = Math.min(200, COUNT);
 
@@ -95,8 +97,11 @@ function scannerRate(ports, closedPort) {
   }));
 }
 
-/** The store alone: schedule jobs for COUNT hosts in one call, then claim and record their scans in batches of CONCURRENCY; no network. */
-async function storeRate() {
+/**
+ * The store alone: schedule jobs for COUNT hosts in one call, then claim and record their scans in batches
+ * of CONCURRENCY; no network. Warmed up by doing so for the first WARM_SCANS hosts.
+ */
+async function openStoreAlone() {
   const data = tempDir('scan-store-');
   const db = USE_PG ? await tempDatabase() : null;
   if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
@@ -104,22 +109,26 @@ async function storeRate() {
   const store = await openStore({ databaseUrl: db?.url ?? null, dataDir: join(data.dir, 'db') });
   const hosts = (await store.hosts.upsert(Array.from({ length: COUNT }, (_, i) => ({ name: `s-${i}`, ipAddress: '127.0.0.1' })))).hosts;
   const result = { status: 2, description: 'Complete: Debian 12', failureReason: 0, ipAddress: '127.0.0.1', os: 'Debian', version: '12', hostConnected: true };
-  const run = async (hostIds) => {
+  const scanAll = async (hostIds) => {
     await store.jobs.schedule(hostIds, { subject: 'bench', userName: 'bench', address: null });
     let { scans } = await store.queue.claim('bench', CONCURRENCY, 60_000);
     while (scans.length > 0) {
       ({ claimed: scans } = await store.queue.finish('bench', scans.map((s) => ({ scanId: s.id, result })), { limit: CONCURRENCY, leaseMs: 60_000 }));
     }
   };
-  await run(hosts.slice(0, WARM_SCANS).map((h) => h.id));
-  const measured = await measure(() => run(hosts.map((h) => h.id)));
-  await store.stop();
-  await db?.drop();
-  data.remove();
-  return measured;
+  await scanAll(hosts.slice(0, WARM_SCANS).map((h) => h.id));
+  return {
+    run: () => measure(() => scanAll(hosts.map((h) => h.id))),
+    async close() {
+      await store.stop();
+      await db?.drop();
+      data.remove();
+    },
+  };
 }
 
-async function gatewayRate(ports, closedPort) {
+/** A warmed-up gateway over the listeners; `run` scans them all with one REST call and waits until every scan is stored. */
+async function openGateway(ports, closedPort) {
   const data = tempDir('scan-bench-');
   const hostsPath = join(data.dir, 'hosts.json');
   const ids = ports.map(() => crypto.randomUUID());
@@ -151,14 +160,23 @@ async function gatewayRate(ports, closedPort) {
     await all;
     unsubscribe();
   };
+  const completeScans = async () => (await gateway.store.db.query('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0].n;
   await scanAll(ids.slice(0, WARM_SCANS));
-  const scanned = await measure(() => scanAll(ids));
-  const complete = (await gateway.store.db.query('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0].n - WARM_SCANS;
-  await gateway.stop();
-  await db?.drop();
-  data.remove();
-  return { ...scanned, complete };
+  return {
+    async run() {
+      const before = await completeScans();
+      const scanned = await measure(() => scanAll(ids));
+      return { ...scanned, complete: (await completeScans()) - before };
+    },
+    async close() {
+      await gateway.stop();
+      await db?.drop();
+      data.remove();
+    },
+  };
 }
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 (async () => {
   listeners = forkHelper('listeners-child.js', [String(COUNT)]);
@@ -170,24 +188,44 @@ async function gatewayRate(ports, closedPort) {
 
   await ceiling(ports.slice(0, 200)); // warm-up
   await scannerRate(ports.slice(0, 200), closedPort);
-  const bare = await ceiling(ports);
-  const probes = await scannerRate(ports, closedPort);
-  const ours = await gatewayRate(ports, closedPort);
-  const storeOnly = await storeRate();
+  // Interleaved rounds: this machine's speed drifts by tens of percent within minutes, so each round
+  // measures every phase close together, its ratios are taken within the round, and the medians reported.
+  // Each round has its own gateway and store, so no phase runs beside another's idle instance and every
+  // round starts from the same history.
+  const once = async (instance) => {
+    const measured = await instance.run();
+    await instance.close();
+    return measured;
+  };
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const bare = await ceiling(ports);
+    const probes = await scannerRate(ports, closedPort);
+    const ours = await once(await openGateway(ports, closedPort));
+    const storeOnly = await once(await openStoreAlone());
+    rounds.push({ bare, probes, ours, storeOnly });
+  }
   listeners.child.disconnect();
   const cores = os.availableParallelism();
   const cpuBound = (cpuUs) => (cores * 1e6) / cpuUs;
-  report(`Scans of ${COUNT} loopback SSH listeners (in a separate process), concurrency ${CONCURRENCY}, ${USE_PG ? 'PostgreSQL' : 'embedded store'}, ${cores} cores`, [
-    ['gateway: one REST call → scans → results stored', `${fmt(ours.rate)} scans/s (${ours.complete}/${COUNT} Complete)`],
-    ['  ceiling: bare concurrent banner grab', `${fmt(bare.rate)} scans/s`],
-    ['  ratio (target ≥ 0.7)', fmt(ours.rate / bare.rate, 2)],
-    ['where the time goes: the scanner alone (SSH + WinRM probes, no store)', `${fmt(probes.rate)} scans/s (${fmt(probes.rate / bare.rate, 2)} of the ceiling)`],
-    ['  the store alone (schedule, claim and record in batches, no network)', `${fmt(storeOnly.rate)} scans/s (gateway at ${fmt(ours.rate / storeOnly.rate, 2)} of it)`],
-    [`CPU per scan, all processes${USE_PG ? ' (with the PostgreSQL server\'s)' : ''}: bare grab`, `${fmt(bare.cpuUs)} µs (no scan can beat ${fmt(cpuBound(bare.cpuUs))}/s on ${cores} cores)`],
-    ['  scanner alone', `${fmt(probes.cpuUs)} µs`],
-    ['  store alone', `${fmt(storeOnly.cpuUs)} µs`],
-    ['  scanner and store together, on these cores', `at most ${fmt(cpuBound(probes.cpuUs + storeOnly.cpuUs))}/s; the gateway reached ${fmt(ours.rate / cpuBound(probes.cpuUs + storeOnly.cpuUs), 2)}`],
-    ['  gateway', `${fmt(ours.cpuUs)} µs (${fmt(ours.cpuUs / bare.cpuUs, 1)}× the grab; at most ${fmt(cpuBound(ours.cpuUs))}/s here, reached ${fmt(ours.rate / cpuBound(ours.cpuUs), 2)})`],
+  const of = (pick) => median(rounds.map(pick));
+  const each = (pick, digits = 2) => rounds.map((r) => fmt(pick(r), digits)).join(', ');
+  const toGrab = (r) => r.ours.rate / r.bare.rate;
+  const toBoth = (r) => r.ours.rate / cpuBound(r.probes.cpuUs + r.storeOnly.cpuUs);
+  const toOwn = (r) => r.ours.rate / cpuBound(r.ours.cpuUs);
+  const incomplete = rounds.filter((r) => r.ours.complete !== COUNT).length;
+  report(`Scans of ${COUNT} loopback SSH listeners (in a separate process), concurrency ${CONCURRENCY}, ${USE_PG ? 'PostgreSQL' : 'embedded store'}, ${cores} cores; medians of ${ROUNDS} interleaved rounds`, [
+    ['gateway: one REST call → scans → results stored', `${fmt(of((r) => r.ours.rate))} scans/s (rounds: ${each((r) => r.ours.rate, 0)}; ${incomplete === 0 ? `all ${COUNT} Complete in each` : `${incomplete} rounds with scans not Complete`})`],
+    ['  ceiling: bare concurrent banner grab', `${fmt(of((r) => r.bare.rate))} scans/s`],
+    ['  ratio (target ≥ 0.7)', `${fmt(of(toGrab), 2)} (rounds: ${each(toGrab)})`],
+    ['where the time goes: the scanner alone (SSH + WinRM probes, no store)', `${fmt(of((r) => r.probes.rate))} scans/s (${fmt(of((r) => r.probes.rate / r.bare.rate), 2)} of the ceiling)`],
+    ['  the store alone (schedule, claim and record in batches, no network)', `${fmt(of((r) => r.storeOnly.rate))} scans/s (rounds: ${each((r) => r.storeOnly.rate, 0)}; gateway at ${fmt(of((r) => r.ours.rate / r.storeOnly.rate), 2)} of it)`],
+    [`CPU per scan, all processes${USE_PG ? ' (with the PostgreSQL server\'s)' : ''}: bare grab`, `${fmt(of((r) => r.bare.cpuUs))} µs (no scan can beat ${fmt(of((r) => cpuBound(r.bare.cpuUs)))}/s on ${cores} cores)`],
+    ['  scanner alone', `${fmt(of((r) => r.probes.cpuUs))} µs`],
+    ['  store alone', `${fmt(of((r) => r.storeOnly.cpuUs))} µs`],
+    ['  gateway', `${fmt(of((r) => r.ours.cpuUs))} µs (${fmt(of((r) => r.ours.cpuUs / r.bare.cpuUs), 1)}× the grab)`],
+    ['gateway against cores ÷ (scanner CPU + store CPU)', `${fmt(of(toBoth), 2)} (rounds: ${each(toBoth)})`],
+    ['gateway against cores ÷ its own CPU', `${fmt(of(toOwn), 2)} (rounds: ${each(toOwn)})`],
   ]);
 })().catch((err) => {
   console.error(err);
