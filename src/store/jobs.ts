@@ -191,7 +191,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
 
 /** What the store offers callers; `changed` is the queue's, inside its transactions (see createStores). */
 export type JobStore = Omit<ReturnType<typeof createJobStore>, 'changed'>;
-/** Bumps and reads changed jobs inside the caller's transaction. */
+/** Reads the jobs a transition changed and bumps their status and revision, inside the caller's transaction. */
 export type JobChanges = ReturnType<typeof createJobStore>['changed'];
 
 async function activeJobs(q: Queryable, hostIds: readonly string[]): Promise<Map<string, string>> {
