@@ -12,7 +12,7 @@ require('reflect-metadata');
 const { randomUUID } = require('node:crypto');
 const { join } = require('node:path');
 const Fastify = require('fastify');
-const { load, tempDir, tempDatabase, rate, fmt, report } = require('./lib');
+const { load, tempDir, tempDatabase, rate, median, fmt, report } = require('./lib');
 const { loadConfig } = require('../dist/config');
 const { startGateway } = require('../dist/gateway');
 const { mintToken } = require('../dist/auth');
@@ -27,7 +27,6 @@ const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
 const CREATOR = { subject: 'bench', userName: 'bench', address: '127.0.0.1' };
 const STATUS_FIELDS = 'id status statusDescription hostScanHostStatus { hostScanHostId hostId name dnsHostName os ipAddress version status statusDescription failureReason }';
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
   const data = tempDir('http-bench-');

@@ -90,6 +90,8 @@ async function rate(seconds, concurrency, fn) {
   return calls / seconds;
 }
 
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function report(title, rows) {
@@ -97,4 +99,4 @@ function report(title, rows) {
   for (const [name, value] of rows) console.log(`  ${name.padEnd(58)} ${value}`);
 }
 
-module.exports = { forkHelper, load, tempDir, tempDatabase, pool, rate, fmt, report };
+module.exports = { forkHelper, load, tempDir, tempDatabase, pool, rate, median, fmt, report };

@@ -16,7 +16,7 @@ const net = require('node:net');
 const { readdirSync, readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const os = require('node:os');
-const { forkHelper, tempDir, tempDatabase, pool, fmt, report } = require('./lib');
+const { forkHelper, tempDir, tempDatabase, pool, median, fmt, report } = require('./lib');
 const { loadConfig } = require('../dist/config');
 const { startGateway } = require('../dist/gateway');
 const { mintToken } = require('../dist/auth');
@@ -98,10 +98,10 @@ function scannerRate(ports, closedPort) {
 }
 
 /**
- * The store alone: schedule jobs for COUNT hosts in one call, then claim and record their scans in batches
- * of CONCURRENCY; no network. Warmed up by doing so for the first WARM_SCANS hosts.
+ * The store alone, on a store of its own: schedule jobs for COUNT hosts in one call, then claim and record
+ * their scans in batches of CONCURRENCY; no network. Warmed up by doing so for the first WARM_SCANS hosts.
  */
-async function openStoreAlone() {
+async function storeRate() {
   const data = tempDir('scan-store-');
   const db = USE_PG ? await tempDatabase() : null;
   if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
@@ -117,18 +117,15 @@ async function openStoreAlone() {
     }
   };
   await scanAll(hosts.slice(0, WARM_SCANS).map((h) => h.id));
-  return {
-    run: () => measure(() => scanAll(hosts.map((h) => h.id))),
-    async close() {
-      await store.stop();
-      await db?.drop();
-      data.remove();
-    },
-  };
+  const measured = await measure(() => scanAll(hosts.map((h) => h.id)));
+  await store.stop();
+  await db?.drop();
+  data.remove();
+  return measured;
 }
 
-/** A warmed-up gateway over the listeners; `run` scans them all with one REST call and waits until every scan is stored. */
-async function openGateway(ports, closedPort) {
+/** A gateway of its own, warmed up, scans all the listeners with one REST call; resolves when every scan is stored. */
+async function gatewayRate(ports, closedPort) {
   const data = tempDir('scan-bench-');
   const hostsPath = join(data.dir, 'hosts.json');
   const ids = ports.map(() => crypto.randomUUID());
@@ -162,21 +159,14 @@ async function openGateway(ports, closedPort) {
   };
   const completeScans = async () => (await gateway.store.db.query('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0].n;
   await scanAll(ids.slice(0, WARM_SCANS));
-  return {
-    async run() {
-      const before = await completeScans();
-      const scanned = await measure(() => scanAll(ids));
-      return { ...scanned, complete: (await completeScans()) - before };
-    },
-    async close() {
-      await gateway.stop();
-      await db?.drop();
-      data.remove();
-    },
-  };
+  const before = await completeScans();
+  const scanned = await measure(() => scanAll(ids));
+  const complete = (await completeScans()) - before;
+  await gateway.stop();
+  await db?.drop();
+  data.remove();
+  return { ...scanned, complete };
 }
-
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 (async () => {
   listeners = forkHelper('listeners-child.js', [String(COUNT)]);
@@ -192,17 +182,12 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
   // measures every phase close together, its ratios are taken within the round, and the medians reported.
   // Each round has its own gateway and store, so no phase runs beside another's idle instance and every
   // round starts from the same history.
-  const once = async (instance) => {
-    const measured = await instance.run();
-    await instance.close();
-    return measured;
-  };
   const rounds = [];
   for (let i = 0; i < ROUNDS; i++) {
     const bare = await ceiling(ports);
     const probes = await scannerRate(ports, closedPort);
-    const ours = await once(await openGateway(ports, closedPort));
-    const storeOnly = await once(await openStoreAlone());
+    const ours = await gatewayRate(ports, closedPort);
+    const storeOnly = await storeRate();
     rounds.push({ bare, probes, ours, storeOnly });
   }
   listeners.child.disconnect();
