@@ -1,6 +1,8 @@
 import { createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt, { type Algorithm } from 'jsonwebtoken';
+import { LRUCache } from 'lru-cache';
 import { forbidden, unauthenticated } from './errors';
+import { hasControlCharacters } from './validate';
 
 export const ROLES = ['Admin', 'App'] as const;
 /** The roles this gateway knows; every other role claim is ignored. */
@@ -28,11 +30,14 @@ export interface KeyOptions {
   audience?: string | null;
   /** Refuse tokens issued (`iat`) longer ago than this many seconds; they must then carry `iat`. */
   maxAgeS?: number | null;
+  /** Refuse tokens that claim to live longer than this many seconds (from `iat`, or from now without one). */
+  maxLifetimeS?: number | null;
 }
 
 const ASPNET_ROLE_CLAIM = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
 const ASPNET_NAME_CLAIM = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name';
 const CLOCK_TOLERANCE_S = 30;
+const MAX_NAME_LENGTH = 255;
 const MAX_TOKEN_LENGTH = 8192;
 // RFC 8725bis §3.14: a compact JWS holds only base64url segments and two dots.
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -54,7 +59,7 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
     ...(options.audience ? { audience: options.audience } : {}),
     ...(options.maxAgeS ? { maxAge: options.maxAgeS } : {}),
   };
-  const verified = new Map<string, Principal>();
+  const verified = new LRUCache<string, Principal>({ max: VERIFIED_KEPT });
   return {
     algorithms,
     verify(token: string): Principal {
@@ -66,21 +71,34 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
       if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
         throw unauthenticated('The bearer token is malformed.');
       }
+      refuseCriticalHeaders(token);
       let payload: string | jwt.JwtPayload;
       try {
         payload = jwt.verify(token, key, verifyOptions);
       } catch (err) {
         throw unauthenticated(describeJwtError(err));
       }
-      if (options.maxAgeS && typeof (payload as jwt.JwtPayload).iat !== 'number') {
-        throw unauthenticated('The bearer token has no issue time (iat), which this gateway requires.');
-      }
-      const principal = principalFrom(payload);
-      if (verified.size >= VERIFIED_KEPT) verified.delete(verified.keys().next().value!);
+      const principal = principalFrom(payload, options);
       verified.set(token, principal);
       return principal;
     },
   };
+}
+
+/**
+ * RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` names extensions it does not
+ * understand, and this gateway understands none. jsonwebtoken does not look at `crit`.
+ */
+function refuseCriticalHeaders(token: string): void {
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+  } catch {
+    throw unauthenticated('The bearer token is malformed.');
+  }
+  if (typeof header === 'object' && header !== null && 'crit' in header) {
+    throw unauthenticated('The bearer token has critical header parameters (crit) this gateway does not support.');
+  }
 }
 
 function verificationKey(options: KeyOptions): { key: KeyObject; algorithms: readonly Algorithm[] } {
@@ -118,22 +136,38 @@ function describeJwtError(err: unknown): string {
   return 'The bearer token is not valid.';
 }
 
-function principalFrom(payload: string | jwt.JwtPayload): Principal {
+/**
+ * The caller a verified payload names. Its `expiresAt` is when the token stops being accepted: `exp`, or
+ * earlier when JWT_MAX_AGE_S ends its life first, so a remembered token is dropped at the same moment a
+ * new one would be refused.
+ */
+function principalFrom(payload: string | jwt.JwtPayload, options: KeyOptions): Principal {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw unauthenticated('The bearer token payload is not a JSON object.');
   }
-  if (typeof payload.exp !== 'number') throw unauthenticated('The bearer token has no expiry (exp).');
+  if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw unauthenticated('The bearer token has no expiry (exp).');
+  const iat = typeof payload.iat === 'number' && Number.isFinite(payload.iat) ? payload.iat : null;
+  if (options.maxAgeS && iat === null) {
+    throw unauthenticated('The bearer token has no issue time (iat), which this gateway requires.');
+  }
+  if (options.maxLifetimeS && payload.exp - (iat ?? Date.now() / 1000) > options.maxLifetimeS + CLOCK_TOLERANCE_S) {
+    throw unauthenticated('The bearer token claims a longer lifetime than this gateway accepts.');
+  }
   if (typeof payload.sub !== 'string' || payload.sub === '') {
     throw unauthenticated('The bearer token has no subject (sub).');
   }
+  // Subjects and names are stored with the jobs a caller schedules and shown to others.
+  if (payload.sub.length > MAX_NAME_LENGTH || hasControlCharacters(payload.sub)) {
+    throw unauthenticated('The bearer token subject (sub) is longer than 255 characters or holds control characters.');
+  }
   const name = [payload.name, payload.unique_name, payload.preferred_username, payload[ASPNET_NAME_CLAIM]].find(
-    (v): v is string => typeof v === 'string' && v !== '',
+    (v): v is string => typeof v === 'string' && v !== '' && v.length <= MAX_NAME_LENGTH && !hasControlCharacters(v),
   );
   return {
     subject: payload.sub,
     userName: name ?? payload.sub,
     roles: rolesFrom(payload),
-    expiresAt: payload.exp * 1000,
+    expiresAt: Math.min(payload.exp, options.maxAgeS && iat !== null ? iat + options.maxAgeS : Infinity) * 1000,
   };
 }
 

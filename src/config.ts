@@ -17,6 +17,8 @@ export interface Config {
   readonly jwtAudience: string | null;
   /** Oldest token accepted, by its `iat`, in seconds; null accepts any age until `exp`. */
   readonly jwtMaxAgeS: number | null;
+  /** Longest lifetime a token may claim (`exp` minus `iat`, or minus now without `iat`), in seconds. */
+  readonly jwtMaxLifetimeS: number;
   readonly scanConcurrency: number;
   readonly scanTimeoutMs: number;
   readonly maxHostIds: number;
@@ -40,6 +42,12 @@ export interface Config {
   readonly wsMaxPayloadBytes: number;
   /** WebSockets one token subject may hold open at once (close 4429 beyond). */
   readonly wsMaxSocketsPerSubject: number;
+  /** Distinct subscription documents (after normalisation) one token subject may hold at once. */
+  readonly wsMaxDocumentsPerSubject: number;
+  /** Distinct subscription documents this instance serves at once, across all subjects. */
+  readonly wsMaxDocuments: number;
+  /** WebSockets one client address may hold before they are acknowledged (HTTP 429 at upgrade beyond). */
+  readonly wsMaxPendingPerAddress: number;
   /** How long a new socket may take to send connection_init (close 4408 beyond). */
   readonly wsInitTimeoutMs: number;
   /** PEM certificate chain and key from TLS_CERT_FILE and TLS_KEY_FILE: serve HTTPS and WSS. */
@@ -98,6 +106,7 @@ export function loadConfig(env: Env): Config {
     jwtIssuer,
     jwtAudience,
     jwtMaxAgeS: text(env, 'JWT_MAX_AGE_S') === null ? null : int(env, 'JWT_MAX_AGE_S', 0, 1, 31_536_000),
+    jwtMaxLifetimeS: int(env, 'JWT_MAX_LIFETIME_S', 86_400, 60, 31_536_000),
     scanConcurrency: int(env, 'SCAN_CONCURRENCY', 32, 1, 10_000),
     scanTimeoutMs: int(env, 'SCAN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     maxHostIds,
@@ -118,6 +127,9 @@ export function loadConfig(env: Env): Config {
     wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 10, 1, 1000),
     wsMaxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 65_536, 1024, 16 * 1024 * 1024),
     wsMaxSocketsPerSubject: int(env, 'WS_MAX_SOCKETS_PER_SUBJECT', 20, 1, 100_000),
+    wsMaxDocumentsPerSubject: int(env, 'WS_MAX_DOCUMENTS_PER_SUBJECT', 10, 1, 10_000),
+    wsMaxDocuments: int(env, 'WS_MAX_DOCUMENTS', 100, 1, 100_000),
+    wsMaxPendingPerAddress: int(env, 'WS_MAX_PENDING_PER_ADDRESS', 64, 1, 100_000),
     wsInitTimeoutMs: int(env, 'WS_INIT_TIMEOUT_MS', 3_000, 100, 60_000),
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),

@@ -1,4 +1,6 @@
-import type { Job } from './model';
+import { LRUCache } from 'lru-cache';
+import { isJobTerminal, type Job } from './model';
+import { createPacer, type Pacer } from './pacer';
 
 export type JobListener = (job: Job) => void;
 
@@ -8,22 +10,43 @@ const REVISIONS_KEPT = 20_000;
 
 /**
  * In-process fan-out of job changes: every committed change of a job is published once, as the job is
- * after the change. Listeners run synchronously and must not throw (a throwing one is dropped).
+ * after the change. Listeners must not throw (a throwing one is dropped). Delivery is synchronous while
+ * it fits in the pacer's time slice; a larger burst (a thousand jobs to hundreds of subscribers) goes out
+ * over several turns of the event loop, in publish order, so it never stalls timers and I/O for long.
+ * `latestRevision` knows every published state at once, delivered or not.
  */
 export class JobEventBus {
   private readonly listeners = new Set<JobListener>();
   // The newest revision published per job: a state older than one already published (a late or
   // duplicate delivery) is dropped here, once, instead of by every subscriber.
-  private readonly revisions = new Map<string, number>();
+  private readonly revisions = new LRUCache<string, number>({ max: REVISIONS_KEPT });
+  private queue: Job[] = [];
+  private head = 0;
+  private delivering = false;
 
-  constructor(private readonly onListenerError: (err: unknown) => void = () => {}) {}
+  constructor(
+    private readonly onListenerError: (err: unknown) => void = () => {},
+    private readonly pacer: Pacer = createPacer(),
+  ) {}
 
   publish(jobs: readonly Job[]): void {
     for (const job of jobs) {
       if ((this.revisions.get(job.id) ?? -1) >= job.revision) continue;
-      this.revisions.delete(job.id);
       this.revisions.set(job.id, job.revision);
-      if (this.revisions.size > REVISIONS_KEPT) this.revisions.delete(this.revisions.keys().next().value!);
+      this.queue.push(job);
+    }
+    if (!this.delivering) this.deliver();
+  }
+
+  private deliver(): void {
+    this.delivering = true;
+    while (this.head < this.queue.length) {
+      const turn = this.pacer.pace();
+      if (turn) {
+        void turn.then(() => this.deliver());
+        return;
+      }
+      const job = this.queue[this.head++]!;
       for (const listener of this.listeners) {
         try {
           listener(job);
@@ -33,6 +56,9 @@ export class JobEventBus {
         }
       }
     }
+    this.queue = [];
+    this.head = 0;
+    this.delivering = false;
   }
 
   /** The newest revision published for a job, when this bus still remembers it. */
@@ -56,6 +82,8 @@ export interface JobStreamOptions {
   jobIds?: ReadonlySet<string>;
   /** Distinct jobs that may wait for a slow reader before it is cut off. @default 1000 */
   maxPending?: number;
+  /** End the stream once every job in `jobIds` was delivered in a terminal state. */
+  untilTerminal?: boolean;
 }
 
 /** Thrown to a reader that fell too far behind. */
@@ -71,6 +99,7 @@ export class SlowConsumerError extends Error {
  */
 export class JobStream implements AsyncIterableIterator<Job> {
   private readonly pending = new Map<string, Job>();
+  private cursor: MapIterator<Job> | null = null;
   /** Per watched job, the revision last handed out (id-filtered streams only; bounded by their ids). */
   private readonly delivered: Map<string, number> | null;
   private waiting: ((result: IteratorResult<Job>) => void) | null = null;
@@ -78,10 +107,13 @@ export class JobStream implements AsyncIterableIterator<Job> {
   private done = false;
   private readonly unsubscribe: () => void;
   private readonly maxPending: number;
+  /** With `untilTerminal`: the watched jobs not yet delivered in a terminal state. */
+  private readonly open: Set<string> | null;
 
   constructor(bus: JobEventBus, private readonly options: JobStreamOptions = {}) {
     this.maxPending = options.maxPending ?? 1000;
     this.delivered = options.jobIds ? new Map() : null;
+    this.open = options.untilTerminal && options.jobIds ? new Set(options.jobIds) : null;
     this.unsubscribe = bus.subscribe((job) => this.push(job));
   }
 
@@ -97,7 +129,7 @@ export class JobStream implements AsyncIterableIterator<Job> {
       resolve({ value: job, done: false });
       return;
     }
-    this.pending.delete(job.id);
+    // A newer state takes the place of the one waiting, so a job keeps its turn in the queue.
     this.pending.set(job.id, job);
     if (this.pending.size > this.maxPending) this.fail(new SlowConsumerError(`More than ${this.maxPending} job updates were waiting for this reader.`));
   }
@@ -108,12 +140,16 @@ export class JobStream implements AsyncIterableIterator<Job> {
       this.failure = null;
       return Promise.reject(err);
     }
-    const first = this.pending.values().next();
+    // One iterator walks the queue: a fresh `values()` per call would step over every entry already
+    // taken (Map keeps deleted slots until it rehashes), which made draining a long queue quadratic.
+    this.cursor ??= this.pending.values();
+    const first = this.cursor.next();
     if (!first.done) {
       this.pending.delete(first.value.id);
       this.markDelivered(first.value);
       return Promise.resolve({ value: first.value, done: false });
     }
+    this.cursor = null;
     if (this.done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => (this.waiting = resolve));
   }
@@ -150,5 +186,10 @@ export class JobStream implements AsyncIterableIterator<Job> {
 
   private markDelivered(job: Job): void {
     this.delivered?.set(job.id, job.revision);
+    if (this.open && isJobTerminal(job)) {
+      this.open.delete(job.id);
+      // The last terminal state is still handed out; the call after it reports done.
+      if (this.open.size === 0) this.close();
+    }
   }
 }

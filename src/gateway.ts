@@ -19,6 +19,7 @@ import { createMetrics } from './metrics';
 import { bridgeRemoteEvents } from './remote-events';
 import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
+import { createPacer } from './pacer';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
@@ -61,6 +62,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
     maxAgeS: config.jwtMaxAgeS,
+    maxLifetimeS: config.jwtMaxLifetimeS,
   });
   const devTokens = ephemeral ? mintDevTokens(ephemeral, config) : null;
   const metrics = createMetrics();
@@ -78,7 +80,9 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     await seedHosts(config, store);
 
     let draining: string | null = null;
-    const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'));
+    // One time budget for all fan-out work (the bus's deliveries and the sockets' writes).
+    const pacer = createPacer();
+    const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'), pacer);
     const cache = new JobCache(events);
     started.push(async () => cache.stop());
     const bridge = store.kind === 'postgres'
@@ -144,12 +148,16 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       maxSubscriptions: config.wsMaxSubscriptions,
       maxPayloadBytes: config.wsMaxPayloadBytes,
       maxSocketsPerSubject: config.wsMaxSocketsPerSubject,
+      maxDocumentsPerSubject: config.wsMaxDocumentsPerSubject,
+      maxDocuments: config.wsMaxDocuments,
+      maxPendingPerAddress: config.wsMaxPendingPerAddress,
       initTimeoutMs: config.wsInitTimeoutMs,
       logger,
       onOperation: onOperation('ws'),
+      pacer,
     });
     started.push(() => sockets.stop());
-    metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => events.listenerCount });
+    metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => sockets.activeSubscriptions, longestRenewalGapMs: () => runner.longestRenewalGapMs });
 
     const { port } = http.server.address() as AddressInfo;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -19,7 +19,9 @@ export async function readHostsFile(path: string, maxHosts: number): Promise<Hos
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError('HOSTS_FILE', `is not valid JSON: ${(err as Error).message}`);
+    // Only where: the parser's message quotes the text, and a file named by mistake may hold secrets.
+    const position = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new ConfigError('HOSTS_FILE', `is not valid JSON${position ? ` (at character ${position})` : ''}: ${path}`);
   }
   try {
     return hostInputs(json, maxHosts);

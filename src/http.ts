@@ -7,7 +7,7 @@ import { unauthenticated } from './errors';
 import { acceptJsonOnly } from './json-body';
 import type { Metrics } from './metrics';
 import { registerOpenApi } from './openapi';
-import { handleError, sendAppError, sendProblem } from './rest/problem';
+import { handleError, handleFrameworkError, sendAppError, sendProblem } from './rest/problem';
 import { hostScanJobRoutes } from './rest/routes';
 import type { HostScanService } from './service';
 
@@ -81,6 +81,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, caseSensitive: false },
+    frameworkErrors: handleFrameworkError,
   }) as unknown as FastifyInstance;
 
   acceptJsonOnly(app);

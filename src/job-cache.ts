@@ -1,18 +1,21 @@
+import { LRUCache } from 'lru-cache';
 import type { JobEventBus } from './events';
 import type { Job } from './model';
 
 /**
  * The latest known state of recently seen jobs, kept current by the event bus: every committed change is
  * published there (by this instance, or relayed from others over NOTIFY), so a cached job is never older
- * than the last change this instance heard of. While changes from other instances may be going unheard
- * (the LISTEN connection is down) the cache is switched off and emptied.
+ * than the last change this instance heard of. A state published but not yet delivered to the cache (a
+ * large burst is delivered over several turns) makes the cached one a miss. While changes from other
+ * instances may be going unheard (the LISTEN connection is down) the cache is switched off and emptied.
  */
 export class JobCache {
-  private readonly jobs = new Map<string, Job>();
+  private readonly jobs: LRUCache<string, Job>;
   private trusted = true;
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly events: JobEventBus, private readonly max = 10_000) {
+  constructor(private readonly events: JobEventBus, max = 10_000) {
+    this.jobs = new LRUCache({ max });
     this.unsubscribe = events.subscribe((job) => {
       if (this.jobs.has(job.id)) this.put(job);
     });
@@ -21,11 +24,7 @@ export class JobCache {
   get(id: string): Job | undefined {
     if (!this.trusted) return undefined;
     const job = this.jobs.get(id);
-    if (job) {
-      // Keep recently read jobs: re-insert to move to the young end of the map.
-      this.jobs.delete(id);
-      this.jobs.set(id, job);
-    }
+    if (job && (this.events.latestRevision(id) ?? -1) > job.revision) return undefined;
     return job;
   }
 
@@ -35,12 +34,10 @@ export class JobCache {
    */
   put(job: Job): void {
     if (!this.trusted) return;
-    const known = this.jobs.get(job.id);
+    const known = this.jobs.peek(job.id);
     if (known && known.revision > job.revision) return;
     if ((this.events.latestRevision(job.id) ?? -1) > job.revision) return;
-    this.jobs.delete(job.id);
     this.jobs.set(job.id, job);
-    if (this.jobs.size > this.max) this.jobs.delete(this.jobs.keys().next().value!);
   }
 
   /** Forget everything (a change that was not published, such as a host removal). */

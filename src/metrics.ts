@@ -7,6 +7,7 @@ export interface MetricSources {
   store: Store;
   openSockets: () => number;
   activeSubscriptions: () => number;
+  longestRenewalGapMs: () => number;
 }
 
 /**
@@ -58,6 +59,14 @@ export function createMetrics() {
     registers: [registry],
     collect() {
       if (sources) this.set(sources.activeSubscriptions());
+    },
+  });
+  new Gauge({
+    name: 'scan_lease_longest_renewal_gap_seconds',
+    help: 'Longest time between two lease renewals of this instance since start; SCAN_LEASE_MS minus this is the real margin.',
+    registers: [registry],
+    collect() {
+      if (sources) this.set(sources.longestRenewalGapMs() / 1000);
     },
   });
   new Gauge({

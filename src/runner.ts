@@ -55,6 +55,11 @@ export interface Runner {
   cancel(scanIds: readonly string[]): void;
   /** Scans in flight on this instance. */
   readonly inFlight: number;
+  /**
+   * The longest time between two lease renewals while scans were held, in ms: the lease's real margin is
+   * SCAN_LEASE_MS minus this. A busy process renews late; past the lease, another instance may retry.
+   */
+  readonly longestRenewalGapMs: number;
   readonly running: boolean;
   /** Stop claiming, let scans in flight finish for up to `drainMs`, then hand the rest back. Idempotent. */
   stop(drainMs?: number): Promise<void>;
@@ -271,10 +276,22 @@ export function createRunner(o: RunnerOptions): Runner {
     }
   }
 
+  let lastRenewal = 0;
+  let longestRenewalGapMs = 0;
   async function heartbeat(): Promise<void> {
     const ids = [...active.keys(), ...ready.map((s) => s.id)];
-    if (ids.length === 0) return;
+    if (ids.length === 0) {
+      lastRenewal = 0;
+      return;
+    }
     const { held, cancelled } = await o.queue.heartbeat(owner, ids, o.leaseMs);
+    const now = performance.now();
+    if (lastRenewal > 0) {
+      const gap = now - lastRenewal;
+      longestRenewalGapMs = Math.max(longestRenewalGapMs, gap);
+      if (gap > (o.leaseMs * 2) / 3) o.logger.warn({ gapMs: Math.round(gap), leaseMs: o.leaseMs }, 'lease renewals are late: this process is too busy to keep a safe margin');
+    }
+    lastRenewal = now;
     unready(ids.filter((id) => !held.has(id)));
     cancel(ids.filter((id) => held.has(id) && cancelled.has(id)));
     for (const id of ids) if (!held.has(id)) active.get(id)?.controller.abort('lease-lost' satisfies AbortReason);
@@ -298,7 +315,7 @@ export function createRunner(o: RunnerOptions): Runner {
   }
 
   async function reclaim(): Promise<void> {
-    const jobs = await o.queue.reclaimExpired(o.retryLimit + 1, o.retryBackoffMs);
+    const jobs = await o.queue.reclaimExpired(o.retryLimit + 1, o.retryBackoffMs, [...active.keys(), ...ready.map((s) => s.id)]);
     if (jobs.length > 0) {
       o.logger.warn({ jobs: jobs.map((j) => j.id) }, 'reclaimed scans whose worker stopped');
       o.publish(jobs);
@@ -322,6 +339,9 @@ export function createRunner(o: RunnerOptions): Runner {
     owner,
     get inFlight() {
       return active.size;
+    },
+    get longestRenewalGapMs() {
+      return longestRenewalGapMs;
     },
     get running() {
       return state === 'running';

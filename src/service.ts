@@ -2,9 +2,9 @@ import { requireRole, type Principal, type Role } from './auth';
 import { badInput, notFound, unavailable, type FieldErrors } from './errors';
 import { JobStream, type JobEventBus } from './events';
 import type { JobCache } from './job-cache';
-import { ActionStatus, isJobTerminal, type Host, type Job } from './model';
+import { ActionStatus, type Host, type Job } from './model';
 import type { Store } from './store';
-import { hostIdList, hostInputs, intParam, uuidParam } from './validate';
+import { hasControlCharacters, hostIdList, hostInputs, intParam, uuidParam } from './validate';
 
 const SCAN_ROLES: readonly Role[] = ['Admin', 'App'];
 const HOST_WRITE_ROLES: readonly Role[] = ['Admin'];
@@ -84,7 +84,7 @@ export class HostScanService {
     const id = uuidParam(input.id, 'hostScanJobId');
     const [job] = await this.jobsByIds([id]);
     if (!job) throw notFound(`Unable to find host scan job ${id}.`);
-    return job;
+    return visibleTo(principal, job);
   }
 
   /**
@@ -105,9 +105,15 @@ export class HostScanService {
       throw badInput({ status: ['Not an ActionStatus.'] });
     }
     const beforeSeq = input.after == null ? null : decodeCursor(input.after, 'job', /^\d{1,19}$/);
+    if (beforeSeq !== null && BigInt(beforeSeq) > MAX_SEQ) throw badInput({ after: ['Not a cursor returned by this API.'] });
     const ids = await this.store.jobs.listIds({ limit: take + 1, offset: skip, beforeSeq, status: status as ActionStatus | null });
     const jobs = await this.jobsByIds(ids);
-    return { items: jobs.slice(0, take), hasMore: jobs.length > take };
+    return { items: jobs.slice(0, take).map((job) => visibleTo(principal, job)), hasMore: jobs.length > take };
+  }
+
+  /** Whether the principal may open a live-status socket at all (a role that may watch jobs). */
+  mayWatchJobs(principal: Principal): boolean {
+    return SCAN_ROLES.some((role) => principal.roles.has(role));
   }
 
   /**
@@ -120,7 +126,7 @@ export class HostScanService {
     if (input.jobIds == null) return new JobStream(this.options.events);
     const { ids } = hostIdList(input.jobIds, this.options.maxHostIds);
     // Listen before reading, so no change between the read and the subscription is lost.
-    const stream = new JobStream(this.options.events, { jobIds: new Set(ids), maxPending: ids.length });
+    const stream = new JobStream(this.options.events, { jobIds: new Set(ids), maxPending: ids.length, untilTerminal: true });
     try {
       const current = await this.jobsByIds(ids);
       const known = new Set(current.map((j) => j.id));
@@ -131,7 +137,7 @@ export class HostScanService {
       stream.close();
       throw err;
     }
-    return untilAllTerminal(stream, ids);
+    return stream;
   }
 
   /** The host's latest job, or NOT_FOUND when the host is unknown or was never scanned. */
@@ -141,7 +147,7 @@ export class HostScanService {
     const jobId = await this.store.jobs.latestIdForHost(hostId);
     const [job] = jobId ? await this.jobsByIds([jobId]) : [];
     if (!job) throw notFound(`No host scan job was found for host ${hostId}.`);
-    return job;
+    return visibleTo(principal, job);
   }
 
   /** Queued scans end Cancelled at once; running ones are aborted by the runner. Idempotent. */
@@ -159,12 +165,12 @@ export class HostScanService {
     requireRole(principal, SCAN_ROLES);
     const first = intParam(input.first, 'first', 50, 1, 1000);
     const search = input.search ?? null;
-    if (search !== null && (typeof search !== 'string' || search.length > 255)) {
-      throw badInput({ search: ['Expected a string of at most 255 characters.'] });
+    if (search !== null && (typeof search !== 'string' || search.length > 255 || hasControlCharacters(search))) {
+      throw badInput({ search: ['Expected text of at most 255 characters without control characters.'] });
     }
     let after: { name: string; id: string } | null = null;
     if (input.after != null) {
-      const raw = decodeCursor(input.after, 'host', /^[0-9a-f-]{36}:.*$/s);
+      const raw = decodeCursor(input.after, 'host', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[^\u0000]*$/s);
       after = { id: raw.slice(0, 36), name: raw.slice(37) };
     }
     const hosts = await this.store.hosts.list({ limit: first + 1, after, search: search || null });
@@ -223,18 +229,23 @@ export class HostScanService {
   }
 }
 
-async function* untilAllTerminal(stream: JobStream, ids: readonly string[]): AsyncGenerator<Job> {
-  const open = new Set(ids);
-  try {
-    for await (const job of stream) {
-      yield job;
-      if (isJobTerminal(job)) open.delete(job.id);
-      if (open.size === 0) return;
-    }
-  } finally {
-    stream.close();
-  }
+// Jobs are shared, immutable states; a caller that may not see the address gets one copy per state.
+const redacted = new WeakMap<Job, Job>();
+
+/**
+ * What a principal may see of a job. Any scan role reads and cancels every job (the vendor scopes
+ * nothing by owner, and automation cancels what people scheduled); the address a job was requested
+ * from is the Admin's to see, as it tells where people and scripts work from.
+ */
+function visibleTo(principal: Principal, job: Job): Job {
+  if (job.createdFromAddress === null || principal.roles.has('Admin')) return job;
+  let copy = redacted.get(job);
+  if (!copy) redacted.set(job, (copy = { ...job, createdFromAddress: null }));
+  return copy;
 }
+
+// Job sequence numbers are PostgreSQL bigints.
+const MAX_SEQ = 9_223_372_036_854_775_807n;
 
 /** Opaque page cursors: base64url of `kind:value`. */
 export const jobCursor = (job: Job): string => Buffer.from(`job:${job.seq}`).toString('base64url');

@@ -4,6 +4,12 @@ import type { HostInput } from './model';
 // Input checks shared by the service and start-up loading. Each returns clean values or throws BAD_INPUT
 // whose field errors are keyed the way ASP.NET keys them ($, $[3], hostId).
 
+// PostgreSQL text cannot hold NUL, and no name or search term needs a control character.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Whether text holds a control character (NUL included), which no name or search term may. */
+export const hasControlCharacters = (text: string): boolean => CONTROL.test(text);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
@@ -74,8 +80,8 @@ export function hostInputs(value: unknown, max: number): HostInput[] {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return at('', `Expected a host object, not ${describe(raw)}.`);
     const h = raw as Record<string, unknown>;
     if (h.id !== undefined && h.id !== null && !isUuid(h.id)) at('id', `The value ${describe(h.id)} is not a valid UUID.`);
-    if (typeof h.name !== 'string' || h.name.trim() === '' || h.name.length > 255) {
-      at('name', 'A name of 1 to 255 characters is required.');
+    if (typeof h.name !== 'string' || h.name.trim() === '' || h.name.length > 255 || hasControlCharacters(h.name)) {
+      at('name', 'A name of 1 to 255 characters without control characters is required.');
     }
     const dns = optional(h.dnsHostName);
     if (dns !== null && (typeof dns !== 'string' || !HOSTNAME.test(dns))) at('dnsHostName', `${describe(dns)} is not a DNS host name.`);

@@ -21,7 +21,7 @@ const onUnhandled = (err: unknown) => unhandled.push(err);
 
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
-  t = await startTestGateway({ HOSTS_FILE: hostsFile() }, { runner: false });
+  t = await startTestGateway({ HOSTS_FILE: hostsFile(), WS_MAX_DOCUMENTS_PER_SUBJECT: '1' }, { runner: false });
 });
 afterAll(async () => {
   await t.stop();
@@ -109,6 +109,81 @@ describe('GraphQL over HTTP under arbitrary documents and variables', () => {
         if (res.status >= 400 || res.json.data == null) expect(await countJobs()).toBe(before);
       }),
       params,
+    );
+  });
+});
+
+/** The same document with comments and layout added between tokens (never inside string literals). */
+const noisy = (query: string) =>
+  fc.array(fc.constantFrom(' ', '\n\t ', ' # noise, "quoted" {braces}\n', '  \r\n'), { minLength: 1, maxLength: 8 }).map((noise) => {
+    let out = '';
+    let inString = false;
+    let n = 0;
+    for (let i = 0; i < query.length; i++) {
+      const c = query[i]!;
+      if (inString && c === '\\') {
+        out += c + (query[++i] ?? '');
+        continue;
+      }
+      if (c === '"') inString = !inString;
+      out += c === ' ' && !inString ? noise[n++ % noise.length]! : c;
+    }
+    return out;
+  });
+
+describe('GraphQL documents that differ only in comments and layout, or carry their cost in variables', () => {
+  const codes = (res: Awaited<ReturnType<typeof call>>) => [res.status, (res.json.errors ?? []).map((e: { extensions?: { code?: string } }) => e.extensions?.code)];
+
+  it('a comment or whitespace variant answers exactly as the document does', async () => {
+    await fc.assert(
+      fc.asyncProperty(graphqlDocument().chain((q) => fc.tuple(fc.constant(q), noisy(q))), async ([query, variant]) => {
+        const plain = await call(`${t.url}/graphql`, { token: appToken(), body: { query } });
+        const noisyReply = await call(`${t.url}/graphql`, { token: appToken(), body: { query: variant } });
+        expect(codes(noisyReply)).toEqual(codes(plain));
+      }),
+      params,
+    );
+  });
+
+  it('a `first` sent as a variable costs what the same literal costs', async () => {
+    const page = fc.record({
+      aliases: fc.integer({ min: 1, max: 15 }),
+      first: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1000, max: 100_000 })),
+      fields: fc.subarray(['id', 'name', 'dnsHostName', 'ipAddress', 'os', 'version', 'sshPort'], { minLength: 1 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(page, async ({ aliases, first, fields }) => {
+        const body = (arg: string) => Array.from({ length: aliases }, (_, i) => `a${i}: hosts(first: ${arg}) { nodes { ${fields.join(' ')} } }`).join(' ');
+        const literal = await call(`${t.url}/graphql`, { token: appToken(), body: { query: `{ ${body(String(first))} }` } });
+        const variable = await call(`${t.url}/graphql`, { token: appToken(), body: { query: `query($n: Int) { ${body('$n')} }`, variables: { n: first } } });
+        expect(codes(variable)).toEqual(codes(literal));
+      }),
+      params,
+    );
+  });
+
+  it('over the socket, variants of one subscription count as one document', async () => {
+    const selection = fc.subarray(['id', 'status', 'statusDescription', 'hostScanHostStatus { name status }'], { minLength: 1 }).map((f) => `subscription { hostScanJobStatus { ${f.join(' ')} } }`);
+    await fc.assert(
+      fc.asyncProperty(selection.chain((q) => fc.tuple(fc.constant(q), fc.array(noisy(q), { minLength: 1, maxLength: 4 }))), async ([query, variants]) => {
+        const ws = new WebSocket(`${t.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+        const replies: { id?: string; type: string }[] = [];
+        ws.on('message', (data) => replies.push(JSON.parse(String(data))));
+        await new Promise((resolve) => ws.once('open', resolve));
+        // A subject of its own, allowed one distinct document (the fuzz gateway's WS_MAX_DOCUMENTS_PER_SUBJECT).
+        ws.send(JSON.stringify({ type: 'connection_init', payload: { token: token({ roles: ['App'], sub: `fuzz-${Math.random()}` }) } }));
+        const acked = Date.now() + 5_000;
+        while (!replies.some((r) => r.type === 'connection_ack')) {
+          if (Date.now() > acked) throw new Error('no connection_ack within 5 s');
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        [query, ...variants].forEach((q, i) => ws.send(JSON.stringify({ id: `v${i}`, type: 'subscribe', payload: { query: q } })));
+        await new Promise((r) => setTimeout(r, 50));
+        expect(ws.readyState).toBe(ws.OPEN);
+        ws.close();
+        expect(replies.filter((r) => r.type === 'error')).toEqual([]);
+      }),
+      { ...params, numRuns: Math.min(params.numRuns, 50) },
     );
   });
 });

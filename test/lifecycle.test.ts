@@ -66,7 +66,7 @@ describe('the embedded store across restarts', () => {
   it('refuses a second gateway on a DATA_DIR in use', async () => {
     const dataDir = freshDataDir();
     const first = await startTestGateway({}, { dataDir, runner: false });
-    await expect(startTestGateway({}, { dataDir, runner: false })).rejects.toThrow(/is in use by process/);
+    await expect(startTestGateway({}, { dataDir, runner: false })).rejects.toThrow(/in use by another gateway/);
     await first.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });

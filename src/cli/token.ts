@@ -25,6 +25,8 @@ function main(): void {
   if (roles.length === 0) throw new Error(`--role is required\n${USAGE}`);
   if (!/^\d+[smhd]?$/.test(values.ttl!)) throw new Error(`--ttl must look like 900, 30s, 15m, 12h or 7d\n${USAGE}`);
   const ttl = /^\d+$/.test(values.ttl!) ? Number(values.ttl) : values.ttl!;
+  const seconds = Number(/^\d+/.exec(values.ttl!)![0]) * ({ s: 1, m: 60, h: 3600, d: 86_400 }[values.ttl!.slice(-1)] ?? 1);
+  if (seconds > config.jwtMaxLifetimeS) throw new Error(`--ttl ${values.ttl} is longer than JWT_MAX_LIFETIME_S (${config.jwtMaxLifetimeS} s) lets the gateway accept`);
   const subject = values.sub ?? roles[0]!.toLowerCase();
   const token = mintToken({
     key: config.jwtSecret,

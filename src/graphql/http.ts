@@ -13,6 +13,7 @@ import { bearerToken, type Principal, type TokenVerifier } from '../auth';
 import { isAppError } from '../errors';
 import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
+import { checkCost } from './cost';
 import { formatError } from './errors';
 import { limitRules, type GraphQLLimits } from './limits';
 
@@ -42,7 +43,8 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
     hideSchemaDetailsFromClientErrors: !o.limits.introspection,
     parseOptions: { maxTokens: o.limits.maxTokens },
     validationRules: limitRules(o.limits),
-    formatError: (formatted, error) => formatError(formatted, error, (err) => log.error({ err }, 'internal error in a GraphQL operation')),
+    formatError: (formatted, error) =>
+      formatError(formatted, error, (err) => log.error({ err }, 'internal error in a GraphQL operation'), !o.limits.introspection),
     plugins: [
       o.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       // Nothing here is cached by hint or traced for a federation gateway; off, they cost a hook per field.
@@ -51,12 +53,13 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
       {
         async requestDidStart() {
           return {
-            async didResolveOperation({ operation }) {
+            async didResolveOperation({ operation, document, request }) {
               if (operation?.operation === 'subscription') {
                 throw new GraphQLError('Subscriptions are served over WebSocket at /graphql (graphql-transport-ws protocol).', {
                   extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
                 });
               }
+              checkCost(o.schema, document, request.operationName, request.variables, { maxCost: o.limits.maxCost, exposeLimits: o.limits.exposeLimits });
             },
             async willSendResponse({ operation, errors }) {
               o.onOperation?.(operation?.operation ?? 'unknown', !errors?.length);

@@ -1,5 +1,4 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { NoSchemaIntrospectionCustomRule, type GraphQLError, type ValidationContext, type ValidationRule } from 'graphql';
@@ -16,7 +15,7 @@ export interface GraphQLLimits {
   exposeLimits: boolean;
 }
 
-/** Validation rules added to graphql-js's own (GraphQL Armor's depth, alias, directive and cost rules). */
+/** Validation rules added to graphql-js's own (GraphQL Armor's depth, alias and directive rules); cost is checked with the variables, see cost.ts. */
 export function limitRules(limits: GraphQLLimits): ValidationRule[] {
   // Armor throws out of the validation visitor by default; reporting instead lets graphql-js collect
   // the error like any other validation failure (400 GRAPHQL_VALIDATION_FAILED, nothing executed).
@@ -29,7 +28,6 @@ export function limitRules(limits: GraphQLLimits): ValidationRule[] {
     maxDepthRule({ n: limits.maxDepth, ...expose }),
     maxAliasesRule({ n: limits.maxAliases, ...expose }),
     maxDirectivesRule({ n: limits.maxDirectives, ...expose }),
-    costLimitRule({ maxCost: limits.maxCost, ...expose }),
     ...(limits.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
   ] as ValidationRule[];
 }

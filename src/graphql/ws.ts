@@ -4,6 +4,7 @@ import {
   GraphQLError,
   getOperationAST,
   parse,
+  print,
   specifiedRules,
   validate,
   type DocumentNode,
@@ -16,9 +17,13 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal, TokenVerifier } from '../auth';
 import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
+import { checkCost } from './cost';
 import { formatError } from './errors';
+import { createPacer, type Pacer } from '../pacer';
 import { createFanout, type Delivery } from './fanout';
 import { limitRules, type GraphQLLimits } from './limits';
+import { createKeyLimits } from './key-limits';
+import { subscriptionKey } from './subscription-key';
 import { serveGraphQLSockets, type SocketExtra } from './ws-adapter';
 
 export interface GraphQLSocketOptions {
@@ -31,14 +36,23 @@ export interface GraphQLSocketOptions {
   maxSubscriptions: number;
   maxPayloadBytes: number;
   maxSocketsPerSubject: number;
+  /** Distinct subscription keys (see subscriptionKey) one subject may hold, and this instance in all. */
+  maxDocumentsPerSubject: number;
+  maxDocuments: number;
+  /** Sockets one client address may hold open before they are acknowledged (HTTP 429 at upgrade beyond). */
+  maxPendingPerAddress: number;
   initTimeoutMs: number;
   logger: Logger;
   /** Told about every operation sent over a socket: its type and whether it was accepted. */
   onOperation?: (type: string, ok: boolean) => void;
+  /** Time slices for writing events to sockets, shared with the event bus. */
+  pacer?: Pacer;
 }
 
 export interface GraphQLSockets {
   readonly openSockets: number;
+  /** Subscriptions being served now. */
+  readonly activeSubscriptions: number;
   /** Close every socket with 1001 and stop accepting. Idempotent. */
   stop(): Promise<void>;
 }
@@ -63,19 +77,43 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
   const deliveries = new WeakMap<object, Delivery>();
   const socketsOf = new Map<string, number>();
+  const keys = createKeyLimits(o.maxDocumentsPerSubject, o.maxDocuments);
+
+  // Sockets not yet acknowledged, per client address: each costs memory and a timer until
+  // WS_INIT_TIMEOUT_MS, and no token has paid for them yet.
+  const pending = new Map<string, number>();
+  const pendingOf = new WeakMap<WebSocket, string>();
+  const settle = (ws: WebSocket) => {
+    const address = pendingOf.get(ws);
+    if (address === undefined) return;
+    pendingOf.delete(ws);
+    const n = (pending.get(address) ?? 1) - 1;
+    if (n > 0) pending.set(address, n);
+    else pending.delete(address);
+  };
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(request.url ?? '/', 'http://x').pathname !== o.path) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    const address = request.socket.remoteAddress ?? '';
+    if ((pending.get(address) ?? 0) >= o.maxPendingPerAddress) {
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      pending.set(address, (pending.get(address) ?? 0) + 1);
+      pendingOf.set(ws, address);
+      ws.once('close', () => settle(ws));
+      wss.emit('connection', ws, request);
+    });
   };
   o.server.on('upgrade', onUpgrade);
 
   const format = (errors: readonly GraphQLError[]) =>
-    errors.map((e) => formatError(e.toJSON(), e, (err) => log.error({ err }, 'internal error in a subscription')));
-  const fanout = createFanout(format);
+    errors.map((e) => formatError(e.toJSON(), e, (err) => log.error({ err }, 'internal error in a subscription'), !o.limits.introspection));
+  const fanout = createFanout(format, o.pacer ?? createPacer());
 
   const disposable = serveGraphQLSockets<Record<string, unknown> | undefined>(
     {
@@ -83,7 +121,8 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
       connectionInitWaitTimeout: o.initTimeoutMs,
       onConnect(ctx) {
         const principal = principalOf(o.verifier, ctx.connectionParams);
-        if (!principal) return false;
+        // A token no subscription would accept gets no socket slot (graphql-ws closes 4403 Forbidden).
+        if (!principal || !o.service.mayWatchJobs(principal)) return false;
         const open = socketsOf.get(principal.subject) ?? 0;
         if (open >= o.maxSocketsPerSubject) {
           // Like HTTP 429: a client may retry once it closed others.
@@ -92,14 +131,17 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
         }
         socketsOf.set(principal.subject, open + 1);
         principals.set(ctx, principal);
+        settle(ctx.extra.socket);
         closeAtExpiry(ctx.extra.socket, principal.expiresAt);
         return true;
       },
       onSubscribe(ctx, id, payload): ExecutionArgs | readonly GraphQLError[] {
-        const result = subscribeArgs(ctx, payload);
+        const result = subscribeArgs(ctx, id, payload);
         o.onOperation?.('subscription', !Array.isArray(result));
-        if (!Array.isArray(result)) deliveries.set((result as ExecutionArgs).contextValue as object, { socket: ctx.extra.socket, id });
         return result;
+      },
+      onComplete(ctx, id) {
+        keys.release(ctx.extra.socket, id);
       },
       subscribe: (args) => fanout.subscribe(args, deliveries.get(args.contextValue as object)!),
       onNext(_ctx, _id, _payload, _args, result) {
@@ -110,6 +152,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
       },
       onClose(ctx) {
         clearTimeout(expiryTimers.get(ctx.extra.socket));
+        keys.releaseSocket(ctx.extra.socket);
         const principal = principals.get(ctx);
         if (!principal) return;
         const open = (socketsOf.get(principal.subject) ?? 1) - 1;
@@ -122,7 +165,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   );
 
   /** The execution arguments of an accepted subscription, or the errors that refuse it. */
-  function subscribeArgs(ctx: WsContext, payload: SubscribePayload): ExecutionArgs | readonly GraphQLError[] {
+  function subscribeArgs(ctx: WsContext, id: string, payload: SubscribePayload): ExecutionArgs | readonly GraphQLError[] {
     const principal = principals.get(ctx);
     if (!principal) return [new GraphQLError('Not authenticated.', { extensions: { code: 'UNAUTHENTICATED' } })];
     // graphql-ws has already reserved this subscription's id in ctx.subscriptions.
@@ -136,25 +179,38 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     if (operation.operation !== 'subscription') {
       return [new GraphQLError(`Only subscriptions are accepted over WebSocket; send ${operation.operation}s to POST ${o.path}.`, { extensions: { code: 'BAD_REQUEST' } })];
     }
+    try {
+      checkCost(o.schema, document, payload.operationName, payload.variables, { maxCost: o.limits.maxCost, exposeLimits: o.limits.exposeLimits });
+    } catch (err) {
+      return [err as GraphQLError];
+    }
+    const key = subscriptionKey(document, payload.operationName, payload.variables);
+    const refused = keys.acquire(ctx.extra.socket, id, principal.subject, key);
+    if (refused) return [new GraphQLError(refused.message, { extensions: { code: refused.code } })];
     const contextValue: GraphQLContext = { principal, ip: ctx.extra.ip, service: o.service };
+    deliveries.set(contextValue, { socket: ctx.extra.socket, id, key });
     return { schema: o.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
   }
 
-  /** Parse and validate once per distinct document text; clients resubscribe with the same few documents. */
+  /**
+   * Parse every document, and validate once per distinct printed form: variants of one document that
+   * differ in comments or layout share one validation (and one cache entry) instead of filling the cache.
+   */
   function parseAndValidate(query: string): DocumentNode | readonly GraphQLError[] {
-    const cached = documents.get(query);
-    if (cached) return cached;
-    let result: DocumentNode | readonly GraphQLError[];
+    let document: DocumentNode;
     try {
-      const document = parse(query, { maxTokens: o.limits.maxTokens });
-      const errors = validate(o.schema, document, rules);
-      result = errors.length > 0 ? errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')) : document;
+      document = parse(query, { maxTokens: o.limits.maxTokens });
     } catch (err) {
-      result = [withCode(err instanceof GraphQLError ? err : new GraphQLError(String(err)), 'GRAPHQL_PARSE_FAILED')];
+      return [withCode(err instanceof GraphQLError ? err : new GraphQLError(String(err)), 'GRAPHQL_PARSE_FAILED')];
     }
-    if (query.length <= 10_000) {
+    const canonical = print(document);
+    const cached = documents.get(canonical);
+    if (cached) return cached;
+    const errors = validate(o.schema, document, rules);
+    const result = errors.length > 0 ? errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')) : document;
+    if (canonical.length <= 10_000) {
       if (documents.size >= 500) documents.delete(documents.keys().next().value!);
-      documents.set(query, result);
+      documents.set(canonical, result);
     }
     return result;
   }
@@ -173,6 +229,9 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   return {
     get openSockets() {
       return wss.clients.size;
+    },
+    get activeSubscriptions() {
+      return keys.held;
     },
     stop() {
       stopping ??= (async () => {

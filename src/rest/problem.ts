@@ -19,6 +19,7 @@ const KINDS: Record<number, ProblemKind> = {
   405: { status: 405, type: `${RFC7231}6.5.5`, title: 'Method Not Allowed' },
   409: { status: 409, type: `${RFC7231}6.5.8`, title: 'Conflict' },
   413: { status: 413, type: `${RFC7231}6.5.11`, title: 'Payload Too Large' },
+  414: { status: 414, type: `${RFC7231}6.5.12`, title: 'URI Too Long' },
   415: { status: 415, type: `${RFC7231}6.5.13`, title: 'Unsupported Media Type' },
   500: { status: 500, type: `${RFC7231}6.6.1`, title: 'An error occurred while processing your request.' },
   503: { status: 503, type: `${RFC7231}6.6.4`, title: 'Service Unavailable' },
@@ -66,6 +67,12 @@ export function sendAppError(reply: FastifyReply, err: AppError): FastifyReply {
   }
   if (err.code === 'UNAVAILABLE') reply.header('retry-after', RETRY_AFTER_S);
   return sendProblem(reply, status, err.message, err.fieldErrors);
+}
+
+/** Errors Fastify raises before routing (a URL it cannot decode, a path parameter over its length limit). */
+export function handleFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendProblem(reply, 414, 'A path segment is longer than this API accepts.');
+  return sendProblem(reply, 400, 'The request URL is not valid.');
 }
 
 /** Fastify's error handler: AppErrors by code, framework errors by their status, the rest masked. */

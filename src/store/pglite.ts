@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Db, Queryable } from './db';
+import { lockDataDir } from './dir-lock';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
 import type { Reply, Request, WorkerOptions } from './pglite-worker';
@@ -16,13 +17,13 @@ export interface EmbeddedDb extends Db {
 
 /**
  * The embedded store: PostgreSQL compiled to WASM, with its data under `dataDir`, run on a worker thread
- * of this process (see pglite-worker.ts). Takes a lock file so that a second gateway cannot open the same
- * directory and corrupt it.
+ * of this process (see pglite-worker.ts). Locks the directory (see dir-lock.ts) so that a second gateway
+ * cannot open it and corrupt it.
  */
 export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
-  const releaseLock = lockDataDir(dir);
+  const releaseLock = await lockDataDir(dir);
   const worker = new Worker(workerFile(), { workerData: { dataDir: join(dir, 'pgdata') } satisfies WorkerOptions });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
   let nextId = 1;
@@ -61,7 +62,7 @@ export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
     await opened;
   } catch (err) {
     await worker.terminate();
-    releaseLock();
+    await releaseLock();
     throw err;
   }
   // Forwards every method call to the worker's store of that name. Arguments and results are plain data
@@ -107,30 +108,4 @@ export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
 /** The compiled worker script; under the test runner (TypeScript sources) the build in dist/ serves. */
 function workerFile(): string {
   return __filename.endsWith('.ts') ? join(__dirname, '../../dist/store/pglite-worker.js') : join(__dirname, 'pglite-worker.js');
-}
-
-function lockDataDir(dir: string): () => void {
-  const file = join(dir, 'gateway.pid');
-  for (;;) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = Number(readFileSync(file, 'utf8').trim());
-    if (holder && isAlive(holder)) {
-      throw new Error(`DATA_DIR ${dir} is in use by process ${holder}; the embedded store serves one gateway. Use DATABASE_URL to run several.`);
-    }
-    rmSync(file, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -125,9 +125,11 @@ export function createQueue(db: Sql, changed: JobChanges) {
 
     /**
      * Leases that expired belong to workers that died or hung. Their scans go back to the queue after a
-     * backoff that doubles per attempt, or end Failed / SystemError once `maxAttempts` were used.
+     * backoff that doubles per attempt, or end Failed / SystemError once `maxAttempts` were used. Scans in
+     * `held` are left alone: the caller runs them and will renew their leases (a late heartbeat of a busy
+     * process is not a dead worker).
      */
-    async reclaimExpired(maxAttempts: number, backoffMs: number): Promise<Job[]> {
+    async reclaimExpired(maxAttempts: number, backoffMs: number, held: readonly string[] = []): Promise<Job[]> {
       return db.transaction(async (tx) => {
         const rows = await tx.query<{ job_id: string }>(
           `UPDATE host_scans SET
@@ -143,9 +145,10 @@ export function createQueue(db: Sql, changed: JobChanges) {
              run_after = now() + ${ms('$2')} * power(2, greatest(attempts - 1, 0)) * (0.75 + random() / 2),
              lease_owner = NULL, lease_expires_at = NULL, modified_at = now()
            WHERE id IN (SELECT id FROM host_scans WHERE status = ${ActionStatus.Running} AND lease_expires_at < now()
+                          AND id <> ALL($3::uuid[])
                         FOR UPDATE SKIP LOCKED)
            RETURNING job_id`,
-          [maxAttempts, backoffMs],
+          [maxAttempts, backoffMs, held],
         );
         return changed(tx, rows.map((r) => r.job_id));
       });
