@@ -85,8 +85,8 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'), pacer);
     const cache = new JobCache(events);
     started.push(async () => cache.stop());
-    const bridge = store.kind === 'postgres'
-      ? await bridgeRemoteEvents({ store, events, logger, onDeaf: (deaf) => cache.setTrusted(!deaf) })
+    const bridge = store.changes
+      ? await bridgeRemoteEvents({ changes: store.changes, jobs: store.jobs, events, logger, onDeaf: (deaf) => cache.setTrusted(!deaf) })
       : null;
     if (bridge) started.push(() => bridge.stop());
     const runner = createRunner({
@@ -129,7 +129,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       notReady: async () =>
         draining ??
         (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
-        ((await store.db.healthy()) ? null : 'The database is unreachable.'),
+        ((await store.healthy()) ? null : 'The database is unreachable.'),
     });
     const schema = await buildGatewaySchema(service);
     const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };

@@ -75,13 +75,10 @@ export function createMetrics() {
     labelNames: ['status'] as const,
     registers: [registry],
     async collect() {
-      if (!sources) return;
-      const rows = await sources.store.db
-        .query<{ status: number; n: number }>('SELECT status, count(*)::int AS n FROM host_scan_jobs GROUP BY status')
-        .catch(() => null);
-      if (!rows) return;
+      const counts = await sources?.store.jobs.countByStatus().catch(() => null);
+      if (!counts) return;
       this.reset();
-      for (const r of rows) this.set({ status: ActionStatus[r.status] ?? String(r.status) }, r.n);
+      for (const [status, n] of counts) this.set({ status: ActionStatus[status] ?? String(status) }, n);
     },
   });
   new Gauge({

@@ -1,15 +1,17 @@
 import type { Logger } from 'pino';
 import type { JobEventBus } from './events';
-import { JOB_CHANNEL, type Store } from './store';
+import type { Job } from './model';
+import type { ChangeNotifications, Store } from './store';
 
 /**
  * Brings job changes committed by other instances into this instance's event bus: they announce job
- * ids with NOTIFY, this instance reads those jobs once and publishes them to every local subscriber.
- * After the LISTEN connection was lost, it re-reads every job changed since shortly before the loss,
- * so no subscriber misses a terminal state.
+ * ids, this instance reads those jobs once and publishes them to every local subscriber. After
+ * notifications were lost, it re-reads every job changed since shortly before the loss, so no
+ * subscriber misses a terminal state.
  */
 export async function bridgeRemoteEvents(o: {
-  store: Store;
+  changes: ChangeNotifications;
+  jobs: Store['jobs'];
   events: JobEventBus;
   logger: Logger;
   /** Told when changes from other instances may be going unheard (true) and when they are heard again. */
@@ -21,7 +23,7 @@ export async function bridgeRemoteEvents(o: {
   // Database time of the newest change seen; resynchronisation starts a little before it.
   let newestSeen: Date | null = null;
 
-  const publish = (jobs: Awaited<ReturnType<Store['jobs']['getJobs']>>) => {
+  const publish = (jobs: Job[]) => {
     for (const job of jobs) if (!newestSeen || job.modifiedAt > newestSeen) newestSeen = job.modifiedAt;
     o.events.publish(jobs);
   };
@@ -32,7 +34,7 @@ export async function bridgeRemoteEvents(o: {
       const ids = [...pending];
       pending = new Set();
       try {
-        publish(await o.store.jobs.getJobs(ids));
+        publish(await o.jobs.getJobs(ids));
       } catch (err) {
         log.warn({ err, jobs: ids.length }, 'could not read jobs announced by another instance');
       }
@@ -40,19 +42,17 @@ export async function bridgeRemoteEvents(o: {
     reading = null;
   };
 
-  const onPayload = (payload: string) => {
-    const space = payload.indexOf(' ');
-    if (space < 0 || payload.slice(0, space) === o.store.origin) return;
-    for (const id of payload.slice(space + 1).split(',')) if (id) pending.add(id);
+  const onChange = (ids: string[]) => {
+    for (const id of ids) pending.add(id);
     reading ??= drain();
   };
 
   const onReconnect = async () => {
     const since = new Date((newestSeen ?? new Date()).getTime() - 5_000);
     try {
-      const rows = await o.store.db.query<{ id: string }>('SELECT id FROM host_scan_jobs WHERE modified_at >= $1', [since]);
-      for (const r of rows) pending.add(r.id);
-      log.info({ jobs: rows.length }, 'listening again; re-read jobs changed meanwhile');
+      const ids = await o.jobs.changedSince(since);
+      for (const id of ids) pending.add(id);
+      log.info({ jobs: ids.length }, 'listening again; re-read jobs changed meanwhile');
       reading ??= drain();
       await reading;
       o.onDeaf?.(false);
@@ -66,7 +66,7 @@ export async function bridgeRemoteEvents(o: {
     o.onDeaf?.(true);
   };
 
-  const unlisten = await o.store.db.listen(JOB_CHANNEL, { onPayload, onLost, onReconnect: () => void onReconnect() });
+  const unlisten = await o.changes.listen({ onChange, onLost, onReconnect: () => void onReconnect() });
   return {
     async stop() {
       await unlisten();

@@ -5,6 +5,7 @@ import { startTestGateway, type TestGateway } from './support/gateway';
 import { HOSTS, hostsFile } from './support/hosts';
 import { call } from './support/http';
 import { TEST_SECRET, adminToken, rawToken, token } from './support/tokens';
+import { countJobs as countStoreJobs } from './support/sql';
 
 const now = () => Math.floor(Date.now() / 1000);
 const ASPNET_ROLE = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
@@ -29,8 +30,7 @@ async function schedule(g: TestGateway, bearer: string | null, headers: Record<s
   return { ...res, created };
 }
 
-const countJobs = async (g: TestGateway) =>
-  (await g.gateway.store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM host_scan_jobs'))[0]!.n;
+const countJobs = (g: TestGateway) => countStoreJobs(g.gateway.store);
 
 function expect401(res: Awaited<ReturnType<typeof schedule>>) {
   expect(res.status).toBe(401);

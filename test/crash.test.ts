@@ -7,6 +7,7 @@ import { hostsFile } from './support/hosts';
 import { call } from './support/http';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { adminToken } from './support/tokens';
+import { sqlOf } from './support/sql';
 
 const HOSTS = 30;
 const RETRY_LIMIT = 2;
@@ -69,7 +70,7 @@ describe('kill -9 with scans running', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     const store = await openStore({ databaseUrl: null, dataDir });
-    const rows = await store.db.query<{ status: number; attempts: number }>('SELECT status, attempts FROM host_scans');
+    const rows = await sqlOf(store).query<{ status: number; attempts: number }>('SELECT status, attempts FROM host_scans');
     await store.stop();
     expect(rows).toHaveLength(HOSTS);
     for (const r of rows) {

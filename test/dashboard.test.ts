@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import type { Principal } from '../src/auth';
 import { chromiumAvailable, launchChromium } from './support/browser';
+import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { closedPort, silentListener, sshListener, type TestListener } from './support/listeners';
 import { adminToken } from './support/tokens';
 
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 const ARTIFACTS = 'test-artifacts';
 
 describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => {

@@ -6,6 +6,7 @@ import { HOSTS, hostsFile } from './support/hosts';
 import { call } from './support/http';
 import { adminToken, appToken, rawToken, token } from './support/tokens';
 import { graphqlDocument } from './support/arbitraries';
+import { countJobs as countStoreJobs } from './support/sql';
 
 // Property tests: hostile input of every shape, against the real gateway. 100 runs each in CI
 // (FUZZ_RUNS for more); a failure prints its seed, and FUZZ_SEED replays it.
@@ -29,7 +30,7 @@ afterAll(async () => {
   expect(unhandled).toEqual([]);
 });
 
-const countJobs = async () => (await t.gateway.store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM host_scan_jobs'))[0]!.n;
+const countJobs = () => countStoreJobs(t.gateway.store);
 const knownId = fc.constantFrom(HOSTS.alpha.id, HOSTS.beta.id, HOSTS.gamma.id);
 const anyToken = fc.oneof(
   fc.constant(null),

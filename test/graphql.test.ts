@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../src/auth';
 import { ActionFailureReason, ActionStatus } from '../src/model';
+import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { gql } from './support/graphql';
 import { UNKNOWN_ID } from './support/hosts';
 import { call } from './support/http';
 import { adminToken, appToken, token } from './support/tokens';
+import { countJobs as countStoreJobs } from './support/sql';
 
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 const STATUS_FIELDS = `id status statusDescription hostScanHostStatus {
   hostScanHostId hostId name dnsHostName os ipAddress version status statusDescription failureReason }`;
 
@@ -22,7 +22,7 @@ afterAll(() => t.stop());
 const newHosts = (n: number) =>
   t.gateway.service.upsertHosts(ADMIN, { hosts: Array.from({ length: n }, (_, i) => ({ name: `g-${randomUUID()}`, ipAddress: `127.0.2.${i + 1}` })) });
 const rest = (path: string, init: Parameters<typeof call>[1] = {}) => call(`${t.url}/api/v1/HostScanJob${path}`, { token: adminToken(), ...init });
-const countJobs = async () => (await t.gateway.store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM host_scan_jobs'))[0]!.n;
+const countJobs = () => countStoreJobs(t.gateway.store);
 
 /** The GraphQL status shape with enum names turned into the vendor integers REST sends. */
 function asRest(job: any) {

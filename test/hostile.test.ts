@@ -5,17 +5,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../src/auth';
 import { freshDataDir, startTestGateway, type TestGateway } from './support/gateway';
 import { gql, rawSocket } from './support/graphql';
 import { HOSTS, hostsFile } from './support/hosts';
 import { call } from './support/http';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { adminToken, appToken, rawToken, token } from './support/tokens';
+import { ADMIN } from './support/principals';
 
 // Round two of hostile callers (issue 21): each case reproduces an attack that once worked.
 
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 
 function startFlood(url: string, token: string, sockets: number, perSocket: number): Promise<ChildProcess> {
   const child = fork(resolve('test/support/flood-child.ts'), [url.replace(/^http/, 'ws') + '/graphql', token, String(sockets), String(perSocket)], {

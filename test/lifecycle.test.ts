@@ -1,13 +1,13 @@
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Principal } from '../src/auth';
 import { ConfigError } from '../src/config';
 import { freshDataDir, startTestGateway } from './support/gateway';
 import { HOSTS, hostsFile } from './support/hosts';
 import { call } from './support/http';
 import { adminToken } from './support/tokens';
+import { ADMIN } from './support/principals';
+import { sqlOf } from './support/sql';
 
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 
 describe('the embedded store across restarts', () => {
   it('keeps hosts and jobs on the same DATA_DIR', async () => {
@@ -75,7 +75,7 @@ describe('the embedded store across restarts', () => {
 describe('unexpected failures', () => {
   it('are masked as a 500 ProblemDetails and logged with the same traceId', async () => {
     const t = await startTestGateway({ HOSTS_FILE: hostsFile() }, { runner: false });
-    await t.gateway.store.db.close();
+    await sqlOf(t.gateway.store).close();
     const res = await call(`${t.url}/api/v1/HostScanJob`, { token: adminToken() });
     expect(res.status).toBe(500);
     expect(res.json).toEqual({

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Principal } from '../src/auth';
 import { createLogger } from '../src/logger';
+import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { gql } from './support/graphql';
 import { HOSTS, hostsFile } from './support/hosts';
@@ -17,7 +17,6 @@ import { waitForJob } from './support/jobs';
 import { closedPort, sshListener } from './support/listeners';
 import { adminToken } from './support/tokens';
 
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 
 let t: TestGateway;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../src/auth';
+import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { collect, gql, wsClient } from './support/graphql';
 import { call } from './support/http';
@@ -9,7 +9,6 @@ import { createDatabase, postgresAdminUrl } from './support/postgres';
 import { startTcpProxy } from './support/tcp-proxy';
 import { adminToken, appToken } from './support/tokens';
 
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 const token = adminToken();
 
 describe.skipIf(!postgresAdminUrl())('PostgreSQL outage', () => {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../src/auth';
+import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { HOSTS, UNKNOWN_ID, hostsFile } from './support/hosts';
 import { call } from './support/http';
 import { adminToken, appToken } from './support/tokens';
+import { countJobs as countStoreJobs } from './support/sql';
 
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const TRACE = /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/;
@@ -264,7 +264,4 @@ describe('edges of the HTTP server', () => {
   });
 });
 
-async function countJobs(): Promise<number> {
-  const rows = await t.gateway.store.db.query<{ n: number }>('SELECT count(*)::int AS n FROM host_scan_jobs');
-  return rows[0]!.n;
-}
+const countJobs = () => countStoreJobs(t.gateway.store);

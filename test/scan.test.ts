@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../src/auth';
 import type { HostInput } from '../src/model';
+import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { call } from './support/http';
 import { waitForJob, waitForJobState } from './support/jobs';
@@ -10,7 +10,6 @@ import { closedPort, silentListener, sshListener, winrmListener, type TestListen
 import { installedSshVersion, sshdAvailable, startSshd } from './support/sshd';
 import { adminToken } from './support/tokens';
 
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 const token = adminToken();
 const cleanup: (() => Promise<void>)[] = [];
 let t: TestGateway;

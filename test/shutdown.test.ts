@@ -10,6 +10,7 @@ import { hostsFile } from './support/hosts';
 import { call } from './support/http';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { adminToken } from './support/tokens';
+import { sqlOf } from './support/sql';
 
 const token = adminToken();
 const listeners: TestListener[] = [];
@@ -75,7 +76,7 @@ describe.each(backends.filter((b) => b.available))('SIGTERM with the $name', (ba
     expect(gw.lines.join('\n')).toContain('already shutting down');
 
     const check = await store.open();
-    const rows = await check.db.query<{ status: number; host_id: string }>('SELECT status, host_id FROM host_scans');
+    const rows = await sqlOf(check).query<{ status: number; host_id: string }>('SELECT status, host_id FROM host_scans');
     await check.stop();
     await store.cleanup();
     expect(rows).toHaveLength(3);
@@ -94,7 +95,7 @@ describe.each(backends.filter((b) => b.available))('SIGTERM with the $name', (ba
     gw.child.kill('SIGTERM');
     expect(await gw.exited).toBe(0);
     const check = await store.open();
-    const [row] = await check.db.query<{ status: number; attempts: number; lease_owner: string | null }>('SELECT status, attempts, lease_owner FROM host_scans');
+    const [row] = await sqlOf(check).query<{ status: number; attempts: number; lease_owner: string | null }>('SELECT status, attempts, lease_owner FROM host_scans');
     await check.stop();
     await store.cleanup();
     expect(row).toEqual({ status: 0, attempts: 0, lease_owner: null });

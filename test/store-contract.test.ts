@@ -7,6 +7,7 @@ import { JOB_CHANNEL, openStore, type Store } from '../src/store';
 import { migrate } from '../src/store/migrations';
 import { freshDataDir } from './support/gateway';
 import { createDatabase, postgresAdminUrl } from './support/postgres';
+import { sqlOf } from './support/sql';
 
 // One contract, every store: the embedded PGlite store always, PostgreSQL when the machine has it.
 
@@ -112,7 +113,7 @@ for (const backend of backends) {
         }
       }
       expect(jobOfHost.size).toBe(5);
-      const empty = await store.db.query<{ n: number }>(
+      const empty = await sqlOf(store).query<{ n: number }>(
         'SELECT count(*)::int AS n FROM host_scan_jobs j WHERE NOT EXISTS (SELECT 1 FROM host_scans s WHERE s.job_id = j.id)',
       );
       expect(empty).toEqual([{ n: 0 }]);
@@ -123,7 +124,7 @@ for (const backend of backends) {
       const scanId = job.scans[0]!.id;
       const claimed = await claimScan(scanId);
       expect(claimed).toMatchObject({ id: scanId, jobId: job.id, attempts: 1 });
-      const [row] = await store.db.query<{ status: number; lease_owner: string; ahead: number }>(
+      const [row] = await sqlOf(store).query<{ status: number; lease_owner: string; ahead: number }>(
         `SELECT status, lease_owner, extract(epoch FROM lease_expires_at - now())::float AS ahead FROM host_scans WHERE id = $1`, [scanId]);
       expect(row).toMatchObject({ status: ActionStatus.Running, lease_owner: 'owner-a' });
       expect(row!.ahead).toBeGreaterThan(50);
@@ -171,8 +172,8 @@ for (const backend of backends) {
     it('reclaims expired leases with backoff, then fails the scan once attempts run out', async () => {
       const { job } = await scheduleOne();
       const scanId = job.scans[0]!.id;
-      const expire = () => store.db.query(`UPDATE host_scans SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [scanId]);
-      const makeDue = () => store.db.query(`UPDATE host_scans SET run_after = now() WHERE id = $1`, [scanId]);
+      const expire = () => sqlOf(store).query(`UPDATE host_scans SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [scanId]);
+      const makeDue = () => sqlOf(store).query(`UPDATE host_scans SET run_after = now() WHERE id = $1`, [scanId]);
       for (let attempt = 1; attempt <= 2; attempt++) {
         expect(await claimScan(scanId, 'dying')).toMatchObject({ attempts: attempt });
         await expire();
@@ -238,7 +239,7 @@ for (const backend of backends) {
 
     it('keeps the job row\'s status and revision in step with its scans', async () => {
       const { job } = await scheduleOne();
-      const stored = async () => (await store.db.query<{ status: number; revision: number }>('SELECT status, revision FROM host_scan_jobs WHERE id = $1', [job.id]))[0]!;
+      const stored = async () => (await sqlOf(store).query<{ status: number; revision: number }>('SELECT status, revision FROM host_scan_jobs WHERE id = $1', [job.id]))[0]!;
       expect(await stored()).toEqual({ status: ActionStatus.Queued, revision: 0 });
       await claimScan(job.scans[0]!.id);
       expect(await stored()).toEqual({ status: ActionStatus.Running, revision: 1 });
@@ -248,7 +249,7 @@ for (const backend of backends) {
     });
 
     it('runs migrations once however often they are applied', async () => {
-      await Promise.all([migrate(store.db), migrate(store.db)]);
+      await Promise.all([migrate(sqlOf(store)), migrate(sqlOf(store))]);
       expect(await count('schema_migrations')).toBe(1);
     });
 
@@ -266,7 +267,7 @@ for (const backend of backends) {
     });
 
     async function count(table: string): Promise<number> {
-      return (await store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
+      return (await sqlOf(store).query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
     }
   });
 }

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '../src/auth';
 import type { Job } from '../src/model';
+import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { collect, gql, rawSocket, wsClient } from './support/graphql';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { adminToken, appToken, token } from './support/tokens';
+import { sqlOf } from './support/sql';
 
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 const WATCH = 'subscription($ids: [ID!]) { hostScanJobStatus(jobIds: $ids) { id status statusDescription hostScanHostStatus { status os version } } }';
 
 let t: TestGateway;
@@ -158,7 +158,7 @@ describe('the graphql-transport-ws protocol with a raw socket', () => {
     expect(refused.payload[0].message).toMatch(/Only subscriptions/);
     s.send({ id: 'q', type: 'subscribe', payload: { query: '{ hosts { nodes { id } } }' } });
     expect(await s.next()).toMatchObject({ id: 'q', type: 'error' });
-    const rows = await t.gateway.store.db.query('SELECT 1 FROM host_scans WHERE host_id = $1', [host.id]);
+    const rows = await sqlOf(t.gateway.store).query('SELECT 1 FROM host_scans WHERE host_id = $1', [host.id]);
     expect(rows).toHaveLength(0);
     s.ws.close();
   });

@@ -25,9 +25,20 @@ export interface Sql extends Queryable {
 }
 
 export interface Db extends Sql {
-  /** LISTEN on `channel`; resolves to a function that stops listening. */
-  listen(channel: string, listener: Listener): Promise<() => Promise<void>>;
-  /** Whether the database answered the last time it was asked. */
+  /** Whether the database answers now. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** A database with change notifications (PostgreSQL LISTEN/NOTIFY). */
+export interface ListeningDb extends Db {
+  /** LISTEN on `channel`; resolves to a function that stops listening. */
+  listen(channel: string, listener: Listener): Promise<() => Promise<void>>;
+}
+
+/**
+ * The only place the scan model's active statuses (Queued 0, Running 1) are written for SQL: the
+ * partial unique index `host_scans_one_active_per_host` is defined with this predicate, and a query
+ * must repeat it to the letter for PostgreSQL to use the index (as ON CONFLICT's arbiter).
+ */
+export const ACTIVE_SCAN = 'status IN (0, 1)';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { listenForChanges, type ChangeNotifications } from './changes';
 import type { Db } from './db';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
@@ -8,23 +9,29 @@ import { openPglite } from './pglite';
 import { openPostgres } from './postgres';
 import { createStores } from './stores';
 
-export type { Db } from './db';
+export type { ChangeListener, ChangeNotifications } from './changes';
+export { JOB_CHANNEL } from './changes';
 export type { HostListQuery, UpsertResult } from './hosts';
-export { JOB_CHANNEL } from './jobs';
 export type { JobListQuery, ScheduleResult } from './jobs';
 export type { ClaimedScan, Queue, ScanResult } from './queue';
 
-/** The scan model's persistence. One SQL dialect; PGlite (embedded) or PostgreSQL underneath. */
+/**
+ * The scan model's persistence: operations by name, never SQL. One SQL dialect underneath, on PGlite
+ * (embedded) or PostgreSQL. What only one backend can do is a capability it declares (`changes`).
+ */
 export interface Store {
   readonly kind: 'embedded' | 'postgres';
   /** Identifies this database (the vendor's `nodeId`). */
   readonly nodeId: string;
   /** Identifies this process among the instances sharing the database. */
   readonly origin: string;
-  readonly db: Db;
   readonly hosts: HostStore;
   readonly jobs: JobStore;
   readonly queue: Queue;
+  /** Changes other instances commit; null where no other instance can share the database. */
+  readonly changes: ChangeNotifications | null;
+  /** Whether the database answers now. */
+  healthy(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -34,25 +41,38 @@ export interface StoreOptions {
   dataDir: string;
 }
 
+// Raw SQL for tests and diagnostics only: no part of the gateway outside store/ speaks SQL.
+const handles = new WeakMap<Store, Db>();
+
+/** The database under a store, for tests that set up or inspect rows directly. Not for the gateway. */
+export function sqlOf(store: Store): Db {
+  const db = handles.get(store);
+  if (!db) throw new Error('Not a store opened by openStore.');
+  return db;
+}
+
 /** Open the configured database, apply migrations and build the store. */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const kind = options.databaseUrl ? 'postgres' : 'embedded';
   const embedded = options.databaseUrl ? null : await openPglite(options.dataDir);
-  const db = embedded ?? (await openPostgres(options.databaseUrl!, { poolSize: options.databasePoolSize }));
+  const server = embedded ? null : await openPostgres(options.databaseUrl!, { poolSize: options.databasePoolSize });
+  const db = (embedded ?? server)!;
   try {
     await migrate(db);
     const [meta] = await db.query<{ value: string }>(`SELECT value FROM gateway_meta WHERE key = 'node_id'`);
     const nodeId = meta!.value;
     let stopping: Promise<void> | null = null;
     const origin = `${process.pid}-${randomUUID()}`;
-    return {
-      kind,
+    const store: Store = {
+      kind: embedded ? 'embedded' : 'postgres',
       nodeId,
       origin,
-      db,
       ...(embedded ? await embedded.stores(nodeId, origin) : createStores(db, nodeId, { origin, announce: true })),
+      changes: server ? listenForChanges(server, origin) : null,
+      healthy: () => db.healthy(),
       stop: () => (stopping ??= db.close()),
     };
+    handles.set(store, db);
+    return store;
   } catch (err) {
     await db.close();
     throw err;

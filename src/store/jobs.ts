@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ActionStatus, jobState, type Creator, type Job } from '../model';
-import type { Queryable, Sql } from './db';
+import { IDS_PER_NOTIFY, JOB_CHANNEL } from './changes';
+import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
 import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
 
 export type ScheduleResult = { jobs: Job[]; missing?: undefined } | { jobs?: undefined; missing: string[] };
@@ -20,10 +21,6 @@ export interface JobStoreOptions {
   announce: boolean;
 }
 
-/** The NOTIFY channel on which job changes are announced, as `<origin> <jobId>,<jobId>,…`. */
-export const JOB_CHANNEL = 'scan_gateway_jobs';
-// NOTIFY payloads must stay under 8000 bytes: 100 ids take about 3.7 kB.
-const IDS_PER_NOTIFY = 100;
 
 /** Jobs and their host scans: scheduling, reading and cancelling. */
 export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions) {
@@ -97,7 +94,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
         // our scans reference them), and which already have a queued or running job.
         const found = await tx.query<{ id: string; job_id: string | null }>(
           `SELECT h.id, s.job_id FROM hosts h
-           LEFT JOIN host_scans s ON s.host_id = h.id AND s.status IN (0, 1)
+           LEFT JOIN host_scans s ON s.host_id = h.id AND s.${ACTIVE_SCAN}
            WHERE h.id = ANY($1::uuid[]) FOR SHARE OF h`,
           [hostIds],
         );
@@ -124,7 +121,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
                  h.ssh_port, h.win_rm_port
                FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id)
                JOIN hosts h ON h.id = v.host_id
-               ON CONFLICT (host_id) WHERE status IN (0, 1) DO NOTHING
+               ON CONFLICT (host_id) WHERE ${ACTIVE_SCAN} DO NOTHING
                RETURNING *)
              SELECT ${JOB_COLUMNS} FROM j JOIN s ON s.job_id = j.id`,
             [fresh.map(() => randomUUID()), jobIds, fresh, creator.subject, creator.userName, creator.address],
@@ -151,6 +148,18 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     getJobs: (ids: readonly string[]) => readByIds(db, ids),
 
     listIds,
+
+    /** Ids of jobs changed at or after `since` (database time), for catching up on missed announcements. */
+    async changedSince(since: Date): Promise<string[]> {
+      const rows = await db.query<{ id: string }>('SELECT id FROM host_scan_jobs WHERE modified_at >= $1', [since]);
+      return rows.map((r) => r.id);
+    },
+
+    /** How many jobs have each status. */
+    async countByStatus(): Promise<Map<ActionStatus, number>> {
+      const rows = await db.query<{ status: number; n: number }>('SELECT status, count(*)::int AS n FROM host_scan_jobs GROUP BY status');
+      return new Map(rows.map((r) => [r.status as ActionStatus, r.n]));
+    },
 
     /** The id of the host's latest job, if it has one. */
     async latestIdForHost(hostId: string): Promise<string | null> {
@@ -196,7 +205,7 @@ export type JobChanges = ReturnType<typeof createJobStore>['changed'];
 
 async function activeJobs(q: Queryable, hostIds: readonly string[]): Promise<Map<string, string>> {
   const rows = await q.query<{ host_id: string; job_id: string }>(
-    `SELECT host_id, job_id FROM host_scans WHERE host_id = ANY($1::uuid[]) AND status IN (0, 1)`,
+    `SELECT host_id, job_id FROM host_scans WHERE host_id = ANY($1::uuid[]) AND ${ACTIVE_SCAN}`,
     [hostIds],
   );
   return new Map(rows.map((r) => [r.host_id, r.job_id]));

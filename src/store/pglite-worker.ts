@@ -21,11 +21,18 @@ export type Request = { id: number } & (
   | { op: 'begin' }
   | { op: 'end'; tx: number; commit: boolean }
   | { op: 'stores'; nodeId: string; origin: string }
-  | { op: 'call'; target: keyof Stores; method: string; args: unknown[] }
+  | ({ op: 'call' } & StoreCall)
   | { op: 'close' }
 );
 
 type Stores = ReturnType<typeof createStores>;
+
+/** One call of a store method, typed from the store parts: a target, one of its methods, and that method's arguments. */
+export type StoreCall = {
+  [T in keyof Stores]: {
+    [M in keyof Stores[T]]: Stores[T][M] extends (...args: infer A) => unknown ? { target: T; method: M; args: A } : never;
+  }[keyof Stores[T]];
+}[keyof Stores];
 
 /** Replies carry the request's id; id 0 says the database is open (or why it is not). */
 export type Reply = { id: number; value: unknown } | { id: number; error: { message: string; code?: string } };
@@ -107,9 +114,10 @@ async function run(db: Database, req: Request): Promise<unknown> {
       stores = createStores(db, req.nodeId, { origin: req.origin, announce: false });
       return null;
     case 'call': {
-      const method = (stores?.[req.target] as Record<string, unknown> | undefined)?.[req.method];
-      if (typeof method !== 'function') throw new Error(`No store method ${req.target}.${req.method}.`);
-      return await method(...req.args);
+      // The union is checked where calls are made; here any member is dispatched the same way.
+      const method = (stores?.[req.target] as Record<string, unknown> | undefined)?.[req.method as string];
+      if (typeof method !== 'function') throw new Error(`No store method ${req.target}.${String(req.method)}.`);
+      return await (method as (...args: unknown[]) => unknown)(...(req.args as unknown[]));
     }
     case 'close':
       await db.close();

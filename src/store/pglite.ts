@@ -5,7 +5,7 @@ import type { Db, Queryable } from './db';
 import { lockDataDir } from './dir-lock';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
-import type { Reply, Request, WorkerOptions } from './pglite-worker';
+import type { Reply, Request, StoreCall, WorkerOptions } from './pglite-worker';
 import type { Queue } from './queue';
 
 type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -66,11 +66,15 @@ export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
     throw err;
   }
   // Forwards every method call to the worker's store of that name. Arguments and results are plain data
-  // (structured clone keeps Dates, Maps and Sets), which is what the store's methods take and give.
-  const remote = <T extends object>(target: 'hosts' | 'jobs' | 'queue'): T =>
+  // (structured clone keeps Dates, Maps and Sets), which is what the store's methods take and give. T's
+  // methods are the worker's (see StoreCall), so the call built here is one StoreCall allows.
+  const remote = <T extends object>(target: StoreCall['target']): T =>
     new Proxy({} as T, {
       // Not `then`: a store must not look like a promise to `await`.
-      get: (_, method) => (typeof method === 'string' && method !== 'then' ? (...args: unknown[]) => call({ op: 'call', target, method, args }) : undefined),
+      get: (_, method) =>
+        typeof method === 'string' && method !== 'then'
+          ? (...args: unknown[]) => call({ op: 'call', ...({ target, method, args } as unknown as StoreCall) })
+          : undefined,
     });
   let closing: Promise<void> | null = null;
   return {
@@ -91,7 +95,6 @@ export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
       await call({ op: 'end', tx, commit: true });
       return result;
     },
-    listen: () => Promise.reject(new Error('The embedded store serves one gateway; there are no other instances to listen to.')),
     async healthy() {
       return !gone && !closing;
     },

@@ -1,12 +1,12 @@
 import pg from 'pg';
-import type { Db, Listener } from './db';
+import type { ListeningDb, Listener } from './db';
 import { poolDb } from './pool-db';
 
 /**
  * The server store: a `pg` Pool against PostgreSQL. Connection failures surface as UNAVAILABLE;
  * LISTEN runs on a dedicated connection that reconnects with backoff.
  */
-export async function openPostgres(url: string, options: { poolSize?: number } = {}): Promise<Db> {
+export async function openPostgres(url: string, options: { poolSize?: number } = {}): Promise<ListeningDb> {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
