@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { ListeningDb, Listener } from './db';
+import { createBackoff } from '../backoff';
 import { poolDb } from './pool-db';
 
 /**
@@ -40,7 +41,7 @@ function createListenConnection(url: string) {
   let connecting: Promise<pg.Client> | null = null;
   let closed = false;
   let retryTimer: NodeJS.Timeout | null = null;
-  let backoffMs = 250;
+  const backoff = createBackoff();
 
   const connect = (): Promise<pg.Client> => {
     connecting ??= (async () => {
@@ -53,7 +54,7 @@ function createListenConnection(url: string) {
       await c.connect();
       for (const channel of channels.keys()) await c.query(`LISTEN ${quoteIdent(channel)}`);
       client = c;
-      backoffMs = 250;
+      backoff.reset();
       return c;
     })().finally(() => {
       connecting = null;
@@ -78,10 +79,9 @@ function createListenConnection(url: string) {
         await connect();
         for (const set of channels.values()) for (const l of set) l.onReconnect?.();
       } catch {
-        backoffMs = Math.min(backoffMs * 2, 5_000);
         scheduleReconnect();
       }
-    }, backoffMs);
+    }, backoff.next());
     retryTimer.unref();
   };
 

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { ActionFailureReason, ActionStatus } from '../src/model';
+import { createResultBatcher } from '../src/runner/batcher';
+import { dispose } from '../src/runner/outcome';
+import { SlotBudget } from '../src/runner/slots';
+
+// The runner's parts that are plain arithmetic and decisions, without a store or a network.
+
+describe('SlotBudget', () => {
+  it('asks for the free slots, less what waits and what claims under way were promised', () => {
+    const budget = new SlotBudget(4);
+    expect(budget.wanted(0, false)).toBe(4);
+    budget.scanStarted();
+    budget.reserve(1);
+    expect(budget.wanted(1, false)).toBe(1);
+    budget.unreserve(1);
+    expect(budget.wanted(0, false)).toBe(3);
+    expect(budget.hasFreeSlot).toBe(true);
+  });
+
+  it('leases ahead as many as slots free while one batch is written, never more than concurrency', () => {
+    const budget = new SlotBudget(10);
+    expect(budget.readAhead()).toBe(0);
+    budget.scanStarted();
+    budget.scanEnded(20);
+    budget.wrote(10);
+    expect(budget.readAhead()).toBe(5);
+    expect(budget.wanted(0, true)).toBe(15);
+    budget.wrote(1_000);
+    expect(budget.readAhead()).toBe(10);
+  });
+
+  it('leases nothing ahead while scans are slow', () => {
+    const budget = new SlotBudget(32);
+    budget.scanStarted();
+    budget.scanEnded(5_000);
+    budget.wrote(5);
+    expect(budget.readAhead()).toBe(0);
+    expect(budget.wanted(0, true)).toBe(32);
+  });
+
+  it('never asks for more than one claim holds', () => {
+    expect(new SlotBudget(10_000).wanted(0, false)).toBe(256);
+  });
+});
+
+describe('dispose: how a scan ended → what the store hears', () => {
+  const outcome = { ok: true, description: 'Complete: Debian 12', ipAddress: '127.0.0.1', os: 'Debian', version: '12', hostConnected: true };
+  it.each([
+    ['a lost lease drops even a finished scan', { outcome, abort: 'lease-lost' as const }, 'drop'],
+    ['a shutdown hands even a finished scan back', { outcome, abort: 'shutdown' as const }, 'release'],
+    ['a scan that finished before its cancel is recorded as found', { outcome, abort: 'cancel' as const }, ActionStatus.Complete],
+    ['a cancel with no outcome', { error: 'cancel', abort: 'cancel' as const }, ActionStatus.Cancelled],
+    ['a timeout with no outcome', { error: 'timeout', abort: 'timeout' as const }, ActionStatus.Failed],
+    ['a scanner that threw without an abort', { error: new Error('boom'), abort: null }, ActionStatus.Failed],
+  ])('%s', (_name, ended, expected) => {
+    const d = dispose({ timeoutMs: 30_000, ...ended });
+    expect(d.kind === 'record' ? d.result.status : d.kind).toBe(expected);
+  });
+
+  it('says why: a timeout names its limit, a scanner error is a system error to log', () => {
+    const timeout = dispose({ abort: 'timeout', timeoutMs: 1234 });
+    expect(timeout).toMatchObject({ kind: 'record', result: { description: 'Timed out after 1234 ms', failureReason: ActionFailureReason.ActionTimeout } });
+    const crash = dispose({ abort: null, error: new Error('boom'), timeoutMs: 1 });
+    expect(crash).toMatchObject({ kind: 'record', unexpected: expect.any(Error), result: { description: 'Scanner error: boom', failureReason: ActionFailureReason.SystemError } });
+  });
+});
+
+describe('the result batcher', () => {
+  const result = { status: ActionStatus.Complete, description: '', failureReason: ActionFailureReason.NoError, hostConnected: true } as const;
+
+  it('writes a burst in one batch while the next collects, sends that before settling the first, and fails only the batch that failed', async () => {
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const batcher = createResultBatcher<string[]>({
+      waitMs: 1,
+      maxBatch: 10,
+      send: async (batch) => {
+        const ids = batch.map((b) => b.scanId);
+        events.push(`send ${ids.join(',')}`);
+        if (ids.includes('a')) await gate;
+        if (ids.includes('bad')) throw new Error('store down');
+        return ids;
+      },
+      settle: (ids) => void events.push(`settle ${ids.join(',')}`),
+    });
+    const first = [batcher.record('a', result), batcher.record('b', result)];
+    await new Promise((r) => setTimeout(r, 10));
+    const second = [batcher.record('c', result), batcher.record('bad', result)];
+    await new Promise((r) => setTimeout(r, 10));
+    expect(events).toEqual(['send a,b']);
+    release();
+    await Promise.all(first);
+    await expect(Promise.all(second)).rejects.toThrow('store down');
+    expect(events).toEqual(['send a,b', 'send c,bad', 'settle a,b']);
+    expect(batcher.busy).toBe(false);
+  });
+});
