@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createVerifier, ephemeralSecret, mintToken } from './auth';
+import { createVerifier, ephemeralSecret, mintToken, type TokenVerifier } from './auth';
 import type { Config } from './config';
 import { JobEventBus } from './events';
 import { mountGraphQL } from './graphql/http';
@@ -15,7 +15,8 @@ import { DEMO_HOST, readHostsFile } from './hosts-file';
 import { createHttpServer } from './http';
 import { JobCache } from './job-cache';
 import { createLogger } from './logger';
-import { createMetrics } from './metrics';
+import { createLifecycle, type Lifecycle } from './lifecycle';
+import { createMetrics, type Metrics } from './metrics';
 import { bridgeRemoteEvents } from './remote-events';
 import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
@@ -66,125 +67,137 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   });
   const devTokens = ephemeral ? mintDevTokens(ephemeral, config) : null;
   const metrics = createMetrics();
-
-  // Stopped in reverse order of this list if start fails half-way; `stop()` below has its own order.
-  const started: (() => Promise<unknown>)[] = [];
-  const unwind = async () => {
-    for (const stop of started.reverse().splice(0)) {
-      await stop().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
-    }
-  };
+  const lifecycle = createLifecycle(logger);
+  // Set when stopping: readiness turns 503 and new schedules are refused with this reason.
+  const shutdown = { reason: null as string | null };
   try {
-    const store = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir });
-    started.push(() => store.stop());
-    await seedHosts(config, store);
-
-    let draining: string | null = null;
-    // One time budget for all fan-out work (the bus's deliveries and the sockets' writes).
-    const pacer = createPacer();
-    const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'), pacer);
-    const cache = new JobCache(events);
-    started.push(async () => cache.stop());
-    const bridge = store.changes
-      ? await bridgeRemoteEvents({ changes: store.changes, jobs: store.jobs, events, logger, onDeaf: (deaf) => cache.setTrusted(!deaf) })
-      : null;
-    if (bridge) started.push(() => bridge.stop());
-    const runner = createRunner({
-      queue: store.queue,
-      scanner: deps.scanner ?? createProbeScanner(),
-      logger,
-      publish: (jobs) => events.publish(jobs),
-      concurrency: config.scanConcurrency,
-      timeoutMs: config.scanTimeoutMs,
-      leaseMs: config.scanLeaseMs,
-      retryLimit: config.scanRetryLimit,
-      retryBackoffMs: config.scanRetryBackoffMs,
-      onScanFinished: (status, seconds) => metrics.scanFinished(status, seconds),
-    });
-    const service = new HostScanService({
-      store,
-      events,
-      cache,
-      maxHostIds: config.maxHostIds,
-      refusal: () => draining,
-      onJobsChanged: (jobs) => {
-        events.publish(jobs);
-        runner.wake();
-      },
-      onCancelRunning: (scanIds) => runner.cancel(scanIds),
-    });
-    const runScans = deps.runner ?? true;
-    if (runScans) runner.start();
-    started.push(() => runner.stop(0));
-
-    const http = await createHttpServer({
-      logger,
-      bodyLimitBytes: config.bodyLimitBytes,
-      verifier,
-      service,
-      metrics,
-      tls: config.tls,
-      devToken: devTokens?.admin ?? null,
-      version: VERSION,
-      notReady: async () =>
-        draining ??
-        (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
-        ((await store.healthy()) ? null : 'The database is unreachable.'),
-    });
-    const schema = await buildGatewaySchema(service);
-    const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
-    const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
-    const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http') });
-    started.push(() => apollo.stop());
-    await http.listen({ port: config.port, host: config.host });
-    started.push(() => http.close());
-    const sockets = attachGraphQLSockets({
-      server: http.server,
-      path: '/graphql',
-      schema,
-      service,
-      verifier,
-      limits,
-      maxSubscriptions: config.wsMaxSubscriptions,
-      maxPayloadBytes: config.wsMaxPayloadBytes,
-      maxSocketsPerSubject: config.wsMaxSocketsPerSubject,
-      maxDocumentsPerSubject: config.wsMaxDocumentsPerSubject,
-      maxDocuments: config.wsMaxDocuments,
-      maxPendingPerAddress: config.wsMaxPendingPerAddress,
-      initTimeoutMs: config.wsInitTimeoutMs,
-      logger,
-      onOperation: onOperation('ws'),
-      pacer,
-    });
-    started.push(() => sockets.stop());
-    metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => sockets.activeSubscriptions, longestRenewalGapMs: () => runner.longestRenewalGapMs });
-
-    const { port } = http.server.address() as AddressInfo;
-    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    const url = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const core = await openCore(config, deps, { logger, metrics, lifecycle, shutdown });
+    const edges = await mountEdges(config, core, { logger, metrics, lifecycle, verifier, devToken: devTokens?.admin ?? null, shutdown });
+    const { store, service, events, runner } = core;
+    const { url, port, sockets } = edges;
     logger.info({ port, url, store: store.kind, tls: !!config.tls, algorithms: verifier.algorithms, version: VERSION }, 'gateway listening');
 
     let stopping: Promise<void> | null = null;
     const stop = async () => {
-      draining = 'The gateway is shutting down.';
+      shutdown.reason = 'The gateway is shutting down.';
       const begun = Date.now();
-      const step = async (what: string, work: () => Promise<unknown>) => {
-        await work().catch((err: unknown) => logger.error({ err }, `stopping: ${what} failed`));
-        logger.info({ ms: Date.now() - begun }, `stopping: ${what} done`);
-      };
       logger.info({ inFlight: runner.inFlight }, 'stopping: readiness 503, new schedules refused');
-      await step('websockets closed (1001)', () => sockets.stop());
-      await step('scans drained or handed back', () => runner.stop(config.shutdownDrainMs));
-      await step('http closed', () => closeHttp(http));
-      await step('graphql stopped', () => apollo.stop());
-      if (bridge) await step('listen stopped', () => bridge.stop());
-      await step('store closed', () => store.stop());
+      await lifecycle.stopAll((name) => logger.info({ ms: Date.now() - begun }, `stopping: ${name} done`));
     };
     return { url, port, store, service, events, runner, sockets, devTokens, stop: () => (stopping ??= stop()) };
   } catch (err) {
-    await unwind();
+    await lifecycle.stopAll();
     throw err;
   }
+}
+
+interface Wiring {
+  logger: Logger;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+  shutdown: { reason: string | null };
+}
+
+/** The store, the event bus and its cache, the bridge to other instances, the runner and the service. */
+async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, lifecycle, shutdown }: Wiring) {
+  const store = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir });
+  lifecycle.add('store closed', () => store.stop());
+  await seedHosts(config, store);
+
+  // One time budget for all fan-out work (the bus's deliveries and the sockets' writes).
+  const pacer = createPacer();
+  const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'), pacer);
+  const cache = new JobCache(events);
+  lifecycle.add('job cache cleared', () => cache.stop());
+  if (store.changes) {
+    const bridge = await bridgeRemoteEvents({ changes: store.changes, jobs: store.jobs, events, logger, onDeaf: (deaf) => cache.setTrusted(!deaf) });
+    lifecycle.add('listen stopped', () => bridge.stop());
+  }
+  const runner = createRunner({
+    queue: store.queue,
+    scanner: deps.scanner ?? createProbeScanner(),
+    logger,
+    publish: (jobs) => events.publish(jobs),
+    concurrency: config.scanConcurrency,
+    timeoutMs: config.scanTimeoutMs,
+    leaseMs: config.scanLeaseMs,
+    retryLimit: config.scanRetryLimit,
+    retryBackoffMs: config.scanRetryBackoffMs,
+    onScanFinished: (status, seconds) => metrics.scanFinished(status, seconds),
+  });
+  const service = new HostScanService({
+    store,
+    events,
+    cache,
+    maxHostIds: config.maxHostIds,
+    refusal: () => shutdown.reason,
+    onJobsChanged: (jobs) => {
+      events.publish(jobs);
+      runner.wake();
+    },
+    onCancelRunning: (scanIds) => runner.cancel(scanIds),
+  });
+  return { store, events, runner, service, pacer, runScans: deps.runner ?? true };
+}
+
+type Core = Awaited<ReturnType<typeof openCore>>;
+
+/** HTTP (REST, GraphQL, health, metrics, dashboard), then the runner, then the WebSockets. */
+async function mountEdges(
+  config: Config,
+  core: Core,
+  { logger, metrics, lifecycle, verifier, devToken, shutdown }: Wiring & { verifier: TokenVerifier; devToken: string | null },
+) {
+  const { store, runner, service, runScans } = core;
+  const http = await createHttpServer({
+    logger,
+    bodyLimitBytes: config.bodyLimitBytes,
+    verifier,
+    service,
+    metrics,
+    tls: config.tls,
+    devToken,
+    version: VERSION,
+    notReady: async () =>
+      shutdown.reason ??
+      (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
+      ((await store.healthy()) ? null : 'The database is unreachable.'),
+  });
+  const schema = await buildGatewaySchema(service);
+  const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
+  const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
+  const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http') });
+  lifecycle.add('graphql stopped', () => apollo.stop());
+  await http.listen({ port: config.port, host: config.host });
+  lifecycle.add('http closed', () => closeHttp(http));
+  if (runScans) runner.start();
+  // Scans in flight may finish within SHUTDOWN_DRAIN_MS on a graceful stop; a failed start drains nothing.
+  lifecycle.add('scans drained or handed back', () => runner.stop(shutdown.reason ? config.shutdownDrainMs : 0));
+  const sockets = attachGraphQLSockets({
+    server: http.server,
+    path: '/graphql',
+    schema,
+    service,
+    verifier,
+    limits,
+    maxSubscriptions: config.wsMaxSubscriptions,
+    maxPayloadBytes: config.wsMaxPayloadBytes,
+    maxSocketsPerSubject: config.wsMaxSocketsPerSubject,
+    maxDocumentsPerSubject: config.wsMaxDocumentsPerSubject,
+    maxDocuments: config.wsMaxDocuments,
+    maxPendingPerAddress: config.wsMaxPendingPerAddress,
+    initTimeoutMs: config.wsInitTimeoutMs,
+    logger,
+    onOperation: onOperation('ws'),
+    pacer: core.pacer,
+  });
+  lifecycle.add('websockets closed (1001)', () => sockets.stop());
+  metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => sockets.activeSubscriptions, longestRenewalGapMs: () => runner.longestRenewalGapMs });
+
+  const { port } = http.server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return { url, port, sockets };
 }
 
 /**
