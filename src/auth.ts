@@ -182,6 +182,21 @@ function rolesFrom(payload: jwt.JwtPayload): Set<Role> {
   return roles;
 }
 
+/**
+ * The one way in for every edge: the principal of an `Authorization` header value (REST and GraphQL
+ * over HTTP; WebSocket connectionParams carry the same value). UNAUTHENTICATED without a valid token.
+ */
+export function authenticate(verifier: TokenVerifier, authorization: string | undefined): Principal {
+  const token = bearerToken(authorization);
+  if (!token) throw unauthenticated('A bearer token is required (Authorization: Bearer <token>).');
+  return verifier.verify(token);
+}
+
+/** The `WWW-Authenticate` challenge for a refused request (RFC 6750 §3): why, when a token was sent. */
+export function challenge(reason: string, tokenSent: boolean): string {
+  return tokenSent ? `Bearer error="invalid_token", error_description="${reason.replace(/["\\]/g, '')}"` : 'Bearer';
+}
+
 /** The token of an `Authorization: Bearer …` header, or null when there is none. */
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;

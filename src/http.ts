@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { bearerToken, type Principal, type TokenVerifier } from './auth';
+import { authenticate, type TokenVerifier } from './auth';
 import { dashboardRoutes } from './dashboard';
-import { unauthenticated } from './errors';
 import { acceptJsonOnly } from './json-body';
 import type { Metrics } from './metrics';
 import { registerOpenApi } from './openapi';
@@ -111,7 +110,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       api.setValidatorCompiler(() => () => true);
       api.addHook('onRequest', async (request, reply) => {
         try {
-          request.principal = authenticate(options.verifier, request);
+          request.principal = authenticate(options.verifier, request.headers.authorization);
         } catch (err) {
           return sendAppError(reply, err as never);
         }
@@ -122,11 +121,4 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   );
   await app.register(dashboardRoutes, { devToken: options.devToken });
   return app;
-}
-
-/** The principal of the request's bearer token; UNAUTHENTICATED when there is none or it is not valid. */
-export function authenticate(verifier: TokenVerifier, request: FastifyRequest): Principal {
-  const token = bearerToken(request.headers.authorization);
-  if (!token) throw unauthenticated('A bearer token is required (Authorization: Bearer <token>).');
-  return verifier.verify(token);
 }

@@ -1,5 +1,6 @@
 import { GraphQLError, getNamedType, isLeafType, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { RequestCode } from './errors';
 
 /**
  * The cost of an operation with the values it will run with: a leaf costs 1, an object 2 plus 1.5× its
@@ -37,11 +38,11 @@ export function checkCost(
     cost = getComplexity({ estimators: [estimator], schema, query: document, variables: variables ?? {}, ...(operationName ? { operationName } : {}) });
   } catch (err) {
     throw new GraphQLError(err instanceof Error ? err.message : 'The variables do not fit the operation.', {
-      extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+      extensions: { code: 'BAD_USER_INPUT' satisfies RequestCode, http: { status: 400 } },
     });
   }
   if (cost > limits.maxCost) {
     const message = limits.exposeLimits ? `Query cost ${Math.ceil(cost)} exceeds the limit of ${limits.maxCost}.` : 'The query is too expensive.';
-    throw new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
+    throw new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' satisfies RequestCode, http: { status: 400 } } });
   }
 }

@@ -1,5 +1,5 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { ERROR_CODES, isAppError } from '../errors';
+import { ERROR_CODES, isAppError, type ErrorCode } from '../errors';
 import { SlowConsumerError } from '../events';
 
 // The one mapping from errors to GraphQL, for HTTP and WebSocket alike. Service errors keep their code
@@ -14,6 +14,9 @@ export const REQUEST_CODES = [
 ] as const;
 export type RequestCode = (typeof REQUEST_CODES)[number];
 const isRequestCode = (code: unknown): code is RequestCode => (REQUEST_CODES as readonly unknown[]).includes(code);
+
+/** An error about a request, with a code from the request codes or the service's closed set. */
+export const requestError = (message: string, code: RequestCode | ErrorCode): GraphQLError => new GraphQLError(message, { extensions: { code } });
 
 /**
  * Without introspection (production) a message must not describe the schema: "Did you mean …?" lists

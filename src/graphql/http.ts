@@ -9,12 +9,12 @@ import { fastifyApolloHandler } from '@as-integrations/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
-import { bearerToken, type Principal, type TokenVerifier } from '../auth';
-import { isAppError } from '../errors';
+import { authenticate, challenge, type Principal, type TokenVerifier } from '../auth';
+import { isAppError, type ErrorCode } from '../errors';
 import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
 import { checkCost } from './cost';
-import { formatError } from './errors';
+import { formatError, type RequestCode } from './errors';
 import { limitRules, type GraphQLLimits } from './limits';
 
 export interface GraphQLHttpOptions {
@@ -56,7 +56,7 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
             async didResolveOperation({ operation, document, request }) {
               if (operation?.operation === 'subscription') {
                 throw new GraphQLError('Subscriptions are served over WebSocket at /graphql (graphql-transport-ws protocol).', {
-                  extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+                  extensions: { code: 'BAD_REQUEST' satisfies RequestCode, http: { status: 400 } },
                 });
               }
               checkCost(o.schema, document, request.operationName, request.variables, { maxCost: o.limits.maxCost, exposeLimits: o.limits.exposeLimits });
@@ -80,16 +80,14 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
 
 /** A bad or missing token is an HTTP 401 with a GraphQL error body, not the 500 a throwing context means. */
 function principalOf(verifier: TokenVerifier, request: FastifyRequest): Principal {
-  const token = bearerToken(request.headers.authorization);
   try {
-    if (!token) throw new GraphQLError('A bearer token is required (Authorization: Bearer <token>).');
-    return verifier.verify(token);
+    return authenticate(verifier, request.headers.authorization);
   } catch (err) {
-    const message = isAppError(err) || err instanceof GraphQLError ? err.message : 'The bearer token is not valid.';
+    const message = isAppError(err) ? err.message : 'The bearer token is not valid.';
     throw new GraphQLError(message, {
       extensions: {
-        code: 'UNAUTHENTICATED',
-        http: { status: 401, headers: new HeaderMap([['www-authenticate', token ? 'Bearer error="invalid_token"' : 'Bearer']]) },
+        code: 'UNAUTHENTICATED' satisfies ErrorCode,
+        http: { status: 401, headers: new HeaderMap([['www-authenticate', challenge(message, !!request.headers.authorization)]]) },
       },
     });
   }

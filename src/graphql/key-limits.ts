@@ -1,7 +1,9 @@
 import type { WebSocket } from 'ws';
+import type { ErrorCode } from '../errors';
+import type { RequestCode } from './errors';
 
 export interface KeyRefusal {
-  code: 'BAD_REQUEST' | 'UNAVAILABLE';
+  code: Extract<RequestCode | ErrorCode, 'BAD_REQUEST' | 'UNAVAILABLE'>;
   message: string;
 }
 

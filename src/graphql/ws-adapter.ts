@@ -1,6 +1,7 @@
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import { handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { CloseCode } from './close-codes';
 
 /** What graphql-ws hooks see as `ctx.extra`: the socket and the client's address (not the whole upgrade request, to keep idle sockets small). */
 export interface SocketExtra {
@@ -77,7 +78,7 @@ export function serveGraphQLSockets<P extends Record<string, unknown> | undefine
   return {
     async dispose() {
       clearInterval(ping);
-      for (const client of wss.clients) client.close(1001, 'Going away');
+      for (const client of wss.clients) client.close(CloseCode.GoingAway, 'Going away');
       wss.removeAllListeners('connection');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

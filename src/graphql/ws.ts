@@ -12,13 +12,15 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import type { Context, SubscribePayload } from 'graphql-ws';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Principal, TokenVerifier } from '../auth';
+import { authenticate, type Principal, type TokenVerifier } from '../auth';
 import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
 import { checkCost } from './cost';
-import { formatError } from './errors';
+import { CloseCode } from './close-codes';
+import { formatError, requestError, type RequestCode } from './errors';
 import { createPacer, type Pacer } from '../pacer';
 import { createFanout, type Delivery } from './fanout';
 import { limitRules, type GraphQLLimits } from './limits';
@@ -74,7 +76,8 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   const principals = new WeakMap<WsContext, Principal>();
   const expiryTimers = new WeakMap<WebSocket, NodeJS.Timeout>();
   const rules = [...specifiedRules, ...limitRules(o.limits)];
-  const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+  // Validated documents by their printed form; clients resubscribe with the same few.
+  const documents = new LRUCache<string, DocumentNode | readonly GraphQLError[]>({ max: 500 });
   const deliveries = new WeakMap<object, Delivery>();
   const socketsOf = new Map<string, number>();
   const keys = createKeyLimits(o.maxDocumentsPerSubject, o.maxDocuments);
@@ -125,8 +128,9 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
         if (!principal || !o.service.mayWatchJobs(principal)) return false;
         const open = socketsOf.get(principal.subject) ?? 0;
         if (open >= o.maxSocketsPerSubject) {
-          // Like HTTP 429: a client may retry once it closed others.
-          ctx.extra.socket.close(4429, 'Too many open sockets for this subject');
+          // A limit that frees itself when the subject closes a socket: "try again later", which the
+          // graphql-ws client retries (its 4429 means a protocol error: a second connection_init).
+          ctx.extra.socket.close(CloseCode.TryAgainLater, 'Too many open sockets for this subject');
           return false;
         }
         socketsOf.set(principal.subject, open + 1);
@@ -167,17 +171,17 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   /** The execution arguments of an accepted subscription, or the errors that refuse it. */
   function subscribeArgs(ctx: WsContext, id: string, payload: SubscribePayload): ExecutionArgs | readonly GraphQLError[] {
     const principal = principals.get(ctx);
-    if (!principal) return [new GraphQLError('Not authenticated.', { extensions: { code: 'UNAUTHENTICATED' } })];
+    if (!principal) return [requestError('Not authenticated.', 'UNAUTHENTICATED')];
     // graphql-ws has already reserved this subscription's id in ctx.subscriptions.
     if (Object.keys(ctx.subscriptions).length > o.maxSubscriptions) {
-      return [new GraphQLError(`This socket already holds ${o.maxSubscriptions} subscriptions; complete one first.`, { extensions: { code: 'BAD_REQUEST' } })];
+      return [requestError(`This socket already holds ${o.maxSubscriptions} subscriptions; complete one first.`, 'BAD_REQUEST')];
     }
     const document = parseAndValidate(payload.query);
     if (!('kind' in document)) return document;
     const operation = getOperationAST(document, payload.operationName);
-    if (!operation) return [new GraphQLError('The document holds no operation by that name.', { extensions: { code: 'BAD_USER_INPUT' } })];
+    if (!operation) return [requestError('The document holds no operation by that name.', 'BAD_USER_INPUT')];
     if (operation.operation !== 'subscription') {
-      return [new GraphQLError(`Only subscriptions are accepted over WebSocket; send ${operation.operation}s to POST ${o.path}.`, { extensions: { code: 'BAD_REQUEST' } })];
+      return [requestError(`Only subscriptions are accepted over WebSocket; send ${operation.operation}s to POST ${o.path}.`, 'BAD_REQUEST')];
     }
     try {
       checkCost(o.schema, document, payload.operationName, payload.variables, { maxCost: o.limits.maxCost, exposeLimits: o.limits.exposeLimits });
@@ -186,7 +190,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     }
     const key = subscriptionKey(document, payload.operationName, payload.variables);
     const refused = keys.acquire(ctx.extra.socket, id, principal.subject, key);
-    if (refused) return [new GraphQLError(refused.message, { extensions: { code: refused.code } })];
+    if (refused) return [requestError(refused.message, refused.code)];
     const contextValue: GraphQLContext = { principal, ip: ctx.extra.ip, service: o.service };
     deliveries.set(contextValue, { socket: ctx.extra.socket, id, key });
     return { schema: o.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
@@ -209,7 +213,6 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     const errors = validate(o.schema, document, rules);
     const result = errors.length > 0 ? errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED')) : document;
     if (canonical.length <= 10_000) {
-      if (documents.size >= 500) documents.delete(documents.keys().next().value!);
       documents.set(canonical, result);
     }
     return result;
@@ -219,7 +222,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     const wait = expiresAt - Date.now();
     const timer = setTimeout(() => {
       if (Date.now() < expiresAt) return closeAtExpiry(socket, expiresAt);
-      socket.close(4403, 'Token expired');
+      socket.close(CloseCode.Forbidden, 'Token expired');
     }, Math.max(0, Math.min(wait, MAX_TIMER_MS)));
     timer.unref();
     expiryTimers.set(socket, timer);
@@ -243,16 +246,19 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   };
 }
 
+/**
+ * The principal of a socket's connectionParams: `Authorization: "Bearer …"` as HTTP sends it, or the token
+ * alone under `authorization` or `token`. Null when there is no valid one (the socket closes 4403).
+ */
 function principalOf(verifier: TokenVerifier, params: Record<string, unknown> | undefined): Principal | null {
   const raw = params?.Authorization ?? params?.authorization ?? params?.token;
   if (typeof raw !== 'string') return null;
-  const token = /^Bearer\s+/i.test(raw) ? raw.replace(/^Bearer\s+/i, '') : raw;
   try {
-    return verifier.verify(token.trim());
+    return authenticate(verifier, /^Bearer\s/i.test(raw) ? raw : `Bearer ${raw.trim()}`);
   } catch {
     return null;
   }
 }
 
-const withCode = (e: GraphQLError, code: string) =>
+const withCode = (e: GraphQLError, code: RequestCode) =>
   new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, extensions: { code } });

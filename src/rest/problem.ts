@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { challenge } from '../auth';
 import { isAppError, type AppError, type ErrorCode, type FieldErrors } from '../errors';
 
 // The one mapping from errors to ASP.NET Core ProblemDetails (the links and titles of .NET 6, which the
@@ -59,12 +60,7 @@ export function sendProblem(
 
 export function sendAppError(reply: FastifyReply, err: AppError): FastifyReply {
   const status = STATUS_OF[err.code];
-  if (err.code === 'UNAUTHENTICATED') {
-    const description = err.message.replace(/["\\]/g, '');
-    reply.header('www-authenticate', reply.request.headers.authorization
-      ? `Bearer error="invalid_token", error_description="${description}"`
-      : 'Bearer');
-  }
+  if (err.code === 'UNAUTHENTICATED') reply.header('www-authenticate', challenge(err.message, !!reply.request.headers.authorization));
   if (err.code === 'UNAVAILABLE') reply.header('retry-after', RETRY_AFTER_S);
   return sendProblem(reply, status, err.message, err.fieldErrors);
 }
