@@ -68,6 +68,15 @@ export interface HostInput {
   winRmPort?: number | null;
 }
 
+/** What a scan needs to know to reach a host. */
+export interface ScanTarget {
+  name: string;
+  dnsHostName: string | null;
+  ipAddress: string | null;
+  sshPort: number | null;
+  winRmPort: number | null;
+}
+
 /** Who asked for a job: the vendor's createdBy, createdByUserName and createdFromAddress. */
 export interface Creator {
   subject: string;

@@ -4,7 +4,7 @@ import { JobStream, type JobEventBus } from './events';
 import type { JobCache } from './job-cache';
 import { ActionStatus, type Host, type Job } from './model';
 import type { Store } from './store';
-import { hasControlCharacters, hostIdList, hostInputs, intParam, uuidParam } from './validate';
+import { hasControlCharacters, hostInputs, idList, intParam, uuidParam } from './validate';
 
 const SCAN_ROLES: readonly Role[] = ['Admin', 'App'];
 const HOST_WRITE_ROLES: readonly Role[] = ['Admin'];
@@ -45,7 +45,7 @@ export class HostScanService {
    */
   async scheduleHostScans(principal: Principal, input: { hostIds: unknown; from?: string | null }): Promise<Job[]> {
     requireRole(principal, SCAN_ROLES);
-    const { ids, indexes } = hostIdList(input.hostIds, this.options.maxHostIds);
+    const { ids, indexes } = idList(input.hostIds, this.options.maxHostIds, 'host');
     return this.schedule(principal, ids, input.from, (id) => indexes.get(id)!.map((i) => `$[${i}]`));
   }
 
@@ -124,7 +124,7 @@ export class HostScanService {
   async watchJobs(principal: Principal, input: { jobIds?: unknown }): Promise<AsyncIterableIterator<Job>> {
     requireRole(principal, SCAN_ROLES);
     if (input.jobIds == null) return new JobStream(this.options.events);
-    const { ids } = hostIdList(input.jobIds, this.options.maxHostIds);
+    const { ids } = idList(input.jobIds, this.options.maxHostIds, 'job');
     // Listen before reading, so no change between the read and the subscription is lost.
     const stream = new JobStream(this.options.events, { jobIds: new Set(ids), maxPending: ids.length, untilTerminal: true });
     try {

@@ -31,16 +31,16 @@ export function uuidParam(value: unknown, key: string): string {
 }
 
 /**
- * A JSON array of host ids: 1..max UUID strings. Returns them lower-cased and de-duplicated in first-seen
- * order, plus every index each id appeared at (for errors about unknown ids).
+ * A JSON array of ids (`what` says of what: "host", "job"): 1..max UUID strings. Returns them lower-cased
+ * and de-duplicated in first-seen order, plus every index each id appeared at (for errors about unknown ids).
  */
-export function hostIdList(value: unknown, max: number): { ids: string[]; indexes: Map<string, number[]> } {
+export function idList(value: unknown, max: number, what: string): { ids: string[]; indexes: Map<string, number[]> } {
   if (!Array.isArray(value)) {
-    throw badInput({ $: [`The body must be a JSON array of host ids (UUID strings), not ${describe(value)}.`] });
+    throw badInput({ $: [`Expected a JSON array of ${what} ids (UUID strings), not ${describe(value)}.`] });
   }
-  if (value.length === 0) throw badInput({ $: ['At least one host id is required.'] });
+  if (value.length === 0) throw badInput({ $: [`At least one ${what} id is required.`] });
   if (value.length > max) {
-    throw badInput({ $: [`At most ${max} host ids are allowed in one request (got ${value.length}).`] });
+    throw badInput({ $: [`At most ${max} ${what} ids are allowed in one request (got ${value.length}).`] });
   }
   const errors: FieldErrors = {};
   const indexes = new Map<string, number[]>();

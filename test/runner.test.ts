@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger';
 import type { Job } from '../src/model';
 import { createRunner, type Runner } from '../src/runner';
-import type { Scanner, ScanTarget } from '../src/scanner';
+import type { ScanTarget } from '../src/model';
+import type { Scanner } from '../src/scanner';
 import { openStore, type Store } from '../src/store';
 import { freshDataDir } from './support/gateway';
 

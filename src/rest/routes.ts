@@ -3,7 +3,8 @@ import type { Principal } from '../auth';
 import type { Job } from '../model';
 import type { HostScanService } from '../service';
 import { hostIdArray, hostScanJob, hostScanJobStatus, problemDetails } from './schemas';
-import { toJobEntity, toJobStatus } from './wire';
+import { jobStatusView } from '../status-view';
+import { toJobEntity } from './wire';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,7 +39,7 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
     },
     handler: async (request) => {
       const jobs = await service.scheduleHostScans(principal(request), { hostIds: request.body, from: request.ip });
-      return jobs.map(toJobStatus);
+      return jobs.map(jobStatusView);
     },
   });
 
@@ -51,7 +52,7 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
     handler: async (request) => {
       const query = request.query as { skip?: unknown; take?: unknown };
       const page = await service.listJobs(principal(request), { skip: query.skip, take: query.take });
-      return page.items.map(toJobStatus);
+      return page.items.map(jobStatusView);
     },
   });
 
@@ -75,7 +76,7 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
     },
     handler: async (request) => {
       const { hostId } = request.params as { hostId: string };
-      return toJobStatus(await service.scheduleHostScan(principal(request), { hostId, from: request.ip }));
+      return jobStatusView(await service.scheduleHostScan(principal(request), { hostId, from: request.ip }));
     },
   });
 

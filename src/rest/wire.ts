@@ -1,13 +1,10 @@
 import type { HostScan, Job } from '../model';
-import { jobStatusView } from '../status-view';
 import { isUuid } from '../validate';
 
 // The vendor's JSON shapes (SbPAM.Models.*), camelCase, enums as integers.
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
-/** `SbPAM.Models.HostScanJobStatus` */
-export const toJobStatus = jobStatusView;
 
 /** The job's own fields of `SbPAM.Models.HostScanJob`, with the join list given. */
 function jobFields(job: Job, joins: unknown[]) {

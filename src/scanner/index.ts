@@ -1,13 +1,4 @@
-import type { ActionFailureReason } from '../model';
-
-/** What a scan needs to know about a host. */
-export interface ScanTarget {
-  name: string;
-  dnsHostName: string | null;
-  ipAddress: string | null;
-  sshPort: number | null;
-  winRmPort: number | null;
-}
+import type { ActionFailureReason, ScanTarget } from '../model';
 
 /** What a scan found. `failureReason` is set exactly when nothing useful was reached. */
 export interface ScanOutcome {

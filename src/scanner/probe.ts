@@ -1,7 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ActionFailureReason } from '../model';
-import { DEFAULT_SSH_PORT, DEFAULT_WINRM_PORT, type ScanOutcome, type ScanTarget, type Scanner } from './index';
+import type { ScanTarget } from '../model';
+import { DEFAULT_SSH_PORT, DEFAULT_WINRM_PORT, type ScanOutcome, type Scanner } from './index';
 import { osFromSshBanner, versionFromWinRm } from './os';
 import type { ProbeResult, ProbeTimeouts } from './probe-result';
 import { grabSshBanner } from './ssh';

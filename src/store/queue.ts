@@ -1,17 +1,12 @@
-import { ActionFailureReason, ActionStatus, type Job } from '../model';
+import { ActionFailureReason, ActionStatus, type Job, type ScanTarget } from '../model';
 import type { Queryable, Sql } from './db';
 import type { JobChanges } from './jobs';
 
 /** A host scan handed to a worker, with what it needs to reach the host. */
-export interface ClaimedScan {
+export interface ClaimedScan extends ScanTarget {
   id: string;
   jobId: string;
   hostId: string | null;
-  name: string;
-  dnsHostName: string | null;
-  ipAddress: string | null;
-  sshPort: number | null;
-  winRmPort: number | null;
   attempts: number;
 }
 
