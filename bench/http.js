@@ -15,6 +15,7 @@ const Fastify = require('fastify');
 const { load, tempDir, tempDatabase, rate, median, fmt, report } = require('./lib');
 const { loadConfig } = require('../dist/config');
 const { startGateway } = require('../dist/gateway');
+const { sqlOf } = require('../dist/store');
 const { mintToken } = require('../dist/auth');
 const { createLogger } = require('../dist/logger');
 
@@ -43,8 +44,8 @@ async function main() {
 
   // Hosts enough that no request meets a host that already has a job (that would be a read, not a write).
   const perRound = 8000; // more than the fastest path writes in one round
-  await store.db.query(`INSERT INTO hosts (id, name, ip_address) SELECT gen_random_uuid(), 'bench-' || g, '127.0.0.1' FROM generate_series(1, $1::int) g`, [(ROUNDS + 1) * 3 * perRound + 10_000]);
-  const ids = (await store.db.query('SELECT id FROM hosts WHERE name LIKE $1', ['bench-%'])).map((r) => r.id);
+  await sqlOf(store).query(`INSERT INTO hosts (id, name, ip_address) SELECT gen_random_uuid(), 'bench-' || g, '127.0.0.1' FROM generate_series(1, $1::int) g`, [(ROUNDS + 1) * 3 * perRound + 10_000]);
+  const ids = (await sqlOf(store).query('SELECT id FROM hosts WHERE name LIKE $1', ['bench-%'])).map((r) => r.id);
   const take = (n) => ids.splice(0, n);
 
   const runs = { direct: [], rest: [], graphql: [] };
@@ -94,7 +95,7 @@ async function main() {
     bulk.ours.push(performance.now() - t);
     const rows = take(1000);
     t = performance.now();
-    await store.db.transaction(async (tx) => {
+    await sqlOf(store).transaction(async (tx) => {
       const jobIds = rows.map(() => randomUUID());
       await tx.query('INSERT INTO host_scan_jobs (id, created_by) SELECT id, $2 FROM unnest($1::uuid[]) AS id', [jobIds, 'bench']);
       await tx.query(

@@ -19,6 +19,7 @@ const os = require('node:os');
 const { forkHelper, tempDir, tempDatabase, pool, median, fmt, report } = require('./lib');
 const { loadConfig } = require('../dist/config');
 const { startGateway } = require('../dist/gateway');
+const { sqlOf } = require('../dist/store');
 const { mintToken } = require('../dist/auth');
 const { createLogger } = require('../dist/logger');
 const { createProbeScanner } = require('../dist/scanner/probe');
@@ -157,7 +158,7 @@ async function gatewayRate(ports, closedPort) {
     await all;
     unsubscribe();
   };
-  const completeScans = async () => (await gateway.store.db.query('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0].n;
+  const completeScans = async () => (await sqlOf(gateway.store).query('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0].n;
   await scanAll(ids.slice(0, WARM_SCANS));
   const before = await completeScans();
   const scanned = await measure(() => scanAll(ids));

@@ -9,6 +9,7 @@ const net = require('node:net');
 const { forkHelper, tempDir, fmt, report } = require('./lib');
 const { loadConfig } = require('../dist/config');
 const { startGateway } = require('../dist/gateway');
+const { sqlOf } = require('../dist/store');
 const { mintToken } = require('../dist/auth');
 const { createLogger } = require('../dist/logger');
 
@@ -76,7 +77,7 @@ async function main() {
   for (const s of subscribers) s.child.send('close');
   listeners.child.disconnect();
   load.child.kill();
-  const jobs = (await gateway.store.db.query('SELECT count(*)::int AS n FROM host_scan_jobs'))[0].n;
+  const jobs = (await sqlOf(gateway.store).query('SELECT count(*)::int AS n FROM host_scan_jobs'))[0].n;
   await gateway.stop();
   silent.close();
   data.remove();

@@ -40,7 +40,7 @@ export default async function setup(project: TestProject): Promise<void> {
 /** PostgreSQL tests skip loudly without a server, and must run when CI is set. */
 async function findPostgres(): Promise<string | null> {
   const url = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
