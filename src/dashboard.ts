@@ -25,7 +25,10 @@ function graphqlWsAssets(): Map<string, Asset> {
  */
 export async function dashboardRoutes(app: FastifyInstance, { devToken }: { devToken: string | null }) {
   const page = (file: string): Asset => ({ body: readFileSync(join(PUBLIC, file)), type: TYPES[file.slice(file.lastIndexOf('.'))]! });
-  const pages = new Map([['/', page('index.html')], ['/app.js', page('app.js')], ['/style.css', page('style.css')]]);
+  // Every page, module and stylesheet directly in public/ (the explorer's folder is served elsewhere).
+  const files = readdirSync(PUBLIC, { withFileTypes: true }).filter((f) => f.isFile() && TYPES[f.name.slice(f.name.lastIndexOf('.'))]);
+  const pages = new Map(files.map((f) => [`/${f.name}`, page(f.name)]));
+  pages.set('/', pages.get('/index.html')!);
   const vendor = graphqlWsAssets();
   const hide = { schema: { hide: true } };
 
