@@ -121,6 +121,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       metrics,
       tls: config.tls,
       devToken: devTokens?.admin ?? null,
+      explorer: !config.production,
       version: VERSION,
       notReady: async () =>
         draining ??
