@@ -6,6 +6,7 @@ import type { Principal } from '../src/auth';
 import { chromiumAvailable, cspViolations, launchChromium } from './support/browser';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { closedPort, silentListener, sshListener, type TestListener } from './support/listeners';
+import { waitForJob } from './support/jobs';
 import { adminToken, token } from './support/tokens';
 
 const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
@@ -21,6 +22,7 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
   const listeners: TestListener[] = [];
   const tag = randomUUID().slice(0, 6);
   const names = { debian: `debian-${tag}`, stuck: `stuck-${tag}`, slow: `slow-${tag}`, down: `down-${tag}` };
+  const hostIds: Record<string, string> = {};
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -31,7 +33,7 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
     const silent = await silentListener();
     listeners.push(ssh, slow, silent);
     const closed = await closedPort();
-    await t.gateway.service.upsertHosts(ADMIN, {
+    const hosts = await t.gateway.service.upsertHosts(ADMIN, {
       hosts: [
         { name: names.debian, ipAddress: '127.0.0.1', sshPort: ssh.port, winRmPort: closed },
         { name: names.stuck, ipAddress: '127.0.0.1', sshPort: silent.port, winRmPort: silent.port },
@@ -39,6 +41,7 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
         { name: names.down, ipAddress: '127.0.0.1', sshPort: closed, winRmPort: closed },
       ],
     });
+    for (const h of hosts) hostIds[h.name] = h.id;
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -152,7 +155,8 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
 
   it('shows a job in detail: each host, durations, who scheduled it and from where', async () => {
     const { page } = await signedIn();
-    await expect.poll(() => jobStatus(page, names.debian), WAIT).toBe('Complete');
+    await schedule(page, names.debian);
+    await expect.poll(() => jobStatus(page, names.debian), { timeout: 15_000 }).toBe('Complete');
     await jobRow(page, names.debian).getByRole('button', { name: 'Details' }).click();
     const fact = (name: string) => page.locator(`#job-detail dd[data-fact="${name}"]`).textContent();
     await expect.poll(() => fact('Scheduled by'), WAIT).toBe('Ada Admin');
@@ -186,26 +190,37 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
     }
   });
 
-  it('shows when the live connection drops, and re-reads the jobs when it is back', async () => {
+  it('shows when the live connection drops, and re-reads the jobs it missed when it is back', async () => {
     let socket: WebSocketRoute | null = null;
+    let offline = false;
     const { page } = await signedIn(adminToken(), (p) =>
       p.routeWebSocket(/\/graphql$/, (ws) => {
+        if (offline) return ws.close({ code: 1012, reason: 'test: still offline' });
         socket = ws;
         ws.connectToServer();
       }),
     );
+    offline = true;
     (socket as WebSocketRoute | null)!.close({ code: 1012, reason: 'test: network drop' });
     await expect.poll(() => page.locator('#connection').textContent(), WAIT).not.toBe('live');
     expect(await page.locator('#jobs-live').textContent()).not.toMatch(/\(live\)/);
     await shot(page, 'reconnecting');
+    // A whole job, from scheduled to Complete, while the page cannot hear of it.
+    const [missed] = await t.gateway.service.scheduleHostScans(ADMIN, { hostIds: [hostIds[names.debian]!], from: '127.0.0.1' });
+    await waitForJob(t.url, missed!.id, adminToken());
+    expect(await page.locator('#connection').textContent()).not.toBe('live');
+    offline = false;
     await expect.poll(() => page.locator('#connection').textContent(), { timeout: 15_000 }).toBe('live');
     expect(await page.locator('#jobs-live').textContent()).toBe('(live)');
+    await expect.poll(() => page.locator(`#jobs tbody tr[data-job-id="${missed!.id}"]`).count(), WAIT).toBe(1);
+    expect(await page.locator(`#jobs tbody tr[data-job-id="${missed!.id}"] .status`).textContent()).toBe('Complete');
   });
 
-  it('disconnects and drops the data when the token expires while the page is open', async () => {
-    const { page } = await signedIn(token({ roles: ['Admin'], sub: 'brief' }, { expiresIn: 5 }));
+  it('disconnects and drops the data when the token expires while the page is open', { timeout: 60_000 }, async () => {
+    // Long enough to sign in on a busy machine; the gateway closes the socket (4403) when it runs out.
+    const { page } = await signedIn(token({ roles: ['Admin'], sub: 'brief' }, { expiresIn: 10 }));
     await expect.poll(() => page.locator('#hosts tbody tr').count(), WAIT).toBeGreaterThan(0);
-    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 15_000 }).toBe('not connected');
+    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 30_000 }).toBe('not connected');
     expect(await page.locator('#jobs-live').textContent()).toBe('');
     expect(await page.locator('#jobs tbody tr').count()).toBe(0);
     expect(await page.locator('#hosts tbody tr').count()).toBe(0);
