@@ -81,7 +81,8 @@ describe('isLocalVisitor', () => {
 });
 
 describe('outside development', () => {
-  it('never hands out a token, to anyone', async () => {
+  // Two gateways start here; on a busy machine that alone can take most of the default 30 s.
+  it('never hands out a token, to anyone', { timeout: 60_000 }, async () => {
     const keyed = await startTestGateway({}, { runner: false });
     const prod = await startTestGateway({ NODE_ENV: 'production', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, { runner: false });
     try {

@@ -46,7 +46,7 @@ describe('the GraphQL explorer', () => {
     expect(await get.json()).toEqual({ data: { __typename: 'Query' } });
   });
 
-  it('is never served in production', async () => {
+  it('is never served in production', { timeout: 60_000 }, async () => {
     const prod = await startTestGateway({ NODE_ENV: 'production', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, { runner: false });
     try {
       for (const path of ['/explorer', '/explorer/explorer.js', '/explorer/vendor/graphiql.min.js']) {

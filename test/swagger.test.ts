@@ -30,12 +30,12 @@ describe('Swagger UI', () => {
     });
     afterAll(() => browser?.close());
 
-    it('renders the REST routes under that CSP, with nothing from elsewhere', async () => {
+    it('renders the REST routes under that CSP, with nothing from elsewhere', { timeout: 60_000 }, async () => {
       const page = await browser.newPage();
       const violations = cspViolations(page);
       const blocked = await onlyGateway(page, t.url);
       await page.goto(`${t.url}/swagger`);
-      await page.locator('.opblock-summary-path', { hasText: '/api/v1/HostScanJob/ByHostIdMultiple' }).waitFor({ timeout: 15_000 });
+      await page.locator('.opblock-summary-path', { hasText: '/api/v1/HostScanJob/ByHostIdMultiple' }).waitFor({ timeout: 30_000 });
       await page.locator('.opblock-summary', { hasText: 'ByHostIdMultiple' }).click();
       await page.locator('.opblock-body').first().waitFor();
       // "Try it out" calls the gateway from the page: connect-src allows it.
