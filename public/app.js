@@ -206,8 +206,11 @@ $('#job-detail-close').addEventListener('click', () => {
   state.detailId = null;
   drawJobs();
 });
-// Running durations grow while the panel is open.
-setInterval(() => state.detailId && renderDetail(state.jobs.get(state.detailId)), 1000);
+// A running job's durations grow while its panel is open (a finished one is left alone, text selection and all).
+setInterval(() => {
+  const job = state.detailId && state.jobs.get(state.detailId);
+  if (job && !TERMINAL.has(job.status)) renderDetail(job);
+}, 1000);
 
 disconnect();
 state.devToken = await developmentToken();
