@@ -1,199 +1,229 @@
-// The dashboard: hosts, scheduling, and live job status over the hostScanJobStatus subscription.
-// Plain modules, no framework; every value from the server goes into the page as text, never as HTML.
-import { createClient } from '/assets/graphql-ws/client.js';
+// The dashboard: hosts, scheduling, and live job status. Plain modules, no framework.
+import { gql } from './api.js';
+import { createJobStore } from './jobs.js';
+import { watchJobs } from './live.js';
+import { developmentToken, dropToken, keepToken, savedToken } from './token.js';
+import { TERMINAL, renderDetail, renderHosts, renderJobs, showConnection, showMessage } from './view.js';
 
-const TERMINAL = new Set(['Complete', 'Failed', 'Cancelled', 'CompletedWithErrors', 'CompletedNotRun']);
-const JOB_FIELDS = `id status statusDescription hostScanHostStatus {
-  hostId name ipAddress status statusDescription os version failureReason startedDateTimeUtc }`;
+const SCAN_FIELDS = 'hostId name ipAddress status statusDescription os version failureReason startedDateTimeUtc finishedDateTimeUtc';
+const JOB_FIELDS = `id revision status statusDescription hostScanHostStatus { ${SCAN_FIELDS} }`;
+const JOB_DETAIL_FIELDS = `${JOB_FIELDS} createdBy createdByUserName createdFromAddress createdDateTimeUtc modifiedDateTimeUtc`;
+const HOST_FIELDS = 'id name dnsHostName ipAddress os version lastScanTimeUtc lastScanStatus';
 
 const $ = (selector) => document.querySelector(selector);
-const state = { token: '', socket: null, hosts: [], jobs: new Map(), selected: new Set() };
 
-function showMessage(text) {
-  const box = $('#message');
-  box.textContent = text;
-  box.hidden = !text;
-}
+const state = {
+  token: '',
+  devToken: '',
+  connected: false,
+  stopWatching: null,
+  hosts: [],
+  hostsRequest: 0,
+  selected: new Set(),
+  jobs: createJobStore(),
+  detailId: null,
+};
 
-async function gql(query, variables) {
-  const res = await fetch('/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${state.token}` },
-    body: JSON.stringify({ query, variables }),
+const call = (query, variables) => gql(state.token, query, variables);
+
+function drawHosts() {
+  renderHosts({
+    hosts: state.hosts,
+    selected: state.selected,
+    search: $('#search').value.trim(),
+    connected: state.connected,
+    onToggle: (id, on) => {
+      if (on) state.selected.add(id);
+      else state.selected.delete(id);
+      drawHosts();
+    },
   });
-  const body = await res.json().catch(() => ({ errors: [{ message: `HTTP ${res.status}` }] }));
-  if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join(' '));
-  return body.data;
 }
 
-function cell(row, text, className) {
-  const td = row.insertCell();
-  td.textContent = text ?? '';
-  if (className) td.className = className;
-  return td;
+function drawJobs() {
+  renderJobs({ jobs: state.jobs.list(), connected: state.connected, detailId: state.detailId, onCancel: cancelJob, onDetails: openDetail });
+  renderDetail(state.detailId ? state.jobs.get(state.detailId) : null);
 }
 
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
-
-function renderHosts() {
-  const body = $('#hosts tbody');
-  body.replaceChildren();
-  for (const host of state.hosts) {
-    const row = body.insertRow();
-    row.dataset.hostId = host.id;
-    const box = document.createElement('input');
-    box.type = 'checkbox';
-    box.checked = state.selected.has(host.id);
-    box.setAttribute('aria-label', `select ${host.name}`);
-    box.addEventListener('change', () => {
-      if (box.checked) state.selected.add(host.id);
-      else state.selected.delete(host.id);
-      $('#scan').disabled = state.selected.size === 0;
-    });
-    row.insertCell().append(box);
-    cell(row, host.name);
-    cell(row, host.dnsHostName ? `${host.dnsHostName} ${host.ipAddress ?? ''}` : host.ipAddress);
-    cell(row, host.os);
-    cell(row, host.version);
-    cell(row, when(host.lastScanTimeUtc));
-  }
-  $('#scan').disabled = state.selected.size === 0;
+function takeJobs(jobs) {
+  let changed = false;
+  for (const job of jobs) changed = state.jobs.merge(job) || changed;
+  if (changed) drawJobs();
 }
 
-function found(scan) {
-  if (scan.status === 'Failed') return `${scan.failureReason}: ${scan.statusDescription}`;
-  if (scan.os) return [scan.os, scan.version].filter(Boolean).join(' ');
-  return TERMINAL.has(scan.status) ? scan.statusDescription : '';
-}
-
-function renderJobs() {
-  const body = $('#jobs tbody');
-  body.replaceChildren();
-  const jobs = [...state.jobs.values()].sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
-  for (const job of jobs.slice(0, 100)) {
-    const row = body.insertRow();
-    row.dataset.jobId = job.id;
-    const scans = job.hostScanHostStatus;
-    cell(row, scans.map((s) => s.name).join(', '));
-    cell(row, job.status, `status status-${job.status}`);
-    cell(row, scans.map(found).filter(Boolean).join('; '), 'found');
-    cell(row, when(job.startedAt));
-    const actions = row.insertCell();
-    if (!TERMINAL.has(job.status)) {
-      const cancel = document.createElement('button');
-      cancel.className = 'secondary';
-      cancel.textContent = 'Cancel';
-      cancel.addEventListener('click', () => cancelJob(job.id));
-      actions.append(cancel);
-    }
-  }
-}
-
-function remember(job) {
-  const known = state.jobs.get(job.id);
-  const startedAt = known?.startedAt ?? job.createdDateTimeUtc ?? job.hostScanHostStatus.find((s) => s.startedDateTimeUtc)?.startedDateTimeUtc ?? new Date().toISOString();
-  state.jobs.set(job.id, { ...known, ...job, startedAt });
-}
-
+/** Only the answer to the latest hosts request is drawn, so a slow answer to an older search is dropped. */
 async function loadHosts() {
-  const data = await gql('query($s: String) { hosts(first: 1000, search: $s) { nodes { id name dnsHostName ipAddress os version lastScanTimeUtc } } }', { s: $('#search').value || null });
+  const request = ++state.hostsRequest;
+  const data = await call(`query($s: String) { hosts(first: 1000, search: $s) { nodes { ${HOST_FIELDS} } } }`, { s: $('#search').value.trim() || null });
+  if (request !== state.hostsRequest || !state.connected) return;
   state.hosts = data.hosts.nodes;
-  renderHosts();
+  drawHosts();
 }
 
 async function loadJobs() {
-  const data = await gql(`{ hostScanJobs(first: 50) { nodes { createdDateTimeUtc ${JOB_FIELDS} } } }`);
-  for (const job of data.hostScanJobs.nodes) remember(job);
-  renderJobs();
+  const data = await call(`{ hostScanJobs(first: 50) { nodes { ${JOB_DETAIL_FIELDS} } } }`);
+  if (state.connected) takeJobs(data.hostScanJobs.nodes);
 }
 
-let refreshHosts = null;
+/** Report an error; a refused token also disconnects the page. */
+function fail(err) {
+  if (err.refused) refuse(err.message);
+  else showMessage(err.message);
+}
+
+let hostsRefresh = null;
 function watch() {
-  state.socket?.dispose();
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`;
-  state.socket = createClient({
-    url,
-    connectionParams: () => ({ Authorization: `Bearer ${state.token}` }),
-    retryAttempts: Infinity,
-    shouldRetry: (event) => event?.code !== 4403,
-    on: {
-      connected: () => ($('#connection').textContent = 'live'),
-      closed: (event) => {
-        $('#connection').textContent = 'disconnected';
-        if (event?.code === 4403) showMessage('The server refused the token or it expired; paste a new one.');
-      },
-    },
-  });
-  state.socket.subscribe({ query: `subscription { hostScanJobStatus { ${JOB_FIELDS} } }` }, {
-    next: ({ data }) => {
-      const job = data?.hostScanJobStatus;
-      if (!job) return;
-      remember(job);
-      renderJobs();
+  state.stopWatching?.();
+  state.stopWatching = watchJobs(state.token, JOB_FIELDS, {
+    state: showConnection,
+    connected: () => loadJobs().catch(fail),
+    job: (job) => {
+      takeJobs([job]);
       if (TERMINAL.has(job.status)) {
-        clearTimeout(refreshHosts);
-        refreshHosts = setTimeout(() => loadHosts().catch((e) => showMessage(e.message)), 300);
+        // One re-read of the inventory after a burst of finished scans, for what they found.
+        clearTimeout(hostsRefresh);
+        hostsRefresh = setTimeout(() => loadHosts().catch(fail), 300);
       }
     },
-    error: (err) => showMessage(Array.isArray(err) ? err.map((e) => e.message).join(' ') : String(err?.reason ?? err?.message ?? err)),
-    complete: () => {},
+    refused: (reason) => refuse(`The gateway closed the live connection: ${reason}.`),
+    error: showMessage,
   });
+}
+
+/** Forget everything the token showed. */
+function disconnect() {
+  state.stopWatching?.();
+  state.stopWatching = null;
+  state.connected = false;
+  state.hostsRequest++;
+  state.hosts = [];
+  state.selected.clear();
+  state.jobs.clear();
+  state.detailId = null;
+  showConnection('off');
+  drawHosts();
+  drawJobs();
+}
+
+/**
+ * The gateway refused the token: nothing it showed stays on the page, it is not kept, and the development
+ * token (where the gateway offers one) is put back in the field for the next "Use token".
+ */
+function refuse(message) {
+  const refused = state.token;
+  disconnect();
+  dropToken(refused);
+  $('#token').value = state.devToken;
+  const fallback = state.devToken && state.devToken !== refused ? ' The development token is filled in again: press “Use token” to use it.' : '';
+  showMessage(`${message}${fallback}`);
+}
+
+/**
+ * Try a token; it counts as accepted once the gateway has answered a query with it, and only then is it
+ * kept (when `keep`). `state.connected` means a token is in use: it is set while the first query runs so
+ * that its answer is drawn. Returns 'accepted', 'refused' or 'failed' (the gateway could not be asked).
+ */
+async function useToken(token, { keep }) {
+  disconnect();
+  state.token = token.trim();
+  if (!state.token) {
+    showMessage('Paste a token first.');
+    return 'failed';
+  }
+  showMessage('');
+  showConnection('connecting');
+  state.connected = true;
+  try {
+    await loadHosts();
+  } catch (err) {
+    if (err.refused) {
+      refuse(err.message);
+      return 'refused';
+    }
+    disconnect();
+    showMessage(err.message);
+    return 'failed';
+  }
+  if (keep) keepToken(state.token);
+  watch();
+  drawJobs();
+  return 'accepted';
 }
 
 async function scanSelected() {
   const ids = [...state.selected];
   if (ids.length === 0) return;
   try {
-    const data = await gql(`mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { ${JOB_FIELDS} } }`, { ids });
-    for (const job of data.scheduleHostScans) remember(job);
+    const data = await call(`mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { ${JOB_FIELDS} } }`, { ids });
+    if (!state.connected) return;
+    takeJobs(data.scheduleHostScans);
     state.selected.clear();
-    renderHosts();
-    renderJobs();
+    drawHosts();
     showMessage('');
   } catch (err) {
-    showMessage(err.message);
+    fail(err);
   }
 }
 
 async function cancelJob(id) {
   try {
-    remember((await gql(`mutation($id: ID!) { cancelHostScanJob(id: $id) { ${JOB_FIELDS} } }`, { id })).cancelHostScanJob);
-    renderJobs();
+    const data = await call(`mutation($id: ID!) { cancelHostScanJob(id: $id) { ${JOB_FIELDS} } }`, { id });
+    if (state.connected) takeJobs([data.cancelHostScanJob]);
   } catch (err) {
-    showMessage(err.message);
+    fail(err);
   }
 }
 
-async function useToken(token) {
-  state.token = token.trim();
-  sessionStorage.setItem('scan-gateway-token', state.token);
-  showMessage('');
+/** Show one job: what the page knows at once, then who scheduled it, from where and when. */
+async function openDetail(id) {
+  state.detailId = id;
+  drawJobs();
+  $('#job-detail').scrollIntoView({ block: 'nearest' });
+  $('#job-detail h2').focus();
   try {
-    await Promise.all([loadHosts(), loadJobs()]);
-    watch();
+    const data = await call(`query($id: ID!) { hostScanJob(id: $id) { ${JOB_DETAIL_FIELDS} } }`, { id });
+    if (state.connected) takeJobs([data.hostScanJob]);
   } catch (err) {
-    showMessage(err.message);
+    fail(err);
   }
 }
 
 $('#token-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  void useToken($('#token').value);
+  const token = $('#token').value.trim();
+  void useToken(token, { keep: token !== state.devToken });
 });
 $('#scan').addEventListener('click', () => void scanSelected());
-$('#search').addEventListener('input', () => void loadHosts().catch((e) => showMessage(e.message)));
+$('#search').addEventListener('input', () => state.connected && void loadHosts().catch(fail));
 $('#select-all').addEventListener('change', (event) => {
   for (const host of state.hosts) {
     if (event.target.checked) state.selected.add(host.id);
     else state.selected.delete(host.id);
   }
-  renderHosts();
+  drawHosts();
 });
+$('#job-detail-close').addEventListener('click', () => {
+  state.detailId = null;
+  drawJobs();
+});
+// A running job's durations grow while its panel is open (a finished one is left alone, text selection and all).
+setInterval(() => {
+  const job = state.detailId && state.jobs.get(state.detailId);
+  if (job && !TERMINAL.has(job.status)) renderDetail(job);
+}, 1000);
 
-const saved = sessionStorage.getItem('scan-gateway-token');
-const { devToken } = await fetch('/dashboard/config.json').then((r) => r.json()).catch(() => ({}));
-const initial = saved || devToken || '';
-if (initial) {
-  $('#token').value = initial;
-  void useToken(initial);
+disconnect();
+state.devToken = await developmentToken();
+const saved = savedToken();
+if (saved) {
+  $('#token').value = saved;
+  // A kept token the gateway no longer takes (expired, or a restarted development gateway's) gives way
+  // to the development token, as on a first visit.
+  if ((await useToken(saved, { keep: true })) === 'refused' && state.devToken) {
+    await useToken(state.devToken, { keep: false });
+    showMessage('The token kept from before was refused; the development token is in use instead.');
+  }
+} else if (state.devToken) {
+  $('#token').value = state.devToken;
+  await useToken(state.devToken, { keep: false });
 }

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { devTokenFor } from './dev-token';
 
 const PUBLIC = join(__dirname, '..', 'public');
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
@@ -24,7 +25,10 @@ function graphqlWsAssets(): Map<string, Asset> {
  */
 export async function dashboardRoutes(app: FastifyInstance, { devToken }: { devToken: string | null }) {
   const page = (file: string): Asset => ({ body: readFileSync(join(PUBLIC, file)), type: TYPES[file.slice(file.lastIndexOf('.'))]! });
-  const pages = new Map([['/', page('index.html')], ['/app.js', page('app.js')], ['/style.css', page('style.css')]]);
+  // Every page, module and stylesheet directly in public/ (the explorer's folder is served elsewhere).
+  const files = readdirSync(PUBLIC, { withFileTypes: true }).filter((f) => f.isFile() && TYPES[f.name.slice(f.name.lastIndexOf('.'))]);
+  const pages = new Map(files.map((f) => [`/${f.name}`, page(f.name)]));
+  pages.set('/', pages.get('/index.html')!);
   const vendor = graphqlWsAssets();
   const hide = { schema: { hide: true } };
 
@@ -38,9 +42,8 @@ export async function dashboardRoutes(app: FastifyInstance, { devToken }: { devT
     if (!asset) return reply.callNotFound();
     return reply.type(asset.type).header('cache-control', 'public, max-age=86400').send(asset.body);
   });
-  app.get('/dashboard/config.json', hide, async (request) => ({
-    devToken: devToken && isLoopback(request.ip) ? devToken : null,
-  }));
+  // no-store: the answer holds a credential for some visitors and not others, so no cache may keep one.
+  app.get('/dashboard/config.json', hide, async (request, reply) =>
+    reply.header('cache-control', 'no-store').send({ devToken: devTokenFor(request, devToken) }),
+  );
 }
-
-const isLoopback = (ip: string) => ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');

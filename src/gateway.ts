@@ -157,6 +157,7 @@ async function mountEdges(
     metrics,
     tls: config.tls,
     devToken,
+    explorer: !config.production,
     version: VERSION,
     notReady: async () =>
       shutdown.reason ??

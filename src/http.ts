@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { authenticate, type TokenVerifier } from './auth';
 import { dashboardRoutes } from './dashboard';
+import { explorerRoutes } from './explorer';
 import { acceptJsonOnly } from './json-body';
 import type { Metrics } from './metrics';
 import { registerOpenApi } from './openapi';
@@ -18,8 +19,10 @@ export interface HttpOptions {
   metrics: Metrics;
   /** PEM certificate and key: serve HTTPS (and WSS) instead of HTTP. */
   tls: { cert: string; key: string } | null;
-  /** Filled into the dashboard for loopback visitors in development. */
+  /** Filled into the dashboard and the explorer for local visitors in development. */
   devToken: string | null;
+  /** Serve the GraphQL explorer at /explorer (development only). */
+  explorer: boolean;
   version: string;
   /** Readiness: null when ready, else why not (answered with 503). */
   notReady: () => Promise<string | null> | string | null;
@@ -120,5 +123,6 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     { prefix: '/api/v1' },
   );
   await app.register(dashboardRoutes, { devToken: options.devToken });
+  if (options.explorer) await app.register(explorerRoutes);
   return app;
 }

@@ -35,6 +35,7 @@ async function main(): Promise<void> {
         `  Admin: ${gateway.devTokens.admin}`,
         `  App:   ${gateway.devTokens.app}`,
         `Try: curl -s -H "Authorization: Bearer <Admin token>" ${gateway.url}/api/v1/HostScanJob`,
+        `Dashboard: ${gateway.url}/   GraphQL explorer: ${gateway.url}/explorer   Swagger UI: ${gateway.url}/swagger`,
         '',
       ].join('\n') + '\n',
     );

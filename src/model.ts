@@ -54,6 +54,8 @@ export interface Host {
   winRmPort: number | null;
   lastScanTimeUtc: Date | null;
   lastScanStartTimeUtc: Date | null;
+  /** How the last scan that ran ended (cancelled ones do not count); null before the first. */
+  lastScanStatus: ActionStatus | null;
   createdAt: Date;
   modifiedAt: Date;
 }

@@ -2,6 +2,24 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 
+// Swagger UI's own files only: its scripts and styles are served from the package, the document from
+// this server, and no validator badge is fetched (validatorUrl is null). It may not be framed, so a page
+// elsewhere cannot dress up its "Authorize" dialog to collect tokens.
+const SWAGGER_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "script-src-attr 'none'",
+  // The one inline stylesheet Swagger UI renders: the colours of its SVG logo (the test lists any other).
+  "style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 /**
  * The OpenAPI document, generated from the route schemas of the REST routes and the health probes, at the
  * vendor's path `/swagger/v1/swagger.json`, with Swagger UI at `/swagger`. Register before the routes.
@@ -24,6 +42,6 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       return { schema: documented ? { ...schema, ...security } : { ...schema, hide: true }, url };
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/swagger', uiConfig: { docExpansion: 'list' } });
+  await app.register(swaggerUi, { routePrefix: '/swagger', uiConfig: { docExpansion: 'list' }, staticCSP: SWAGGER_CSP });
   app.get('/swagger/v1/swagger.json', { schema: { hide: true } }, async () => app.swagger());
 }

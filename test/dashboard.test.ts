@@ -1,38 +1,47 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { chromiumAvailable, launchChromium } from './support/browser';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
+import { chromiumAvailable, cspViolations, launchChromium } from './support/browser';
 import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { closedPort, silentListener, sshListener, type TestListener } from './support/listeners';
-import { adminToken } from './support/tokens';
+import { waitForJob } from './support/jobs';
+import { adminToken, token } from './support/tokens';
 
 const ARTIFACTS = 'test-artifacts';
+// Polls wait on a real gateway sharing two cores with other tests: allow it time.
+const WAIT = { timeout: 10_000 };
+const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/dashboard-${name}.png`, fullPage: true });
 
 describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => {
   let t: TestGateway;
   let browser: Browser;
-  let page: Page;
+  const pages: Page[] = [];
   const listeners: TestListener[] = [];
-  const names = { debian: `debian-${randomUUID().slice(0, 8)}`, stuck: `stuck-${randomUUID().slice(0, 8)}` };
+  const tag = randomUUID().slice(0, 6);
+  const names = { debian: `debian-${tag}`, stuck: `stuck-${tag}`, slow: `slow-${tag}`, down: `down-${tag}` };
+  const hostIds: Record<string, string> = {};
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     t = await startTestGateway({ SCAN_TIMEOUT_MS: '30000' });
     const ssh = await sshListener('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', { delayMs: 500 });
+    // Answers only after 3 s, so its scan is seen Running for that long.
+    const slow = await sshListener('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', { delayMs: 3000 });
     const silent = await silentListener();
-    listeners.push(ssh, silent);
+    listeners.push(ssh, slow, silent);
     const closed = await closedPort();
-    await t.gateway.service.upsertHosts(ADMIN, {
+    const hosts = await t.gateway.service.upsertHosts(ADMIN, {
       hosts: [
         { name: names.debian, ipAddress: '127.0.0.1', sshPort: ssh.port, winRmPort: closed },
         { name: names.stuck, ipAddress: '127.0.0.1', sshPort: silent.port, winRmPort: silent.port },
+        { name: names.slow, ipAddress: '127.0.0.1', sshPort: slow.port, winRmPort: closed },
+        { name: names.down, ipAddress: '127.0.0.1', sshPort: closed, winRmPort: closed },
       ],
     });
+    for (const h of hosts) hostIds[h.name] = h.id;
     browser = await launchChromium();
-    page = await browser.newPage();
-    page.on('pageerror', (err) => console.error('page error:', err));
   });
   afterAll(async () => {
     await browser?.close();
@@ -40,37 +49,263 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
     await Promise.all(listeners.map((l) => l.close()));
   });
 
-  const hostRow = (name: string) => page.locator('#hosts tbody tr', { hasText: name });
-  const jobRow = (name: string) => page.locator('#jobs tbody tr', { hasText: name }).first();
+  /** A fresh page, its CSP violations collected; `prepare` runs before the page loads (routes, listeners). */
+  async function newPage(prepare?: (page: Page) => Promise<unknown> | unknown) {
+    const page = await browser.newPage();
+    pages.push(page);
+    page.on('pageerror', (err) => console.error('page error:', err));
+    const violations = cspViolations(page);
+    await prepare?.(page);
+    return { page, violations };
+  }
 
-  it('schedules a scan by clicking and shows it Complete with the OS found', async () => {
-    await page.goto(`${t.url}/`);
-    await page.fill('#token', adminToken());
-    await page.click('#token-form button[type=submit]');
-    await hostRow(names.debian).locator('input[type=checkbox]').check();
+  /** A page signed in with `tokenValue` (an Admin token by default) that shows the hosts. */
+  async function signedIn(tokenValue = adminToken(), prepare?: (page: Page) => Promise<unknown> | unknown) {
+    const opened = await newPage(prepare);
+    await opened.page.goto(`${t.url}/`);
+    await opened.page.fill('#token', tokenValue);
+    await opened.page.click('#token-form button[type=submit]');
+    await expect.poll(() => opened.page.locator('#connection').textContent(), WAIT).toBe('live');
+    return opened;
+  }
+
+  const hostRow = (page: Page, name: string) => page.locator('#hosts tbody tr', { hasText: name });
+  const jobRow = (page: Page, jobId: string) => page.locator(`#jobs tbody tr[data-job-id="${jobId}"]`);
+  const jobStatus = (page: Page, jobId: string) => jobRow(page, jobId).locator('.status').textContent();
+  /** Tick the host, press "Scan selected" and return the id of the job the gateway answered with. */
+  async function schedule(page: Page, name: string): Promise<string> {
+    const reply = page.waitForResponse((r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('scheduleHostScans'));
+    await hostRow(page, name).locator('input[type=checkbox]').check();
     await page.click('#scan');
-    await expect.poll(() => jobRow(names.debian).locator('.status').textContent(), { timeout: 15_000 }).toBe('Complete');
-    expect(await jobRow(names.debian).locator('.found').textContent()).toBe('Debian 12');
-    await expect.poll(() => hostRow(names.debian).locator('td').nth(3).textContent(), { timeout: 5_000 }).toBe('Debian');
+    return (await (await reply).json()).data.scheduleHostScans[0].id;
+  }
+
+  it('says when there are no jobs yet and when no host matches the filter', async () => {
+    const { page, violations } = await signedIn();
+    await expect.poll(() => page.locator('#jobs-empty').textContent(), WAIT).toMatch(/^No jobs yet/);
+    expect(await page.locator('#jobs').isHidden()).toBe(true);
+    expect(await page.locator('#jobs-live').textContent()).toBe('(live)');
+    await shot(page, 'no-jobs');
+    await page.fill('#search', 'no-such-host-anywhere');
+    await expect.poll(() => page.locator('#hosts-empty').textContent(), WAIT).toBe('No hosts match “no-such-host-anywhere”.');
+    expect(await page.locator('#hosts').isHidden()).toBe(true);
+    await shot(page, 'no-match');
+    await page.fill('#search', tag);
+    await expect.poll(() => page.locator('#hosts tbody tr').count(), WAIT).toBe(4);
+    expect(await page.locator('#hosts-empty').isHidden()).toBe(true);
+    expect(violations).toEqual([]);
+  });
+
+  it('schedules a scan by clicking and shows it Complete with the OS found, in the jobs and the hosts', async () => {
+    const { page } = await signedIn();
+    expect(await hostRow(page, names.debian).locator('.last-scan').textContent()).toBe('never');
+    const job = await schedule(page, names.debian);
+    await expect.poll(() => jobStatus(page, job), { timeout: 15_000 }).toBe('Complete');
+    expect(await jobRow(page, job).locator('.found').textContent()).toBe('Debian 12');
+    await expect.poll(() => hostRow(page, names.debian).locator('td').nth(3).textContent(), WAIT).toBe('Debian');
+    expect(await hostRow(page, names.debian).locator('.last-scan .status').textContent()).toBe('Complete');
     expect(await page.locator('#connection').textContent()).toBe('live');
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard-complete.png`, fullPage: true });
+    await shot(page, 'complete');
+  });
+
+  it('keeps the newest state when the scheduling reply arrives after the live events that followed it', async () => {
+    let release!: () => void;
+    const runningSeen = new Promise<void>((resolve) => (release = resolve));
+    const { page } = await signedIn(adminToken(), async (p) => {
+      // The subscription's Running reaches the page first ...
+      p.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => {
+        if (String(payload).includes(names.slow) && String(payload).includes('"status":"Running"')) release();
+      }));
+      // ... and only then the mutation's reply, which says Queued.
+      await p.route('**/graphql', async (route) => {
+        if (!route.request().postData()?.includes('scheduleHostScans')) return route.continue();
+        const response = await route.fetch();
+        await runningSeen;
+        await route.fulfill({ response });
+      });
+    });
+    const job = await schedule(page, names.slow);
+    await runningSeen;
+    // The reply has been handled once the selection it clears is gone.
+    await expect.poll(() => page.locator('#scan').isDisabled(), WAIT).toBe(true);
+    expect(await jobStatus(page, job)).toMatch(/^(Running|Complete)$/);
+    await shot(page, 'late-reply');
+    await expect.poll(() => jobStatus(page, job), { timeout: 15_000 }).toBe('Complete');
   });
 
   it('cancels a running job', async () => {
-    await hostRow(names.stuck).locator('input[type=checkbox]').check();
-    await page.click('#scan');
-    await expect.poll(() => jobRow(names.stuck).locator('.status').textContent(), { timeout: 10_000 }).toBe('Running');
-    await jobRow(names.stuck).getByRole('button', { name: 'Cancel' }).click();
-    await expect.poll(() => jobRow(names.stuck).locator('.status').textContent(), { timeout: 10_000 }).toBe('Cancelled');
-    await page.screenshot({ path: `${ARTIFACTS}/dashboard-cancelled.png`, fullPage: true });
+    const { page } = await signedIn();
+    const job = await schedule(page, names.stuck);
+    await expect.poll(() => jobStatus(page, job), { timeout: 10_000 }).toBe('Running');
+    await jobRow(page, job).getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => jobStatus(page, job), { timeout: 10_000 }).toBe('Cancelled');
+    expect(await jobRow(page, job).getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    await shot(page, 'cancelled');
+  });
+
+  it('says why a scan failed once, and the host shows the failure as its last outcome', async () => {
+    const { page } = await signedIn();
+    const job = await schedule(page, names.down);
+    await expect.poll(() => jobStatus(page, job), { timeout: 15_000 }).toBe('Failed');
+    const found = (await jobRow(page, job).locator('.found').textContent())!;
+    expect(found).toMatch(/^Failed to connect: /);
+    expect(found).not.toMatch(/FailedToConnect/);
+    expect(found.match(/failed to connect/gi)).toHaveLength(1);
+    await expect.poll(() => hostRow(page, names.down).locator('.last-scan .status').textContent(), WAIT).toBe('Failed');
+    await shot(page, 'failed');
+  });
+
+  it('shows a job in detail: each host, durations, who scheduled it and from where', async () => {
+    const { page } = await signedIn();
+    const job = await schedule(page, names.debian);
+    await expect.poll(() => jobStatus(page, job), { timeout: 15_000 }).toBe('Complete');
+    await jobRow(page, job).getByRole('button', { name: 'Details' }).click();
+    const fact = (name: string) => page.locator(`#job-detail dd[data-fact="${name}"]`).textContent();
+    await expect.poll(() => fact('Scheduled by'), WAIT).toBe('Ada Admin');
+    expect(await fact('From')).toBe('127.0.0.1');
+    expect(await fact('Status')).toBe('Complete');
+    expect(await fact('Job')).toBe(job);
+    expect(await fact('Created')).not.toBe('');
+    expect(await fact('Duration')).toMatch(/^\d+(\.\d)? (ms|s)$/);
+    const hostLine = page.locator('#job-detail tbody tr', { hasText: names.debian });
+    expect(await hostLine.locator('.status').textContent()).toBe('Complete');
+    expect(await hostLine.locator('.description').textContent()).toMatch(/^Complete: Debian 12/);
+    expect(await jobRow(page, job).getAttribute('class')).toBe('selected');
+    await shot(page, 'detail');
+    await page.click('#job-detail-close');
+    expect(await page.locator('#job-detail').isHidden()).toBe(true);
+  });
+
+  it('fits a 360 px wide screen with no sideways scrolling', async () => {
+    const { page } = await signedIn();
+    // A failed scan: the longest text a row holds.
+    const job = await schedule(page, names.down);
+    await expect.poll(() => jobStatus(page, job), { timeout: 15_000 }).toBe('Failed');
+    await jobRow(page, job).getByRole('button', { name: 'Details' }).click();
+    await expect.poll(() => page.locator('#job-detail dd[data-fact="Scheduled by"]').textContent(), WAIT).toBe('Ada Admin');
+    for (const width of [360, 390]) {
+      await page.setViewportSize({ width, height: 800 });
+      // A string: these tests are compiled without the DOM's types.
+      const sizes = await page.evaluate<{ scroll: number; inner: number }>('({ scroll: document.scrollingElement.scrollWidth, inner: innerWidth })');
+      expect(sizes.scroll, `at ${width} px`).toBeLessThanOrEqual(sizes.inner);
+      await shot(page, `${width}px`);
+    }
+  });
+
+  it('shows when the live connection drops, and re-reads the jobs it missed when it is back', async () => {
+    let socket: WebSocketRoute | null = null;
+    let offline = false;
+    const { page } = await signedIn(adminToken(), (p) =>
+      p.routeWebSocket(/\/graphql$/, (ws) => {
+        if (offline) return ws.close({ code: 1012, reason: 'test: still offline' });
+        socket = ws;
+        ws.connectToServer();
+      }),
+    );
+    offline = true;
+    (socket as WebSocketRoute | null)!.close({ code: 1012, reason: 'test: network drop' });
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).not.toBe('live');
+    expect(await page.locator('#jobs-live').textContent()).not.toMatch(/\(live\)/);
+    await shot(page, 'reconnecting');
+    // A whole job, from scheduled to Complete, while the page cannot hear of it.
+    const [missed] = await t.gateway.service.scheduleHostScans(ADMIN, { hostIds: [hostIds[names.debian]!], from: '127.0.0.1' });
+    await waitForJob(t.url, missed!.id, adminToken());
+    expect(await page.locator('#connection').textContent()).not.toBe('live');
+    offline = false;
+    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 15_000 }).toBe('live');
+    expect(await page.locator('#jobs-live').textContent()).toBe('(live)');
+    await expect.poll(() => page.locator(`#jobs tbody tr[data-job-id="${missed!.id}"]`).count(), WAIT).toBe(1);
+    expect(await page.locator(`#jobs tbody tr[data-job-id="${missed!.id}"] .status`).textContent()).toBe('Complete');
+  });
+
+  it('disconnects and drops the data when the token expires while the page is open', { timeout: 60_000 }, async () => {
+    // Long enough to sign in on a busy machine; the gateway closes the socket (4403) when it runs out.
+    const { page } = await signedIn(token({ roles: ['Admin'], sub: 'brief' }, { expiresIn: 10 }));
+    await expect.poll(() => page.locator('#hosts tbody tr').count(), WAIT).toBeGreaterThan(0);
+    await expect.poll(() => page.locator('#connection').textContent(), { timeout: 30_000 }).toBe('not connected');
+    expect(await page.locator('#jobs-live').textContent()).toBe('');
+    expect(await page.locator('#jobs tbody tr').count()).toBe(0);
+    expect(await page.locator('#hosts tbody tr').count()).toBe(0);
+    expect(await page.locator('#message').textContent()).toMatch(/expired/i);
+    expect(await page.evaluate<string | null>("sessionStorage.getItem('scan-gateway-token')")).toBeNull();
   });
 
   it('says so when the token is refused', async () => {
-    const fresh = await browser.newPage();
-    await fresh.goto(`${t.url}/`);
-    await fresh.fill('#token', 'not-a-token');
-    await fresh.click('#token-form button[type=submit]');
-    await expect.poll(() => fresh.locator('#message').textContent()).toMatch(/bearer token/i);
-    await fresh.close();
+    const { page } = await newPage();
+    await page.goto(`${t.url}/`);
+    await page.fill('#token', 'not-a-token');
+    await page.click('#token-form button[type=submit]');
+    await expect.poll(() => page.locator('#message').textContent(), WAIT).toMatch(/bearer token/i);
+    expect(await page.locator('#connection').textContent()).toBe('not connected');
+  });
+});
+
+describe.runIf(chromiumAvailable())('the dashboard with a development token', () => {
+  let dev: TestGateway;
+  let browser: Browser;
+  let page: Page;
+  const connection = () => page.locator('#connection').textContent();
+  const rows = (table: string) => page.locator(`#${table} tbody tr`).count();
+  const kept = () => page.evaluate<string | null>("sessionStorage.getItem('scan-gateway-token')");
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // No key: the gateway makes one and offers its Admin token to this machine. No runner: jobs stay queued.
+    dev = await startTestGateway({ JWT_SECRET: '' }, { runner: false });
+    browser = await launchChromium();
+    page = await browser.newPage();
+    page.on('pageerror', (err) => console.error('page error:', err));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  it('signs in by itself with the development token, which it does not keep', async () => {
+    await page.goto(`${dev.url}/`);
+    await expect.poll(connection, WAIT).toBe('live');
+    expect(await page.inputValue('#token')).toBe(dev.gateway.devTokens!.admin);
+    await page.locator('#hosts tbody tr', { hasText: 'localhost' }).locator('input[type=checkbox]').check();
+    await page.click('#scan');
+    await expect.poll(async () => [await rows('jobs'), await page.locator('#message').textContent()], WAIT).toEqual([1, '']);
+    expect(await kept()).toBeNull();
+  });
+
+  it('after a refused token: no data, not live, nothing kept; a reload is back on the development token', async () => {
+    await page.fill('#token', 'not-a-token');
+    await page.click('#token-form button[type=submit]');
+    await expect.poll(() => page.locator('#message').textContent(), WAIT).toMatch(/^The bearer token is malformed\./);
+    expect(await connection()).toBe('not connected');
+    expect(await page.locator('#jobs-live').textContent()).not.toMatch(/live/);
+    expect(await rows('jobs')).toBe(0);
+    expect(await rows('hosts')).toBe(0);
+    expect(await page.inputValue('#token')).toBe(dev.gateway.devTokens!.admin);
+    expect(await kept()).toBeNull();
+    await shot(page, 'refused');
+
+    await page.reload();
+    await expect.poll(connection, WAIT).toBe('live');
+    await expect.poll(() => rows('jobs'), WAIT).toBe(1);
+    expect(await rows('hosts')).toBeGreaterThan(0);
+    expect(await page.locator('#message').isHidden()).toBe(true);
+    await shot(page, 'reloaded');
+  });
+
+  it('keeps a token it accepted across a reload, and drops it for the development token once refused', async () => {
+    await page.fill('#token', dev.gateway.devTokens!.app);
+    await page.click('#token-form button[type=submit]');
+    await expect.poll(connection, WAIT).toBe('live');
+    expect(await kept()).toBe(dev.gateway.devTokens!.app);
+    await page.reload();
+    await expect.poll(connection, WAIT).toBe('live');
+    expect(await page.inputValue('#token')).toBe(dev.gateway.devTokens!.app);
+
+    // A kept token the gateway no longer takes, as after a development gateway restarts with a new key.
+    await page.evaluate("sessionStorage.setItem('scan-gateway-token', 'eyJhbGciOiJIUzI1NiJ9.e30.c2ln')");
+    await page.reload();
+    await expect.poll(connection, WAIT).toBe('live');
+    expect(await page.inputValue('#token')).toBe(dev.gateway.devTokens!.admin);
+    expect(await kept()).toBeNull();
+    expect(await page.locator('#message').textContent()).toMatch(/kept from before was refused/);
   });
 });

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionFailureReason, ActionStatus, jobState, type Creator } from '../src/model';
 import { JOB_CHANNEL, openStore, type Store } from '../src/store';
-import { migrate } from '../src/store/migrations';
+import { MIGRATIONS, migrate } from '../src/store/migrations';
 import { freshDataDir } from './support/gateway';
 import { createDatabase, postgresAdminUrl } from './support/postgres';
 import { sqlOf } from './support/sql';
@@ -146,7 +146,7 @@ for (const backend of backends) {
       expect(done.jobs).toMatchObject([{ id: job.id, scans: [{ status: ActionStatus.Complete, os: 'Debian', version: '12', ipAddress: '127.0.0.7', hostConnected: true }] }]);
       expect((await store.queue.finish('owner-a', [{ scanId, result }])).jobs).toEqual([]);
       const updated = await store.hosts.get(host.id);
-      expect(updated).toMatchObject({ os: 'Debian', version: '12', ipAddress: '127.0.0.7' });
+      expect(updated).toMatchObject({ os: 'Debian', version: '12', ipAddress: '127.0.0.7', lastScanStatus: ActionStatus.Complete });
       expect(updated!.lastScanTimeUtc).toBeInstanceOf(Date);
     });
 
@@ -238,7 +238,7 @@ for (const backend of backends) {
     });
 
     it('keeps the job row\'s status and revision in step with its scans', async () => {
-      const { job } = await scheduleOne();
+      const { job, host } = await scheduleOne();
       const stored = async () => (await sqlOf(store).query<{ status: number; revision: number }>('SELECT status, revision FROM host_scan_jobs WHERE id = $1', [job.id]))[0]!;
       expect(await stored()).toEqual({ status: ActionStatus.Queued, revision: 0 });
       await claimScan(job.scans[0]!.id);
@@ -246,11 +246,12 @@ for (const backend of backends) {
       const { jobs } = await store.queue.finish('owner-a', [{ scanId: job.scans[0]!.id, result: { status: ActionStatus.Failed, description: 'x', failureReason: ActionFailureReason.FailedToConnect, hostConnected: false } }]);
       expect(await stored()).toEqual({ status: ActionStatus.Failed, revision: 2 });
       expect(jobs.map((j) => [j.id, j.revision, jobState(j.scans).status])).toEqual([[job.id, 2, ActionStatus.Failed]]);
+      expect((await store.hosts.get(host.id))!.lastScanStatus).toBe(ActionStatus.Failed);
     });
 
     it('runs migrations once however often they are applied', async () => {
       await Promise.all([migrate(sqlOf(store)), migrate(sqlOf(store))]);
-      expect(await count('schema_migrations')).toBe(1);
+      expect(await count('schema_migrations')).toBe(MIGRATIONS.length);
     });
 
     it.runIf(backend.name === 'PostgreSQL')('announces every committed change on the job channel', async () => {

@@ -4,9 +4,8 @@ import {
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { authenticate, challenge, type Principal, type TokenVerifier } from '../auth';
@@ -46,7 +45,9 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
     formatError: (formatted, error) =>
       formatError(formatted, error, (err) => log.error({ err }, 'internal error in a GraphQL operation'), !o.limits.introspection),
     plugins: [
-      o.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      // No Apollo Sandbox: it loads from a CDN, which networks without internet cannot reach. In development
+      // a browser opening /graphql is sent to the gateway's own explorer (see below).
+      ApolloServerPluginLandingPageDisabled(),
       // Nothing here is cached by hint or traced for a federation gateway; off, they cost a hook per field.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
@@ -74,8 +75,19 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
   const handler = fastifyApolloHandler(apollo, {
     context: async (request: FastifyRequest) => ({ principal: principalOf(o.verifier, request), ip: request.ip, service: o.service }),
   });
-  app.route({ method: ['GET', 'POST'], url: '/graphql', handler });
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/graphql',
+    ...(o.production ? {} : { onRequest: async (request: FastifyRequest, reply: FastifyReply) => (isBrowserVisit(request) ? reply.redirect('/explorer') : undefined) }),
+    handler,
+  });
   return apollo;
+}
+
+/** A person opening /graphql in a browser (a page load, not an operation sent over GET). */
+function isBrowserVisit(request: FastifyRequest): boolean {
+  const query = request.query as Record<string, unknown> | undefined;
+  return request.method === 'GET' && !query?.query && (request.headers.accept ?? '').includes('text/html');
 }
 
 /** A bad or missing token is an HTTP 401 with a GraphQL error body, not the 500 a throwing context means. */

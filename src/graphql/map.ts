@@ -17,6 +17,7 @@ export const toJobStatus = (job: Job): HostScanJobStatus => ({
   id: job.id,
   ...jobState(job.scans),
   hostScanHostStatus: job.scans.map(hostStatus),
+  revision: job.revision,
 });
 
 export const toJob = (job: Job): HostScanJob => ({
@@ -27,7 +28,6 @@ export const toJob = (job: Job): HostScanJob => ({
   nodeId: job.nodeId,
   createdDateTimeUtc: job.createdAt,
   modifiedDateTimeUtc: job.modifiedAt,
-  revision: job.revision,
 });
 
 export const toHost = (h: HostModel): Host => ({
@@ -41,6 +41,7 @@ export const toHost = (h: HostModel): Host => ({
   winRmPort: h.winRmPort,
   lastScanTimeUtc: h.lastScanTimeUtc,
   lastScanStartTimeUtc: h.lastScanStartTimeUtc,
+  lastScanStatus: h.lastScanStatus,
   createdDateTimeUtc: h.createdAt,
   modifiedDateTimeUtc: h.modifiedAt,
 });

@@ -39,6 +39,9 @@ export class HostScanJobStatus {
   @Field(() => ActionStatus) status!: ActionStatus;
   @Field(() => String) statusDescription!: string;
   @Field(() => [HostScanHostStatus]) hostScanHostStatus!: HostScanHostStatus[];
+  // Here and not only on HostScanJob: mutation replies and subscription events arrive in any order, and a
+  // client keeps the state with the largest revision.
+  @Field(() => Int, { description: 'Grows with every change; later states have larger revisions.' }) revision!: number;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'A job with who created it and when.' })
@@ -49,7 +52,6 @@ export class HostScanJob extends HostScanJobStatus {
   @Field(() => GraphQLUUID, { description: 'Identifies the database the job lives in.' }) nodeId!: string;
   @Field(() => GraphQLDateTime) createdDateTimeUtc!: Date;
   @Field(() => GraphQLDateTime) modifiedDateTimeUtc!: Date;
-  @Field(() => Int, { description: 'Grows with every change; later states have larger revisions.' }) revision!: number;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'A machine in the inventory, with what its last scan found.' })
@@ -64,6 +66,8 @@ export class Host {
   @Field(() => Int, { nullable: true, description: 'WinRM HTTP port; 5985 when null.' }) winRmPort!: number | null;
   @Field(() => GraphQLDateTime, { nullable: true }) lastScanTimeUtc!: Date | null;
   @Field(() => GraphQLDateTime, { nullable: true }) lastScanStartTimeUtc!: Date | null;
+  @Field(() => ActionStatus, { nullable: true, description: 'How the last scan that ran ended (cancelled ones do not count); null before the first.' })
+  lastScanStatus!: ActionStatus | null;
   @Field(() => GraphQLDateTime) createdDateTimeUtc!: Date;
   @Field(() => GraphQLDateTime) modifiedDateTimeUtc!: Date;
 }

@@ -75,6 +75,11 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX host_scans_leases ON host_scans (lease_expires_at) WHERE status = 1;
     `,
   },
+  {
+    version: 2,
+    name: 'the outcome of each host\'s last scan',
+    sql: `ALTER TABLE hosts ADD COLUMN last_scan_status smallint;`,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */

@@ -78,7 +78,7 @@ export function createQueue(db: Sql, changed: JobChanges) {
              WHERE s.id = v.id AND s.lease_owner = $1 AND s.status = ${ActionStatus.Running}
              RETURNING s.id, s.job_id, s.host_id, s.started_at, v.status, v.os, v.version, v.ip),
            inventory AS (
-             UPDATE hosts h SET last_scan_time = now(), last_scan_start_time = d.started_at,
+             UPDATE hosts h SET last_scan_time = now(), last_scan_start_time = d.started_at, last_scan_status = d.status,
                os = CASE WHEN d.status = ${ActionStatus.Complete} THEN coalesce(d.os, h.os) ELSE h.os END,
                version = CASE WHEN d.status = ${ActionStatus.Complete} THEN coalesce(d.version, h.version) ELSE h.version END,
                ip_address = CASE WHEN d.status = ${ActionStatus.Complete} THEN coalesce(d.ip, h.ip_address) ELSE h.ip_address END,

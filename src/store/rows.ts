@@ -3,7 +3,7 @@ import type { ActionFailureReason, ActionStatus, Host, HostScan, Job } from '../
 // Row shapes as the SQL in store.ts selects them, and their mapping to the model.
 
 export const HOST_COLUMNS = `h.id, h.name, h.dns_host_name, h.ip_address, h.os, h.version, h.ssh_port,
-  h.win_rm_port, h.last_scan_time, h.last_scan_start_time, h.created_at, h.modified_at`;
+  h.win_rm_port, h.last_scan_time, h.last_scan_start_time, h.last_scan_status, h.created_at, h.modified_at`;
 
 export interface HostRow {
   id: string;
@@ -16,6 +16,7 @@ export interface HostRow {
   win_rm_port: number | null;
   last_scan_time: Date | null;
   last_scan_start_time: Date | null;
+  last_scan_status: number | null;
   created_at: Date;
   modified_at: Date;
 }
@@ -31,6 +32,7 @@ export const toHost = (r: HostRow): Host => ({
   winRmPort: r.win_rm_port,
   lastScanTimeUtc: r.last_scan_time,
   lastScanStartTimeUtc: r.last_scan_start_time,
+  lastScanStatus: r.last_scan_status as ActionStatus | null,
   createdAt: r.created_at,
   modifiedAt: r.modified_at,
 });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -18,4 +18,29 @@ export function launchChromium(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/**
+ * Let the page reach the gateway and nothing else, as on a network with no internet: every other request
+ * is aborted and listed. WebSockets are not routed here; the pages under test open them only to the gateway.
+ */
+export async function onlyGateway(page: Page, gatewayUrl: string): Promise<string[]> {
+  const origin = new URL(gatewayUrl).origin;
+  const blocked: string[] = [];
+  await page.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith('data:') || new URL(url).origin === origin) return route.continue();
+    blocked.push(url);
+    return route.abort('internetdisconnected');
+  });
+  return blocked;
+}
+
+/** Content-Security-Policy violations the page reports, as Chromium's console words them. */
+export function cspViolations(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) seen.push(message.text());
+  });
+  return seen;
 }
