@@ -12,7 +12,14 @@ import { clean, DEFAULT_LINE_LIMITS, fileLines, splitLines, type LineLimits, typ
 
 /** What one part's command gave: its (bounded) output, or why there is none, in words. */
 export type PartResult =
-  | { ok: true; text: string; /** Set when the output was cut at this many bytes. */ cutAtBytes: number | null }
+  | {
+      ok: true;
+      text: string;
+      /** Set when the output was cut at this many bytes. */
+      cutAtBytes: number | null;
+      /** Set when only some of the part's files could be read: why the others could not. */
+      partly?: string;
+    }
   | { ok: false; problem: string };
 
 export type PartResults = Readonly<Record<PartName, PartResult>>;
@@ -31,6 +38,7 @@ export function buildSnapshot(parts: PartResults, today: number, limits: LineLim
       if (part.lost !== null) notes.push(`${part.what} could not be read (${r.problem}); ${part.lost}`);
       return null;
     }
+    if (r.partly) notes.push(`${part.what} was only partly read (${r.partly}); ${part.lost ?? 'some of it is missing'}`);
     if (r.cutAtBytes !== null) notes.push(`${part.what}: only the first ${r.cutAtBytes} bytes were read; the rest was left out`);
     return r.text;
   };

@@ -18,7 +18,11 @@ const KEYWORDS = new Set(['@reboot', '@yearly', '@annually', '@monthly', '@weekl
 export function parseCrontabs(lines: FileLine[], from: 'system' | 'spool'): Parsed<HostScheduledTask[]> {
   const tasks: HostScheduledTask[] = [];
   const malformed = new Map<string, number>();
-  for (const { path, line } of lines) {
+  // grep lists a directory in the order the file system keeps it. Sort: /etc/crontab, then by file name
+  // (the user, for spools); the sort is stable, so each file's lines keep their order.
+  const key = (path: string) => `${path === SYSTEM_CRONTAB ? 0 : 1}\0${baseName(path)}\0${path}`;
+  const byFile = [...lines].sort((a, b) => (key(a.path) < key(b.path) ? -1 : key(a.path) > key(b.path) ? 1 : 0));
+  for (const { path, line } of byFile) {
     const kind = classify(path, from);
     if (kind === null) continue;
     const text = line.trim();

@@ -16,7 +16,7 @@ export type SudoSubject =
 /** A rule that lets its subjects run every command as root. */
 export interface SudoGrant {
   subjects: SudoSubject[];
-  /** The rule as written (cut to 200 characters), for the privilege reasons. */
+  /** The rule as written, white space collapsed and cut to 200 characters, for the privilege reasons. */
   rule: string;
   file: string;
 }
@@ -86,7 +86,7 @@ export function parseSudoers(lines: FileLine[]): Parsed<SudoGrant[]> {
   for (const { file, line } of specs) {
     const spec = readSpec(line, judge);
     if (spec === null) unparsed++;
-    else if (spec.grantsAll) grants.push({ subjects: spec.users.map((item) => subjects.build(item)), rule: cut(line, 200), file });
+    else if (spec.grantsAll) grants.push({ subjects: spec.users.map((item) => subjects.build(item)), rule: cut(line.replace(/\s+/g, ' '), 200), file });
   }
   if (unparsed) problems.push(`sudoers: ${unparsed} ${plural(unparsed, 'rule')} could not be parsed and were not evaluated`);
   if (subjects.unresolved) problems.push('sudoers: netgroup (+name) and non-Unix group (%:name) entries are not resolved');
