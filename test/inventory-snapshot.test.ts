@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgeAccounts } from '../src/inventory/accounts';
+import { DEFAULT_COLLECT_LIMITS, partResultOf } from '../src/inventory/collect';
 import { PARTS, type PartName } from '../src/inventory/commands';
 import { UserPrivilege } from '../src/inventory/model';
 import { parseGroup } from '../src/inventory/parse/group';
@@ -8,6 +9,7 @@ import { parseShadow } from '../src/inventory/parse/shadow';
 import { parseSudoers } from '../src/inventory/parse/sudoers';
 import { fileLines } from '../src/inventory/parse/text';
 import { buildSnapshot, type PartResult } from '../src/inventory/snapshot';
+import type { ExecResult } from '../src/inventory/ssh-exec';
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/bash',
@@ -127,5 +129,35 @@ describe('buildSnapshot', () => {
 
   it('takes a DNS name only when it has a dot', () => {
     expect(buildSnapshot({ ...base, dnsHostName: ok('web1\n') }, 20_000).dnsHostName).toBeNull();
+  });
+});
+
+describe('partResultOf', () => {
+  const l = { ...DEFAULT_COLLECT_LIMITS, maxBytesPerPart: 16, commandTimeoutMs: 1000, totalTimeoutMs: 5000 };
+  const exec = (over: Partial<ExecResult>): ExecResult => ({
+    exitCode: 0, exitSignal: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), stdoutCut: false, timedOut: false, failure: null, ...over,
+  });
+  it.each<[string, keyof typeof PARTS, Partial<ExecResult>, boolean, PartResult]>([
+    ['output', 'passwd', { stdout: Buffer.from('a\nb\n') }, false, { ok: true, text: 'a\nb\n', cutAtBytes: null }],
+    ['cut output ends at its last whole line', 'passwd', { stdout: Buffer.from('line1\nline2\nlin'), stdoutCut: true }, false, { ok: true, text: 'line1\nline2\n', cutAtBytes: 16 }],
+    ["grep's 1 is success", 'sudoers', { exitCode: 1 }, false, { ok: true, text: '', cutAtBytes: null }],
+    ["grep's 2 with output is partly read", 'sudoers', { exitCode: 2, stdout: Buffer.from('/etc/sudoers.d/a\0x\n'), stderr: Buffer.from('grep: /etc/sudoers: Permission denied\n') }, false,
+      { ok: true, text: '/etc/sudoers.d/a\0x\n', cutAtBytes: null, partly: 'grep: /etc/sudoers: Permission denied' }],
+    ["grep's 2 without output failed", 'sudoers', { exitCode: 2, stderr: Buffer.from('grep: a: Permission denied\ngrep: b: Permission denied\n') }, false,
+      { ok: false, problem: 'exit status 2: grep: a: Permission denied, and 1 more' }],
+    ['a missing command', 'unitFiles', { exitCode: 127, stderr: Buffer.from('sh: 1: systemctl: not found\n') }, false, { ok: false, problem: 'command not found: sh: 1: systemctl: not found' }],
+    ['a signal', 'passwd', { exitCode: null, exitSignal: 'KILL' }, false, { ok: false, problem: 'ended by signal KILL' }],
+    ['a timeout', 'passwd', { exitCode: null, timedOut: true }, false, { ok: false, problem: 'no result within 1000 ms' }],
+    ['the deadline', 'passwd', { exitCode: null, failure: 'the session was closed' }, true, { ok: false, problem: "not read: the collection's time limit of 5000 ms passed" }],
+    ['a lost connection', 'passwd', { exitCode: null, failure: 'the connection closed' }, false, { ok: false, problem: 'the connection closed' }],
+    ['escape sequences in stderr', 'passwd', { exitCode: 1, stderr: Buffer.from('\u001b[2Jcat: x\n') }, false, { ok: false, problem: 'exit status 1: \uFFFD[2Jcat: x' }],
+  ])('%s', (_, part, over, deadlinePassed, expected) => {
+    expect(partResultOf(PARTS[part], exec(over), l, deadlinePassed)).toEqual(expected);
+  });
+
+  it('notes a partly read part', () => {
+    const s = buildSnapshot({ ...Object.fromEntries(Object.keys(PARTS).map((k) => [k, { ok: true, text: '', cutAtBytes: null }])) as Record<PartName, PartResult>,
+      sudoers: { ok: true, text: '', cutAtBytes: null, partly: 'grep: /etc/sudoers: Permission denied' } }, 20_000);
+    expect(s.notes).toEqual([`${PARTS.sudoers.what} was only partly read (grep: /etc/sudoers: Permission denied); administrators granted by sudo rules are not known`]);
   });
 });
