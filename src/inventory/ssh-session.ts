@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { Client, utils, type AuthMethod, type ParsedKey } from 'ssh2';
 import { describeSocketError } from '../scanner/probe-result';
-import type { FixedCommand } from './commands';
 import { SshTrustAction } from './model';
 import { SshSession } from './ssh-exec';
 
@@ -168,4 +167,3 @@ function oneLine(text: string): string {
 }
 
 export { SshSession };
-export type { FixedCommand };
