@@ -80,6 +80,112 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     name: 'the outcome of each host\'s last scan',
     sql: `ALTER TABLE hosts ADD COLUMN last_scan_status smallint;`,
   },
+  {
+    version: 3,
+    name: 'credentials, SSH host key trust and inventory snapshots',
+    sql: `
+      CREATE TABLE credentials (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        kind smallint NOT NULL,
+        username text NOT NULL,
+        -- AES-256-GCM envelope of the secret (secrets.ts); the plaintext is never stored
+        secret text NOT NULL,
+        key_id text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        modified_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE UNIQUE INDEX credentials_name_key ON credentials (lower(name));
+
+      ALTER TABLE hosts ADD COLUMN credential_id uuid REFERENCES credentials (id);
+      ALTER TABLE hosts ADD COLUMN ssh_trust smallint NOT NULL DEFAULT 2;
+      ALTER TABLE hosts ADD COLUMN accept_key_on_first_contact boolean NOT NULL DEFAULT true;
+      ALTER TABLE hosts ADD COLUMN ssh_host_key text;
+      ALTER TABLE hosts ADD COLUMN ssh_host_key_algorithm text;
+      ALTER TABLE hosts ADD COLUMN ssh_host_key_presented text;
+      ALTER TABLE hosts ADD COLUMN latest_snapshot_id uuid;
+      CREATE INDEX hosts_credential ON hosts (credential_id);
+
+      CREATE TABLE host_snapshots (
+        id uuid PRIMARY KEY,
+        seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+        host_id uuid NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
+        scan_id uuid,
+        os text,
+        version text,
+        host_name text,
+        dns_host_name text,
+        ssh_host_key text,
+        ssh_host_key_algorithm text,
+        notes text[] NOT NULL,
+        digest jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX host_snapshots_host ON host_snapshots (host_id, seq DESC);
+
+      CREATE TABLE snapshot_users (
+        snapshot_id uuid NOT NULL REFERENCES host_snapshots (id) ON DELETE CASCADE,
+        id uuid NOT NULL,
+        name text NOT NULL,
+        display_name text,
+        unix_id integer,
+        unix_group_id integer,
+        home_directory text,
+        shell text,
+        privilege smallint NOT NULL,
+        privilege_reasons text[] NOT NULL,
+        is_disabled boolean NOT NULL,
+        disabled_reasons text[] NOT NULL,
+        PRIMARY KEY (snapshot_id, id)
+      );
+      CREATE INDEX snapshot_users_id ON snapshot_users (id);
+
+      CREATE TABLE snapshot_groups (
+        snapshot_id uuid NOT NULL REFERENCES host_snapshots (id) ON DELETE CASCADE,
+        id uuid NOT NULL,
+        name text NOT NULL,
+        unix_id integer,
+        members text[] NOT NULL,
+        PRIMARY KEY (snapshot_id, id)
+      );
+      CREATE INDEX snapshot_groups_id ON snapshot_groups (id);
+
+      CREATE TABLE snapshot_services (
+        snapshot_id uuid NOT NULL REFERENCES host_snapshots (id) ON DELETE CASCADE,
+        id uuid NOT NULL,
+        name text NOT NULL,
+        description text,
+        start_type smallint NOT NULL,
+        unit_file_state text NOT NULL,
+        user_name text,
+        binary_path_name text,
+        PRIMARY KEY (snapshot_id, id)
+      );
+
+      CREATE TABLE snapshot_tasks (
+        snapshot_id uuid NOT NULL REFERENCES host_snapshots (id) ON DELETE CASCADE,
+        id uuid NOT NULL,
+        name text NOT NULL,
+        source text NOT NULL,
+        task_path text NOT NULL,
+        user_name text,
+        schedule text NOT NULL,
+        command text NOT NULL,
+        PRIMARY KEY (snapshot_id, id)
+      );
+
+      CREATE TABLE snapshot_changes (
+        snapshot_id uuid NOT NULL REFERENCES host_snapshots (id) ON DELETE CASCADE,
+        position integer NOT NULL,
+        kind text NOT NULL,
+        subject text NOT NULL,
+        privileged boolean NOT NULL,
+        before text,
+        after text,
+        PRIMARY KEY (snapshot_id, position)
+      );
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */
