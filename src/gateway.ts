@@ -21,6 +21,9 @@ import { bridgeRemoteEvents } from './remote-events';
 import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
 import { createPacer } from './pacer';
+import { InventoryEvents } from './inventory-events';
+import { InventoryService } from './inventory-service';
+import { createCredentialedScanner } from './scanner/credentialed';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
@@ -31,6 +34,7 @@ export interface Gateway {
   readonly port: number;
   readonly store: Store;
   readonly service: HostScanService;
+  readonly inventory: InventoryService;
   readonly events: JobEventBus;
   readonly runner: Runner;
   readonly sockets: GraphQLSockets;
@@ -73,7 +77,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   try {
     const core = await openCore(config, deps, { logger, metrics, lifecycle, shutdown });
     const edges = await mountEdges(config, core, { logger, metrics, lifecycle, verifier, devToken: devTokens?.admin ?? null, shutdown });
-    const { store, service, events, runner } = core;
+    const { store, service, inventory, events, runner } = core;
     const { url, port, sockets } = edges;
     logger.info({ port, url, store: store.kind, tls: !!config.tls, algorithms: verifier.algorithms, version: VERSION }, 'gateway listening');
 
@@ -84,7 +88,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       logger.info({ inFlight: runner.inFlight }, 'stopping: readiness 503, new schedules refused');
       await lifecycle.stopAll((name) => logger.info({ ms: Date.now() - begun }, `stopping: ${name} done`));
     };
-    return { url, port, store, service, events, runner, sockets, devTokens, stop: () => (stopping ??= stop()) };
+    return { url, port, store, service, inventory, events, runner, sockets, devTokens, stop: () => (stopping ??= stop()) };
   } catch (err) {
     await lifecycle.stopAll();
     throw err;
@@ -113,11 +117,13 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     const bridge = await bridgeRemoteEvents({ changes: store.changes, jobs: store.jobs, events, logger, onDeaf: (deaf) => cache.setTrusted(!deaf) });
     lifecycle.add('listen stopped', () => bridge.stop());
   }
+  const inventoryEvents = new InventoryEvents();
   const runner = createRunner({
     queue: store.queue,
-    scanner: deps.scanner ?? createProbeScanner(),
+    scanner: deps.scanner ?? createCredentialedScanner({ probe: createProbeScanner(), credentials: null }),
     logger,
     publish: (jobs) => events.publish(jobs),
+    publishInventory: (updates) => inventoryEvents.publish(updates),
     concurrency: config.scanConcurrency,
     timeoutMs: config.scanTimeoutMs,
     leaseMs: config.scanLeaseMs,
@@ -137,7 +143,8 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     },
     onCancelRunning: (scanIds) => runner.cancel(scanIds),
   });
-  return { store, events, runner, service, pacer, runScans: deps.runner ?? true };
+  const inventory = new InventoryService({ store, events: inventoryEvents });
+  return { store, events, runner, service, inventory, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;

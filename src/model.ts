@@ -70,6 +70,18 @@ export interface HostInput {
   winRmPort?: number | null;
 }
 
+/** How a scan may log in over SSH and which host key it trusts, from the host's settings when it was claimed. */
+export interface SshAccess {
+  /** The credential to log in with; null for a scan without login. */
+  credentialId: string | null;
+  /** SshTrustAction (inventory/model.ts): 0 always trust, 1 warn on a changed key, 2 refuse a changed key. */
+  trust: number;
+  /** Whether a host without a trusted key may be trusted at first contact (the vendor's acceptThumbprintOnFirstDiscovery). */
+  acceptKeyOnFirstContact: boolean;
+  /** The trusted SHA-256 host key fingerprint, null before first contact. */
+  trustedKey: string | null;
+}
+
 /** What a scan needs to know to reach a host. */
 export interface ScanTarget {
   name: string;
@@ -77,6 +89,8 @@ export interface ScanTarget {
   ipAddress: string | null;
   sshPort: number | null;
   winRmPort: number | null;
+  /** Absent for a scan of a host no longer in the inventory. */
+  ssh?: SshAccess;
 }
 
 /** Who asked for a job: the vendor's createdBy, createdByUserName and createdFromAddress. */

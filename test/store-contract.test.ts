@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceStartType, UserPrivilege, type InventorySnapshot } from '../src/inventory';
 import { ActionFailureReason, ActionStatus, jobState, type Creator } from '../src/model';
 import { JOB_CHANNEL, openStore, type Store } from '../src/store';
 import { MIGRATIONS, migrate } from '../src/store/migrations';
@@ -12,6 +13,18 @@ import { sqlOf } from './support/sql';
 // One contract, every store: the embedded PGlite store always, PostgreSQL when the machine has it.
 
 const CREATOR: Creator = { subject: 'contract', userName: 'Contract', address: '127.0.0.1' };
+const KEY_A = 'SHA256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+const KEY_B = 'SHA256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
+const SNAPSHOT: InventorySnapshot = {
+  os: 'Debian GNU/Linux', version: '12', hostName: 'fixture', dnsHostName: null, notes: [],
+  users: [
+    { name: 'alice', unixId: 1000, unixGroupId: 1000, displayName: 'Alice', homeDirectory: '/home/alice', shell: '/bin/bash', isDisabled: false, disabledReasons: [], privilege: UserPrivilege.Administrator, privilegeReasons: ['member of sudo'] },
+    { name: 'root', unixId: 0, unixGroupId: 0, displayName: 'root', homeDirectory: '/root', shell: '/bin/bash', isDisabled: false, disabledReasons: [], privilege: UserPrivilege.SuperUser, privilegeReasons: ['uid 0'] },
+  ],
+  groups: [{ name: 'sudo', unixId: 27, members: ['alice'] }],
+  services: [{ name: 'ssh.service', description: 'OpenSSH server', startType: ServiceStartType.Automatic, unitFileState: 'enabled', userName: null, binaryPathName: '/usr/sbin/sshd -D' }],
+  scheduledTasks: [{ name: 'backup', source: 'crontab', taskPath: '/etc/crontab', userName: 'root', schedule: '0 3 * * *', command: '/usr/local/bin/backup' }],
+};
 const LEASE = 60_000;
 
 interface Backend {
@@ -140,7 +153,7 @@ for (const backend of backends) {
       const scanId = job.scans[0]!.id;
       await claimScan(scanId);
       const result = { status: ActionStatus.Complete as const, description: 'Complete: Debian 12', failureReason: ActionFailureReason.NoError, ipAddress: '127.0.0.7', os: 'Debian', version: '12', hostConnected: true };
-      expect(await store.queue.finish('intruder', [{ scanId, result }])).toEqual({ jobs: [], recorded: new Set(), claimed: [] });
+      expect(await store.queue.finish('intruder', [{ scanId, result }])).toEqual({ jobs: [], recorded: new Set(), claimed: [], inventory: [] });
       const done = await store.queue.finish('owner-a', [{ scanId, result }]);
       expect(done.recorded).toEqual(new Set([scanId]));
       expect(done.jobs).toMatchObject([{ id: job.id, scans: [{ status: ActionStatus.Complete, os: 'Debian', version: '12', ipAddress: '127.0.0.7', hostConnected: true }] }]);
@@ -148,6 +161,59 @@ for (const backend of backends) {
       const updated = await store.hosts.get(host.id);
       expect(updated).toMatchObject({ os: 'Debian', version: '12', ipAddress: '127.0.0.7', lastScanStatus: ActionStatus.Complete });
       expect(updated!.lastScanTimeUtc).toBeInstanceOf(Date);
+    });
+
+    const inventoryResult = (snapshot: InventorySnapshot, fingerprint: string) => ({
+      status: ActionStatus.Complete as const, description: 'Complete', failureReason: ActionFailureReason.NoError, ipAddress: '127.0.0.7',
+      os: snapshot.os, version: snapshot.version, hostConnected: true, hostKey: { fingerprint, algorithm: 'ssh-ed25519' }, inventory: snapshot,
+    });
+    const scanOf = async (hostId: string) => {
+      const { jobs } = await store.jobs.schedule([hostId], CREATOR);
+      const scanId = jobs![0]!.scans[0]!.id;
+      await claimScan(scanId);
+      return scanId;
+    };
+
+    it('records a credentialed scan with its snapshot, all or nothing, and the differences from the previous one', async () => {
+      const { host, job } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      await claimScan(scanId);
+      const first = await store.queue.finish('owner-a', [{ scanId, result: inventoryResult(SNAPSHOT, KEY_A) }]);
+      expect(first.inventory).toEqual([{ hostId: host.id, snapshotId: expect.any(String), changes: [] }]);
+      const [latest] = await store.inventory.latestOf([host.id]);
+      expect(latest).toMatchObject({ id: first.inventory[0]!.snapshotId, os: 'Debian GNU/Linux', version: '12', sshHostKey: KEY_A, notes: [] });
+      const users = await store.inventory.users([latest!.id]);
+      expect(users.map((u) => [u.name, u.privilege, u.isDisabled])).toEqual([['alice', UserPrivilege.Administrator, false], ['root', UserPrivilege.SuperUser, false]]);
+      expect((await store.inventory.groups([latest!.id])).map((g) => [g.name, g.members])).toEqual([['sudo', ['alice']]]);
+      expect(await store.inventory.userInLatest(users[0]!.id)).toMatchObject({ name: 'alice' });
+
+      const next: InventorySnapshot = {
+        ...SNAPSHOT,
+        users: [{ ...SNAPSHOT.users[0]!, privilege: UserPrivilege.LinuxUser, privilegeReasons: [] }, SNAPSHOT.users[1]!, { ...SNAPSHOT.users[0]!, name: 'mallory', unixId: 0, privilege: UserPrivilege.SuperUser }],
+        services: [],
+      };
+      const second = await store.queue.finish('owner-a', [{ scanId: await scanOf(host.id), result: inventoryResult(next, KEY_A) }]);
+      expect(second.inventory[0]!.changes).toEqual([
+        { kind: 'privilege-changed', subject: 'alice', privileged: true, before: 'Administrator', after: 'LinuxUser' },
+        { kind: 'account-added', subject: 'mallory', privileged: true, before: null, after: 'SuperUser' },
+        { kind: 'service-removed', subject: 'ssh.service', privileged: false, before: null, after: null },
+      ]);
+      expect((await store.inventory.changes([second.inventory[0]!.snapshotId])).map((c) => c.kind)).toEqual(['privilege-changed', 'account-added', 'service-removed']);
+      // Ids are stable across snapshots: the same account keeps its id in the latest one.
+      expect((await store.inventory.userInLatest(users[0]!.id))).toMatchObject({ name: 'alice', privilege: UserPrivilege.LinuxUser });
+    });
+
+    it('keeps the newest snapshots of a host up to the retention, and trusts host keys by the host\'s policy', async () => {
+      const [host] = await hosts(1);
+      for (let i = 0; i < 12; i++) await store.queue.finish('owner-a', [{ scanId: await scanOf(host!.id), result: inventoryResult(SNAPSHOT, KEY_A) }]);
+      expect((await store.inventory.history(host!.id, 100, null))).toHaveLength(10);
+      const keys = async () => (await sqlOf(store).query<{ ssh_host_key: string; ssh_host_key_presented: string | null }>('SELECT ssh_host_key, ssh_host_key_presented FROM hosts WHERE id = $1', [host!.id]))[0];
+      expect(await keys()).toEqual({ ssh_host_key: KEY_A, ssh_host_key_presented: null });
+      // ErrorOnThumbprintMismatch (the default): another key is kept aside for an Admin, the trusted one stays.
+      await store.queue.finish('owner-a', [{ scanId: await scanOf(host!.id), result: { ...inventoryResult(SNAPSHOT, KEY_B), inventory: null } }]);
+      expect(await keys()).toEqual({ ssh_host_key: KEY_A, ssh_host_key_presented: KEY_B });
+      await store.queue.finish('owner-a', [{ scanId: await scanOf(host!.id), result: { ...inventoryResult(SNAPSHOT, KEY_A), inventory: null } }]);
+      expect(await keys()).toEqual({ ssh_host_key: KEY_A, ssh_host_key_presented: null });
     });
 
     it('heartbeats extend held leases and report cancellations', async () => {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { createBackoff } from '../backoff';
 import type { ActionStatus, Job } from '../model';
 import type { Scanner } from '../scanner';
-import type { ClaimedScan, Queue } from '../store';
+import type { ClaimedScan, InventoryUpdate, Queue } from '../store';
 import { createResultBatcher } from './batcher';
 import { createLatch } from './latch';
 import { abortReasonOf, cancelled, dispose, type AbortReason } from './outcome';
@@ -15,6 +15,8 @@ export interface RunnerOptions {
   logger: Logger;
   /** Told about every job a transition changed, after it committed. */
   publish: (jobs: readonly Job[]) => void;
+  /** Told about every inventory snapshot recorded, with its differences from the previous one. */
+  publishInventory?: (updates: readonly InventoryUpdate[]) => void;
   concurrency: number;
   /** Scans to lease ahead of a free slot; by default it follows how fast scans and writes are (see SlotBudget). */
   readAhead?: number;
@@ -94,6 +96,7 @@ export function createRunner(o: RunnerOptions): Runner {
     async settle({ written, refill }) {
       try {
         if (written.jobs.length > 0) o.publish(written.jobs);
+        if (written.inventory.length > 0) o.publishInventory?.(written.inventory);
         if (state === 'running') take(written.claimed);
         else if (written.claimed.length > 0) o.publish(await o.queue.release(owner, written.claimed.map((c) => c.id)));
       } finally {

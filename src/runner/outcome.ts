@@ -48,14 +48,17 @@ export const cancelled = (description: string): ScanResult => ({
 });
 
 function resultOf(outcome: ScanOutcome): ScanResult {
+  const partial = outcome.ok && (outcome.inventory?.notes.length ?? 0) > 0;
   return {
-    status: outcome.ok ? ActionStatus.Complete : ActionStatus.Failed,
+    status: !outcome.ok ? ActionStatus.Failed : partial ? ActionStatus.CompletedWithErrors : ActionStatus.Complete,
     description: outcome.description,
     failureReason: outcome.ok ? ActionFailureReason.NoError : (outcome.failureReason ?? ActionFailureReason.UnknownError),
     ipAddress: outcome.ipAddress,
     os: outcome.os,
     version: outcome.version,
     hostConnected: outcome.hostConnected,
+    ...(outcome.hostKey ? { hostKey: outcome.hostKey } : {}),
+    ...(outcome.inventory ? { inventory: outcome.inventory } : {}),
   };
 }
 

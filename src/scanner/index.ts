@@ -1,3 +1,4 @@
+import type { InventorySnapshot } from '../inventory/model';
 import type { ActionFailureReason, ScanTarget } from '../model';
 
 /** What a scan found. `failureReason` is set exactly when nothing useful was reached. */
@@ -10,6 +11,12 @@ export interface ScanOutcome {
   os: string | null;
   version: string | null;
   hostConnected: boolean;
+  /** Where SSH answered with an identification, when it did (a credentialed scan logs in there). */
+  sshEndpoint?: { host: string; port: number } | null;
+  /** The SSH host key the host presented, when the scan read it. */
+  hostKey?: { fingerprint: string; algorithm: string } | null;
+  /** What a credentialed scan read; its notes make the scan CompletedWithErrors. */
+  inventory?: InventorySnapshot | null;
 }
 
 /**

@@ -99,6 +99,7 @@ function combine(ip: string, { ssh, sshPort, winrm, winRmPort }: Probes): ScanOu
     os,
     version: windows?.version ?? (fromSsh?.os === os ? fromSsh?.version ?? null : null),
     hostConnected: true,
+    sshEndpoint: ssh.ok ? { host: ip, port: sshPort } : null,
   };
 }
 

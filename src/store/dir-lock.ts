@@ -39,6 +39,8 @@ export function lockDataDir(dir: string): Promise<() => Promise<void>> {
       holder.unref();
       for (const stream of [holder.stdin, holder.stdout, holder.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
       resolve(async () => {
+        // Waiting for the holder to exit must keep this process alive until it has.
+        holder.ref();
         holder.stdin.end();
         await exited;
       });

@@ -4,6 +4,7 @@ import type { Db } from './db';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
 import { migrate } from './migrations';
+import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
 import { openPostgres } from './postgres';
@@ -13,7 +14,9 @@ export type { ChangeListener, ChangeNotifications } from './changes';
 export { JOB_CHANNEL } from './changes';
 export type { HostListQuery, UpsertResult } from './hosts';
 export type { JobListQuery, ScheduleResult } from './jobs';
-export type { ClaimedScan, Queue, ScanResult } from './queue';
+export type { ClaimedScan, Finished, Queue, ScanResult } from './queue';
+export type { InventoryStore, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser } from './inventory';
+export type { InventoryUpdate } from './snapshots';
 
 /**
  * The scan model's persistence: operations by name, never SQL. One SQL dialect underneath, on PGlite
@@ -28,6 +31,7 @@ export interface Store {
   readonly hosts: HostStore;
   readonly jobs: JobStore;
   readonly queue: Queue;
+  readonly inventory: InventoryStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
   /** Whether the database answers now. */
@@ -39,6 +43,8 @@ export interface StoreOptions {
   databaseUrl: string | null;
   databasePoolSize?: number;
   dataDir: string;
+  /** Inventory snapshots kept per host. @default 10 */
+  snapshotsKept?: number;
 }
 
 // Raw SQL for tests and diagnostics only: no part of the gateway outside store/ speaks SQL.
@@ -62,11 +68,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const nodeId = meta!.value;
     let stopping: Promise<void> | null = null;
     const origin = `${process.pid}-${randomUUID()}`;
+    const snapshotsKept = options.snapshotsKept ?? 10;
     const store: Store = {
       kind: embedded ? 'embedded' : 'postgres',
       nodeId,
       origin,
-      ...(embedded ? await embedded.stores(nodeId, origin) : createStores(db, nodeId, { origin, announce: true })),
+      ...(embedded
+        ? await embedded.stores(nodeId, { origin, snapshotsKept })
+        : createStores(db, nodeId, { origin, announce: true, snapshotsKept })),
       changes: server ? listenForChanges(server, origin) : null,
       healthy: () => db.healthy(),
       stop: () => (stopping ??= db.close()),

@@ -117,7 +117,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         dns_host_name text,
         ssh_host_key text,
         ssh_host_key_algorithm text,
-        notes text[] NOT NULL,
+        notes jsonb NOT NULL,
         digest jsonb NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now()
       );
@@ -133,9 +133,9 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         home_directory text,
         shell text,
         privilege smallint NOT NULL,
-        privilege_reasons text[] NOT NULL,
+        privilege_reasons jsonb NOT NULL,
         is_disabled boolean NOT NULL,
-        disabled_reasons text[] NOT NULL,
+        disabled_reasons jsonb NOT NULL,
         PRIMARY KEY (snapshot_id, id)
       );
       CREATE INDEX snapshot_users_id ON snapshot_users (id);
@@ -145,7 +145,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         id uuid NOT NULL,
         name text NOT NULL,
         unix_id integer,
-        members text[] NOT NULL,
+        members jsonb NOT NULL,
         PRIMARY KEY (snapshot_id, id)
       );
       CREATE INDEX snapshot_groups_id ON snapshot_groups (id);

@@ -4,7 +4,7 @@ import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import pg from 'pg';
 import type { Queryable, Sql } from './db';
 import { poolDb } from './pool-db';
-import { createStores } from './stores';
+import { createStores, type StoreSettings } from './stores';
 
 // The embedded database's thread. PGlite is PostgreSQL compiled to WebAssembly and runs synchronously on
 // the thread that calls it; here, that is not the thread serving HTTP and probing hosts, so the two use
@@ -20,7 +20,7 @@ export type Request = { id: number } & (
   | { op: 'exec'; sql: string; tx?: number }
   | { op: 'begin' }
   | { op: 'end'; tx: number; commit: boolean }
-  | { op: 'stores'; nodeId: string; origin: string }
+  | { op: 'stores'; nodeId: string; settings: StoreSettings }
   | ({ op: 'call' } & StoreCall)
   | { op: 'close' }
 );
@@ -111,7 +111,7 @@ async function run(db: Database, req: Request): Promise<unknown> {
       return null;
     }
     case 'stores':
-      stores = createStores(db, req.nodeId, { origin: req.origin, announce: false });
+      stores = createStores(db, req.nodeId, req.settings);
       return null;
     case 'call': {
       // The union is checked where calls are made; here any member is dispatched the same way.

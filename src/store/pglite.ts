@@ -6,13 +6,15 @@ import { lockDataDir } from './dir-lock';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
 import type { Reply, Request, StoreCall, WorkerOptions } from './pglite-worker';
+import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
+import type { StoreSettings } from './stores';
 
 type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 export interface EmbeddedDb extends Db {
   /** The store's operations, each run whole on the database's thread. */
-  stores(nodeId: string, origin: string): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue }>;
+  stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore }>;
 }
 
 /**
@@ -79,9 +81,9 @@ export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
   let closing: Promise<void> | null = null;
   return {
     ...on(),
-    async stores(nodeId: string, origin: string) {
-      await call({ op: 'stores', nodeId, origin });
-      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue') };
+    async stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>) {
+      await call({ op: 'stores', nodeId, settings: { ...settings, announce: false } });
+      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory') };
     },
     async transaction(fn) {
       const tx = await call<number>({ op: 'begin' });

@@ -1,6 +1,8 @@
+import type { InventorySnapshot } from '../inventory/model';
 import { ActionFailureReason, ActionStatus, type Job, type ScanTarget } from '../model';
 import type { Queryable, Sql } from './db';
 import type { JobChanges } from './jobs';
+import { writeSnapshots, type InventoryUpdate } from './snapshots';
 
 /** A host scan handed to a worker, with what it needs to reach the host. */
 export interface ClaimedScan extends ScanTarget {
@@ -12,7 +14,7 @@ export interface ClaimedScan extends ScanTarget {
 
 /** How a scan ended, as the worker reports it. */
 export interface ScanResult {
-  status: ActionStatus.Complete | ActionStatus.Failed | ActionStatus.Cancelled;
+  status: ActionStatus.Complete | ActionStatus.CompletedWithErrors | ActionStatus.Failed | ActionStatus.Cancelled;
   description: string;
   failureReason: ActionFailureReason;
   ipAddress?: string | null;
@@ -20,16 +22,31 @@ export interface ScanResult {
   os?: string | null;
   version?: string | null;
   hostConnected: boolean;
+  /** The SSH host key the host presented, when the scan read it. */
+  hostKey?: { fingerprint: string; algorithm: string } | null;
+  /** What a credentialed scan read; recorded as the host's new snapshot with the result. */
+  inventory?: InventorySnapshot | null;
+}
+
+/** What recording a batch of results changed. */
+export interface Finished {
+  jobs: Job[];
+  recorded: Set<string>;
+  claimed: ClaimedScan[];
+  /** New inventory snapshots and their differences from the previous ones. */
+  inventory: InventoryUpdate[];
 }
 
 const ms = (param: string) => `make_interval(secs => ${param}::double precision / 1000)`;
+// Scans whose findings describe the host: complete, or complete with parts that could not be read.
+const COMPLETED = `${ActionStatus.Complete}, ${ActionStatus.CompletedWithErrors}`;
 
 /**
  * The work queue over `host_scans`: claims take leases with FOR UPDATE SKIP LOCKED, and every lease time
  * comes from the database clock, so workers on machines with skewed clocks agree. Lock order is always
  * scan rows, then job rows. Each transition returns the jobs it changed, as they are after the change.
  */
-export function createQueue(db: Sql, changed: JobChanges) {
+export function createQueue(db: Sql, changed: JobChanges, options: { snapshotsKept: number }) {
   return {
     /** Lease up to `limit` queued scans that are due to `owner` and mark them Running. */
     async claim(owner: string, limit: number, leaseMs: number): Promise<{ scans: ClaimedScan[]; jobs: Job[] }> {
@@ -61,13 +78,13 @@ export function createQueue(db: Sql, changed: JobChanges) {
       owner: string,
       results: readonly { scanId: string; result: ScanResult }[],
       refill?: { limit: number; leaseMs: number },
-    ): Promise<{ jobs: Job[]; recorded: Set<string>; claimed: ClaimedScan[] }> {
-      if (results.length === 0) return { jobs: [], recorded: new Set(), claimed: [] };
+    ): Promise<Finished> {
+      if (results.length === 0) return { jobs: [], recorded: new Set(), claimed: [], inventory: [] };
       const col = <T>(pick: (r: ScanResult) => T) => results.map((r) => pick(r.result));
       return db.transaction(async (tx) => {
         // One statement records the results and copies what scans that ran (not cancelled) found into the
         // inventory: when the host was last scanned and, when complete, what it is.
-        const rows = await tx.query<{ id: string; job_id: string }>(
+        const rows = await tx.query<{ id: string; job_id: string; host_id: string | null }>(
           `WITH done AS (
              UPDATE host_scans s SET status = v.status, status_description = v.description, failure_reason = v.reason,
                ip_address = coalesce(v.ip, s.ip_address), dns_host_name = coalesce(v.dns, s.dns_host_name),
@@ -79,15 +96,24 @@ export function createQueue(db: Sql, changed: JobChanges) {
              RETURNING s.id, s.job_id, s.host_id, s.started_at, v.status, v.os, v.version, v.ip),
            inventory AS (
              UPDATE hosts h SET last_scan_time = now(), last_scan_start_time = d.started_at, last_scan_status = d.status,
-               os = CASE WHEN d.status = ${ActionStatus.Complete} THEN coalesce(d.os, h.os) ELSE h.os END,
-               version = CASE WHEN d.status = ${ActionStatus.Complete} THEN coalesce(d.version, h.version) ELSE h.version END,
-               ip_address = CASE WHEN d.status = ${ActionStatus.Complete} THEN coalesce(d.ip, h.ip_address) ELSE h.ip_address END,
+               os = CASE WHEN d.status IN (${COMPLETED}) THEN coalesce(d.os, h.os) ELSE h.os END,
+               version = CASE WHEN d.status IN (${COMPLETED}) THEN coalesce(d.version, h.version) ELSE h.version END,
+               ip_address = CASE WHEN d.status IN (${COMPLETED}) THEN coalesce(d.ip, h.ip_address) ELSE h.ip_address END,
                modified_at = now()
              FROM done d WHERE h.id = d.host_id AND d.status <> ${ActionStatus.Cancelled})
-           SELECT id, job_id FROM done`,
+           SELECT id, job_id, host_id FROM done`,
           [owner, results.map((r) => r.scanId), col((r) => r.status), col((r) => r.description.slice(0, 1000)), col((r) => r.failureReason),
             col((r) => r.ipAddress ?? null), col((r) => r.dnsHostName ?? null), col((r) => r.os ?? null), col((r) => r.version ?? null),
             col((r) => r.hostConnected)],
+        );
+        // What credentialed and first-contact scans read goes with their results, in the same transaction.
+        const hostOf = new Map(rows.filter((r) => r.host_id).map((r) => [r.id, r.host_id!]));
+        const read = results.filter((r) => hostOf.has(r.scanId));
+        await trustHostKeys(tx, read.flatMap((r) => (r.result.hostKey ? [{ hostId: hostOf.get(r.scanId)!, ...r.result.hostKey }] : [])));
+        const inventory = await writeSnapshots(
+          tx,
+          read.flatMap((r) => (r.result.inventory ? [{ hostId: hostOf.get(r.scanId)!, scanId: r.scanId, snapshot: r.result.inventory, hostKey: r.result.hostKey ?? null }] : [])),
+          options.snapshotsKept,
         );
         // The slots these results free are filled in the same transaction: one commit per cycle.
         const claimed = refill && refill.limit > 0 ? await claimIn(tx, owner, refill.limit, refill.leaseMs) : [];
@@ -95,6 +121,7 @@ export function createQueue(db: Sql, changed: JobChanges) {
           jobs: await changed(tx, [...rows.map((r) => r.job_id), ...claimed.map((c) => c.jobId)]),
           recorded: new Set(rows.map((r) => r.id)),
           claimed,
+          inventory,
         };
       });
     },
@@ -164,17 +191,38 @@ export function createQueue(db: Sql, changed: JobChanges) {
 export type Queue = ReturnType<typeof createQueue>;
 
 async function claimIn(tx: Queryable, owner: string, limit: number, leaseMs: number): Promise<ClaimedScan[]> {
+  // The host's login and key trust are read as they are now: a credential set after scheduling counts.
   const rows = await tx.query<ClaimRow>(
-    `UPDATE host_scans s SET status = ${ActionStatus.Running}, status_description = 'Running',
-       attempts = s.attempts + 1, lease_owner = $1, lease_expires_at = now() + ${ms('$3')},
-       started_at = now(), modified_at = now()
-     WHERE s.id = ANY(ARRAY(
-       SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
-       ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED))
-     RETURNING s.id, s.job_id, s.host_id, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts`,
+    `WITH claimed AS (
+       UPDATE host_scans s SET status = ${ActionStatus.Running}, status_description = 'Running',
+         attempts = s.attempts + 1, lease_owner = $1, lease_expires_at = now() + ${ms('$3')},
+         started_at = now(), modified_at = now()
+       WHERE s.id = ANY(ARRAY(
+         SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
+         ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED))
+       RETURNING s.id, s.job_id, s.host_id, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts)
+     SELECT c.*, h.credential_id, h.ssh_trust, h.accept_key_on_first_contact, h.ssh_host_key
+     FROM claimed c LEFT JOIN hosts h ON h.id = c.host_id`,
     [owner, limit, leaseMs],
   );
   return rows.map(toClaimed);
+}
+
+/**
+ * Record host keys that scans read. A host without a trusted key trusts the first one when its policy
+ * accepts keys at first contact; AlwaysTrust (0) trusts whatever it sees; otherwise a different key is
+ * kept aside as presented, for an Admin to accept, and the trusted one stays.
+ */
+async function trustHostKeys(tx: Queryable, keys: readonly { hostId: string; fingerprint: string; algorithm: string }[]): Promise<void> {
+  if (keys.length === 0) return;
+  const trusted = `CASE WHEN h.ssh_trust = 0 OR (h.ssh_host_key IS NULL AND h.accept_key_on_first_contact) THEN v.key ELSE h.ssh_host_key END`;
+  await tx.query(
+    `UPDATE hosts h SET ssh_host_key = ${trusted},
+       ssh_host_key_algorithm = CASE WHEN ${trusted} = v.key THEN v.alg ELSE h.ssh_host_key_algorithm END,
+       ssh_host_key_presented = CASE WHEN ${trusted} = v.key THEN NULL ELSE v.key END
+     FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(host_id, key, alg) WHERE h.id = v.host_id`,
+    [keys.map((k) => k.hostId), keys.map((k) => k.fingerprint), keys.map((k) => k.algorithm)],
+  );
 }
 
 interface ClaimRow {
@@ -187,6 +235,10 @@ interface ClaimRow {
   ssh_port: number | null;
   win_rm_port: number | null;
   attempts: number;
+  credential_id: string | null;
+  ssh_trust: number | null;
+  accept_key_on_first_contact: boolean | null;
+  ssh_host_key: string | null;
 }
 
 const toClaimed = (r: ClaimRow): ClaimedScan => ({
@@ -199,4 +251,7 @@ const toClaimed = (r: ClaimRow): ClaimedScan => ({
   sshPort: r.ssh_port,
   winRmPort: r.win_rm_port,
   attempts: r.attempts,
+  ...(r.ssh_trust === null
+    ? {}
+    : { ssh: { credentialId: r.credential_id, trust: r.ssh_trust, acceptKeyOnFirstContact: r.accept_key_on_first_contact ?? true, trustedKey: r.ssh_host_key } }),
 });

@@ -33,10 +33,14 @@ async function listen(server: Server | HttpServer, host: string, sockets: Set<So
   };
 }
 
-/** Speaks an SSH identification line, optionally after other lines or a delay, like a real server. */
+/**
+ * Speaks an SSH identification line, optionally after other lines or a delay, like a real server; then,
+ * unlike one, hangs up when the client starts its side (there is no key exchange behind the banner).
+ */
 export function sshListener(banner: string, options: { host?: string; preamble?: string[]; delayMs?: number } = {}) {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
+    socket.once('data', () => socket.end());
     const speak = () => {
       if (socket.destroyed) return;
       for (const line of options.preamble ?? []) socket.write(`${line}\r\n`);

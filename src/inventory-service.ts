@@ -1,0 +1,114 @@
+import { requireRole, type Principal, type Role } from './auth';
+import { badInput, notFound } from './errors';
+import type { InventoryEvents } from './inventory-events';
+import type { InventoryUpdate, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser, Store } from './store';
+import { intParam, uuidParam } from './validate';
+
+const READ_ROLES: readonly Role[] = ['Admin', 'App'];
+
+/** The lists of many snapshots at once, each by snapshot id (what a GraphQL batch loader asks for). */
+export interface SnapshotLists {
+  users: Map<string, SnapshotUser[]>;
+  groups: Map<string, SnapshotGroup[]>;
+  services: Map<string, SnapshotService[]>;
+  tasks: Map<string, SnapshotTask[]>;
+  changes: Map<string, SnapshotChange[]>;
+}
+
+export type SnapshotList = keyof SnapshotLists;
+
+/**
+ * What credentialed scans found on hosts: their latest snapshots and history, accounts, groups,
+ * services and scheduled tasks, and a live stream of the differences. Any scan role reads; the store
+ * writes snapshots with the scan results (see the queue), so nothing here changes them.
+ */
+export class InventoryService {
+  constructor(private readonly o: { store: Store; events: InventoryEvents }) {}
+
+  private get inventory() {
+    return this.o.store.inventory;
+  }
+
+  /** The latest snapshot of each host that has one, by host id; hosts without one are left out. */
+  async latestOf(principal: Principal, hostIds: readonly string[]): Promise<Map<string, SnapshotRecord>> {
+    requireRole(principal, READ_ROLES);
+    return new Map((await this.inventory.latestOf(hostIds)).map((s) => [s.hostId, s]));
+  }
+
+  /** One list (users, groups, …) of many snapshots, grouped by snapshot id. */
+  async lists<K extends SnapshotList>(principal: Principal, list: K, snapshotIds: readonly string[]): Promise<SnapshotLists[K]> {
+    requireRole(principal, READ_ROLES);
+    const rows: { snapshotId: string }[] = await this.inventory[list](snapshotIds);
+    const grouped = new Map<string, { snapshotId: string }[]>(snapshotIds.map((id) => [id, []]));
+    for (const row of rows) grouped.get(row.snapshotId)?.push(row);
+    return grouped as SnapshotLists[K];
+  }
+
+  /** A host's snapshots, newest first, paged with `first` (≤ 100) and the `seq` cursor of the last one seen. */
+  async history(principal: Principal, input: { hostId: unknown; first?: unknown; after?: unknown }): Promise<{ items: (SnapshotRecord & { seq: string })[]; hasMore: boolean }> {
+    requireRole(principal, READ_ROLES);
+    const hostId = uuidParam(input.hostId, 'hostId');
+    const first = intParam(input.first, 'first', 10, 1, 100);
+    const after = input.after == null ? null : String(input.after);
+    if (after !== null && !/^\d{1,18}$/.test(after)) throw badInput({ after: ['Not a cursor returned by this API.'] });
+    const items = await this.inventory.history(hostId, first + 1, after);
+    return { items: items.slice(0, first), hasMore: items.length > first };
+  }
+
+  /** REST `GET /Host`: the latest snapshot of every scanned host, with `skip`/`take` (≤ 1000). */
+  async scannedHosts(principal: Principal, input: { skip?: unknown; take?: unknown }): Promise<SnapshotRecord[]> {
+    requireRole(principal, READ_ROLES);
+    return this.inventory.latestPage(intParam(input.skip, 'skip', 0, 0, 1_000_000), intParam(input.take, 'take', 1000, 1, 1000));
+  }
+
+  /** REST `GET /Host/{hostId}`: the host's latest snapshot. */
+  async scannedHost(principal: Principal, input: { hostId: unknown }): Promise<SnapshotRecord> {
+    requireRole(principal, READ_ROLES);
+    const hostId = uuidParam(input.hostId, 'hostId');
+    const [snapshot] = await this.inventory.latestOf([hostId]);
+    if (!snapshot) throw notFound(`No scanned host has the id ${hostId}.`);
+    return snapshot;
+  }
+
+  /** REST `GET /User`: accounts of every host's latest snapshot. */
+  async users(principal: Principal, input: { skip?: unknown; take?: unknown }): Promise<SnapshotUser[]> {
+    requireRole(principal, READ_ROLES);
+    return this.inventory.latestUsersPage(intParam(input.skip, 'skip', 0, 0, 1_000_000), intParam(input.take, 'take', 1000, 1, 1000));
+  }
+
+  /** REST `GET /User/{userId}`: an account as its host's latest snapshot has it. */
+  async user(principal: Principal, input: { userId: unknown }): Promise<SnapshotUser> {
+    requireRole(principal, READ_ROLES);
+    const userId = uuidParam(input.userId, 'userId');
+    const user = await this.inventory.userInLatest(userId);
+    if (!user) throw notFound(`No scanned user has the id ${userId}.`);
+    return user;
+  }
+
+  /**
+   * REST `GET /User/SID/{sid}`: Windows security identifiers. Unix accounts have none, and Windows
+   * inventory is not collected yet, so a well-formed SID is NOT_FOUND and anything else BAD_INPUT.
+   */
+  async userBySid(principal: Principal, input: { sid: unknown }): Promise<SnapshotUser> {
+    requireRole(principal, READ_ROLES);
+    const sid = input.sid;
+    if (typeof sid !== 'string' || !/^S-1-\d{1,2}(-\d{1,10}){1,14}$/i.test(sid)) throw badInput({ sid: ['Not a security identifier (S-1-…).'] });
+    throw notFound(`No scanned user has the SID ${sid}.`);
+  }
+
+  /** REST `GET /Group/{groupId}`: a group as its host's latest snapshot has it. */
+  async group(principal: Principal, input: { groupId: unknown }): Promise<SnapshotGroup> {
+    requireRole(principal, READ_ROLES);
+    const groupId = uuidParam(input.groupId, 'groupId');
+    const group = await this.inventory.groupInLatest(groupId);
+    if (!group) throw notFound(`No scanned group has the id ${groupId}.`);
+    return group;
+  }
+
+  /** New snapshots' differences as scans record them; with `privilegedOnly`, only those about privileged accounts or host keys. */
+  watch(principal: Principal, input: { privilegedOnly?: unknown }): AsyncIterableIterator<InventoryUpdate> {
+    requireRole(principal, READ_ROLES);
+    const privilegedOnly = input.privilegedOnly === true;
+    return this.o.events.stream((u) => u.changes.length > 0 && (!privilegedOnly || u.changes.some((c) => c.privileged)));
+  }
+}
