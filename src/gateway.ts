@@ -87,7 +87,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
     if (bridge) started.push(() => bridge.stop());
     const runner = createRunner({
       queue: store.queue,
-      scanner: deps.scanner ?? createProbeScanner(),
+      scanner: deps.scanner ?? createProbeScanner({ connectTimeout: config.scanConnectTimeout }),
       logger,
       publish: (jobs) => events.publish(jobs),
       concurrency: config.scanConcurrency,
