@@ -28,7 +28,9 @@ const systemResolve = async (name: string) => (await lookup(name)).address;
 /**
  * The built-in scanner: resolve the host, then probe SSH and WinRM at once. The SSH identification line
  * names the system for the common families; an unauthenticated WS-Management Identify names Windows and
- * its version.
+ * its version. A port that answers nothing (a dropped SYN) is given up after the connect timeout learnt
+ * from the answers of all hosts so far (see ConnectTimeout) and said to give "no answer in N ms"; it is
+ * tried once more only on a host that answered on its other port, while such retries pay (RetryPolicy).
  */
 export function createProbeScanner(options: ProbeScannerOptions = {}): ProbeScanner {
   const connectTimeout = new ConnectTimeout(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT);
