@@ -104,7 +104,9 @@ export function loadConfig(env: Env): Config {
     jwtIssuer,
     jwtAudience,
     jwtMaxAgeS: text(env, 'JWT_MAX_AGE_S') === null ? null : int(env, 'JWT_MAX_AGE_S', 0, 1, 31_536_000),
-    scanConcurrency: int(env, 'SCAN_CONCURRENCY', 32, 1, 10_000),
+    // A scan waiting on a silent host holds two sockets and no CPU: on a fleet of 2,000 with half of it
+    // silent, 256 at once ended in 7.4–7.8 s where 32 took 8.4–12.9 s (bench/fleet.ts, bench/RESULTS.md).
+    scanConcurrency: int(env, 'SCAN_CONCURRENCY', 256, 1, 10_000),
     scanTimeoutMs: int(env, 'SCAN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     scanConnectTimeout: connectTimeout(env),
     maxHostIds,
