@@ -10,7 +10,8 @@ import { IDENTIFY_RESPONSE } from './listeners';
 /** What the listeners tell the parent once every host listens, or why they could not. */
 export type FleetListenersReady = { listening: number } | { error: string };
 
-// What Windows' HTTP.sys puts on every WinRM answer; nmap names the service by it.
+// What Windows' HTTP.sys puts on every WinRM answer, spelt and ordered as it sends them: nmap names the
+// service (and Windows) by `Content-Type: text/html; charset=us-ascii\r\nServer: Microsoft-HTTPAPI/2.0`.
 const SERVER = 'Microsoft-HTTPAPI/2.0';
 const NOT_FOUND = '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n<HTML><HEAD><TITLE>Not Found</TITLE></HEAD><BODY><h2>Not Found</h2><hr><p>HTTP Error 404. The requested resource is not found.</p></BODY></HTML>\r\n';
 
@@ -34,10 +35,11 @@ function winrmHost(productVersion: string): HttpServer {
     req.resume();
     req.on('end', () => {
       if (req.method === 'POST' && req.url === '/wsman') {
-        res.writeHead(200, { server: SERVER, 'content-type': 'application/soap+xml;charset=UTF-8' });
-        res.end(IDENTIFY_RESPONSE('Microsoft Corporation', productVersion));
+        const body = IDENTIFY_RESPONSE('Microsoft Corporation', productVersion);
+        res.writeHead(200, { 'Content-Type': 'application/soap+xml;charset=UTF-8', Server: SERVER, 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
       } else {
-        res.writeHead(404, { server: SERVER, 'content-type': 'text/html; charset=us-ascii' });
+        res.writeHead(404, { 'Content-Type': 'text/html; charset=us-ascii', Server: SERVER, 'Content-Length': Buffer.byteLength(NOT_FOUND) });
         res.end(NOT_FOUND);
       }
     });
