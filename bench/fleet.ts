@@ -132,6 +132,7 @@ const f = (n: number, digits = 2) => n.toFixed(digits);
   const silent = hosts.filter((h) => h.kind === 'silent').length;
   const ids = hosts.map(() => crypto.randomUUID());
   const dir = mkdtempSync(join(tmpdir(), 'fleet-nmap-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true })); // also when interrupted
   const targets = join(dir, 'targets.txt');
   writeFileSync(targets, hosts.map((h) => h.address).join('\n'));
   const args = nmapArgs(fleet.interface, targets, join(dir, 'nmap.xml'));
@@ -156,7 +157,6 @@ const f = (n: number, digits = 2) => n.toFixed(digits);
     console.log(`round ${i + 1}: gateway ${f(gw.seconds)} s, nmap ${f(nm!.seconds)} s, schedule ${f(gw.scheduleSeconds)} s, scanner alone ${f(alone)} s (answering) ${f(aloneAll)} s (all), timeout used ${f(mean(gw.timeoutsUsed), 0)} ms; load average ${f(loadavg()[0]!, 1)}`);
   }
   await fleet.stop();
-  rmSync(dir, { recursive: true, force: true });
 
   const ratio = (r: (typeof rounds)[number]) => r.gw.seconds / r.nmap.seconds;
   const bound = (r: (typeof rounds)[number]) => 1.3 * Math.max(r.alone, (silent * mean(r.gw.timeoutsUsed)) / 1000 / CONCURRENCY);
