@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DEFAULT_CONNECT_TIMEOUT, type ConnectTimeoutBounds } from './scanner/rtt';
 
 /** Everything the gateway reads from its environment, parsed and checked once at start. */
 export interface Config {
@@ -21,6 +22,11 @@ export interface Config {
   readonly jwtMaxLifetimeS: number;
   readonly scanConcurrency: number;
   readonly scanTimeoutMs: number;
+  /**
+   * How long a probe's TCP connect waits for any answer before the port counts as silent: learnt from the
+   * round trips seen, from `initialMs` and within [minMs, maxMs] (SCAN_CONNECT_TIMEOUT_MIN_MS, SCAN_CONNECT_TIMEOUT_MS).
+   */
+  readonly scanConnectTimeout: ConnectTimeoutBounds;
   readonly maxHostIds: number;
   /** How long a claimed scan stays leased without a heartbeat before another worker may take it. */
   readonly scanLeaseMs: number;
@@ -107,8 +113,11 @@ export function loadConfig(env: Env): Config {
     jwtAudience,
     jwtMaxAgeS: text(env, 'JWT_MAX_AGE_S') === null ? null : int(env, 'JWT_MAX_AGE_S', 0, 1, 31_536_000),
     jwtMaxLifetimeS: int(env, 'JWT_MAX_LIFETIME_S', 86_400, 60, 31_536_000),
-    scanConcurrency: int(env, 'SCAN_CONCURRENCY', 32, 1, 10_000),
+    // A scan waiting on a silent host holds two sockets and no CPU: on a fleet of 2,000 with half of it
+    // silent, 256 at once ended in 7.4–7.8 s where 32 took 8.4–12.9 s (bench/fleet.ts, bench/RESULTS.md).
+    scanConcurrency: int(env, 'SCAN_CONCURRENCY', 256, 1, 10_000),
     scanTimeoutMs: int(env, 'SCAN_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    scanConnectTimeout: connectTimeout(env),
     maxHostIds,
     scanLeaseMs: int(env, 'SCAN_LEASE_MS', 15_000, 500, 600_000),
     scanRetryLimit: int(env, 'SCAN_RETRY_LIMIT', 2, 0, 20),
@@ -150,6 +159,17 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
     throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw.slice(0, 40)}").`);
   }
   return Number(raw);
+}
+
+/** The connect timeout's bounds; the first timeout is nmap's 1 s, within them. */
+function connectTimeout(env: Env): ConnectTimeoutBounds {
+  const maxMs = int(env, 'SCAN_CONNECT_TIMEOUT_MS', DEFAULT_CONNECT_TIMEOUT.maxMs, 10, 60_000);
+  const explicitMin = text(env, 'SCAN_CONNECT_TIMEOUT_MIN_MS') !== null;
+  const minMs = int(env, 'SCAN_CONNECT_TIMEOUT_MIN_MS', Math.min(DEFAULT_CONNECT_TIMEOUT.minMs, maxMs), 1, 60_000);
+  if (explicitMin && minMs > maxMs) {
+    throw new ConfigError('SCAN_CONNECT_TIMEOUT_MIN_MS', `must not exceed SCAN_CONNECT_TIMEOUT_MS (${minMs} > ${maxMs}).`);
+  }
+  return Object.freeze({ initialMs: Math.min(maxMs, Math.max(minMs, DEFAULT_CONNECT_TIMEOUT.initialMs)), minMs, maxMs });
 }
 
 function oneOf(env: Env, name: string, allowed: string[], fallback: string): string {

@@ -120,7 +120,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const inventoryEvents = new InventoryEvents();
   const runner = createRunner({
     queue: store.queue,
-    scanner: deps.scanner ?? createCredentialedScanner({ probe: createProbeScanner(), credentials: null }),
+    scanner: deps.scanner ?? createCredentialedScanner({ probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }), credentials: null }),
     logger,
     publish: (jobs) => events.publish(jobs),
     publishInventory: (updates) => inventoryEvents.publish(updates),

@@ -8,7 +8,7 @@ describe('loadConfig', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       port: 6500, host: '0.0.0.0', dataDir: './data', databaseUrl: null, databasePoolSize: 10, hostsFile: null, jwtSecret: null, jwtPublicKey: null,
-      jwtIssuer: null, jwtAudience: null, scanConcurrency: 32, scanTimeoutMs: 30_000, maxHostIds: 1000, production: false,
+      jwtIssuer: null, jwtAudience: null, scanConcurrency: 256, scanTimeoutMs: 30_000, maxHostIds: 1000, production: false,
     });
     expect(Object.isFrozen(c)).toBe(true);
   });

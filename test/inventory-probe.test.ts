@@ -3,8 +3,9 @@ import { probeHostKey } from '../src/inventory/probe-host-key';
 import { fingerprintOf } from '../src/inventory/ssh-session';
 import { inventorySshdAvailable, startInventorySshd, type InventorySshd } from './support/inventory-sshd';
 import { closedPort, silentListener } from './support/listeners';
+import { ConnectTimeout } from '../src/scanner/rtt';
 
-const T = { connectTimeoutMs: 2000, readTimeoutMs: 2000 };
+const T = { connect: new ConnectTimeout({ initialMs: 2000, minMs: 2000, maxMs: 2000 }), readTimeoutMs: 2000 };
 const never = () => new AbortController().signal;
 
 describe('fingerprintOf', () => {
@@ -42,7 +43,7 @@ describe('probeHostKey against what is not an SSH server', () => {
   it('silent: times out at the read limit', async () => {
     const silent = await silentListener();
     try {
-      expect(await probeHostKey('127.0.0.1', silent.port, { connectTimeoutMs: 1000, readTimeoutMs: 300 }, never()))
+      expect(await probeHostKey('127.0.0.1', silent.port, { connect: new ConnectTimeout({ initialMs: 1000, minMs: 1000, maxMs: 1000 }), readTimeoutMs: 300 }, never()))
         .toEqual({ ok: false, kind: 'timeout', message: 'no SSH host key within 300 ms', connected: true });
     } finally {
       await silent.close();

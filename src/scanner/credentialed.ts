@@ -3,6 +3,7 @@ import { isPrivileged } from '../inventory/diff';
 import { ActionFailureReason, type ScanTarget } from '../model';
 import type { ProbeTimeouts } from './probe-result';
 import type { ScanOutcome, Scanner } from './index';
+import type { ProbeScanner } from './probe';
 
 /** Opens a host's credential for one session; null when it no longer exists. */
 export interface CredentialSource {
@@ -10,11 +11,12 @@ export interface CredentialSource {
 }
 
 export interface CredentialedScannerOptions {
-  /** The network probes (SSH banner, WinRM Identify) every scan starts with. */
-  probe: Scanner;
+  /** The network probes (SSH banner, WinRM Identify) every scan starts with; its learnt connect timeout serves the key probe too. */
+  probe: ProbeScanner;
   /** Null where no credential can be opened (then hosts with one are scanned without logging in). */
   credentials: CredentialSource | null;
-  keyProbeTimeouts?: ProbeTimeouts;
+  /** How long the host key probe waits for the key once connected. @default 5000 */
+  keyReadTimeoutMs?: number;
   collectLimits?: Partial<CollectLimits>;
 }
 
@@ -25,7 +27,8 @@ export interface CredentialedScannerOptions {
  * recorded. Where SSH did not answer, the probes' outcome stands.
  */
 export function createCredentialedScanner(o: CredentialedScannerOptions): Scanner {
-  const keyTimeouts = o.keyProbeTimeouts ?? { connectTimeoutMs: 5_000, readTimeoutMs: 10_000 };
+  // A server sends its key exchange right after its identification: a few seconds is plenty.
+  const keyTimeouts: ProbeTimeouts = { connect: o.probe.connectTimeout, readTimeoutMs: o.keyReadTimeoutMs ?? 5_000 };
   return {
     async scan(target: ScanTarget, signal: AbortSignal): Promise<ScanOutcome> {
       const probed = await o.probe.scan(target, signal);

@@ -1,12 +1,17 @@
 import { connect, type Socket } from 'node:net';
+import { armConnectDeadline, type ConnectTimeout } from './rtt';
 
-/** The result of one network probe. Probes never reject: every network failure is a value. */
+/**
+ * The result of one network probe. Probes never reject: every network failure is a value. `silent`: no
+ * answer at all to the connect (a SYN dropped on the way); `timeout`: connected, then no answer in time.
+ */
 export type ProbeResult<T> =
   | { ok: true; value: T }
-  | { ok: false; kind: 'refused' | 'timeout' | 'unreachable' | 'protocol' | 'aborted'; message: string; connected: boolean };
+  | { ok: false; kind: 'refused' | 'silent' | 'timeout' | 'unreachable' | 'protocol' | 'aborted'; message: string; connected: boolean };
 
 export interface ProbeTimeouts {
-  connectTimeoutMs: number;
+  /** Shared by every probe of a scanner: it learns from each answer how long an answer may take. */
+  connect: ConnectTimeout;
   readTimeoutMs: number;
 }
 
@@ -27,12 +32,12 @@ export function describeSocketError(err: NodeJS.ErrnoException): { kind: 'refuse
 
 /** Ends a probe with a result (the first call wins); failures after connecting carry `connected: true`. */
 export type Finish<T> = (result: ProbeResult<T>) => void;
-export type Fail = (kind: 'timeout' | 'protocol', message: string) => void;
+export type Fail = (kind: 'silent' | 'timeout' | 'protocol', message: string) => void;
 
 /**
- * The scaffolding every TCP probe shares: connect with a time limit, then give the conversation
- * (`converse`) a read time limit; map socket errors to words; stop at once when `signal` aborts; and
- * always destroy the socket. `what` names the awaited answer in the read timeout's message.
+ * The scaffolding every TCP probe shares: connect within the scanner's connect timeout (which every
+ * answer teaches), then give the conversation (`converse`) a read time limit; map socket errors to words;
+ * stop at once when `signal` aborts; and always destroy the socket. `what` names the awaited answer in the read timeout's message.
  */
 export function probeSocket<T>(
   host: string,
@@ -46,11 +51,15 @@ export function probeSocket<T>(
     let connected = false;
     let settled = false;
     let cleanup: (() => void) | void;
+    let readTimer: NodeJS.Timeout | undefined;
+    let stopWaiting = () => {};
+    const started = performance.now();
     const socket = connect({ host, port });
     const finish: Finish<T> = (result) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      stopWaiting();
+      clearTimeout(readTimer);
       signal.removeEventListener('abort', onAbort);
       cleanup?.();
       socket.destroy();
@@ -58,14 +67,19 @@ export function probeSocket<T>(
     };
     const fail: Fail = (kind, message) => finish({ ok: false, kind, message, connected });
     const onAbort = () => finish({ ok: false, kind: 'aborted', message: 'aborted', connected });
-    let timer = setTimeout(() => fail('timeout', 'connect timed out'), t.connectTimeoutMs);
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, ...describeSocketError(err), connected }));
+    stopWaiting = armConnectDeadline(t.connect, started, (usedMs) => fail('silent', `no answer in ${usedMs} ms`));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A refusal is an answer too (the host's RST): a round trip to learn from.
+      if (!connected && err.code === 'ECONNREFUSED') t.connect.observe(performance.now() - started);
+      finish({ ok: false, ...describeSocketError(err), connected });
+    });
     socket.once('connect', () => {
       connected = true;
-      clearTimeout(timer);
-      timer = setTimeout(() => fail('timeout', `no ${what} within ${t.readTimeoutMs} ms`), t.readTimeoutMs);
+      stopWaiting();
+      t.connect.observe(performance.now() - started);
+      readTimer = setTimeout(() => fail('timeout', `no ${what} within ${t.readTimeoutMs} ms`), t.readTimeoutMs);
       cleanup = converse(socket, finish, fail);
     });
   });

@@ -5,12 +5,23 @@ import type { ScanTarget } from '../model';
 import { DEFAULT_SSH_PORT, DEFAULT_WINRM_PORT, type ScanOutcome, type Scanner } from './index';
 import { osFromSshBanner, versionFromWinRm } from './os';
 import type { ProbeResult, ProbeTimeouts } from './probe-result';
+import { RetryPolicy } from './retry';
+import { ConnectTimeout, DEFAULT_CONNECT_TIMEOUT, type ConnectTimeoutBounds } from './rtt';
 import { grabSshBanner } from './ssh';
 import { identifyWinRm, type WinRmIdentity } from './winrm';
 
-export interface ProbeScannerOptions extends Partial<ProbeTimeouts> {
+export interface ProbeScannerOptions {
+  /** How long a connect waits for any answer; learnt from round trips within these bounds. */
+  connectTimeout?: ConnectTimeoutBounds;
+  /** How long a connected probe waits for its answer (an SSH identification, an HTTP response). @default 10000 */
+  readTimeoutMs?: number;
   /** Name resolution; the system resolver (getaddrinfo, so /etc/hosts counts) by default. */
   resolve?: (name: string) => Promise<string>;
+}
+
+/** The probe scanner, with the connect timeout it learnt (for diagnostics and benchmarks). */
+export interface ProbeScanner extends Scanner {
+  readonly connectTimeout: ConnectTimeout;
 }
 
 const systemResolve = async (name: string) => (await lookup(name)).address;
@@ -18,23 +29,37 @@ const systemResolve = async (name: string) => (await lookup(name)).address;
 /**
  * The built-in scanner: resolve the host, then probe SSH and WinRM at once. The SSH identification line
  * names the system for the common families; an unauthenticated WS-Management Identify names Windows and
- * its version.
+ * its version. A port that answers nothing (a dropped SYN) is given up after the connect timeout learnt
+ * from the answers of all hosts so far (see ConnectTimeout) and said to give "no answer in N ms"; it is
+ * tried once more only on a host that answered on its other port, while such retries pay (RetryPolicy).
  */
-export function createProbeScanner(options: ProbeScannerOptions = {}): Scanner {
-  const timeouts: ProbeTimeouts = { connectTimeoutMs: options.connectTimeoutMs ?? 5_000, readTimeoutMs: options.readTimeoutMs ?? 10_000 };
+export function createProbeScanner(options: ProbeScannerOptions = {}): ProbeScanner {
+  const connectTimeout = new ConnectTimeout(options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT);
+  const timeouts: ProbeTimeouts = { connect: connectTimeout, readTimeoutMs: options.readTimeoutMs ?? 10_000 };
   const resolve = options.resolve ?? systemResolve;
+  const retries = new RetryPolicy();
+  /** One more try for a port that said nothing on a host that answered on its other port, where that pays. */
+  const retried = async <T>(first: ProbeResult<T>, other: ProbeResult<unknown>, again: () => Promise<ProbeResult<T>>): Promise<ProbeResult<T>> => {
+    const hostAnswered = other.ok || other.connected || other.kind === 'refused';
+    if (first.ok || first.kind !== 'silent' || !hostAnswered || !retries.shouldRetry()) return first;
+    const second = await again();
+    retries.record(second.ok || second.kind !== 'silent' && second.kind !== 'aborted');
+    return !second.ok && second.kind === 'silent' ? { ...second, message: `${first.message}, nor to a second try` } : second;
+  };
   return {
+    connectTimeout,
     async scan(target: ScanTarget, signal: AbortSignal): Promise<ScanOutcome> {
       const address = await resolveTarget(target, resolve, signal);
       if (typeof address !== 'string') return address;
       const sshPort = target.sshPort ?? DEFAULT_SSH_PORT;
       const winRmPort = target.winRmPort ?? DEFAULT_WINRM_PORT;
-      const [ssh, winrm] = await Promise.all([
-        grabSshBanner(address, sshPort, timeouts, signal),
-        identifyWinRm(address, winRmPort, timeouts, signal),
-      ]);
+      const ssh = () => grabSshBanner(address, sshPort, timeouts, signal);
+      const winrm = () => identifyWinRm(address, winRmPort, timeouts, signal);
+      const first = await Promise.all([ssh(), winrm()]);
       signal.throwIfAborted();
-      return combine(address, { ssh, sshPort, winrm, winRmPort });
+      const [sshResult, winrmResult] = await Promise.all([retried(first[0], first[1], ssh), retried(first[1], first[0], winrm)]);
+      signal.throwIfAborted();
+      return combine(address, { ssh: sshResult, sshPort, winrm: winrmResult, winRmPort });
     },
   };
 }

@@ -15,9 +15,10 @@ import { SshTrustAction } from '../../src/inventory/model';
 import { probeHostKey } from '../../src/inventory/probe-host-key';
 import { grabSshBanner } from '../../src/scanner/ssh';
 import { startInventorySshd, type InventorySshd } from './inventory-sshd';
+import { ConnectTimeout } from '../../src/scanner/rtt';
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
-const T = { connectTimeoutMs: 5000, readTimeoutMs: 5000 };
+const T = { connect: new ConnectTimeout({ initialMs: 5000, minMs: 5000, maxMs: 5000 }), readTimeoutMs: 5000 };
 const TICK_MS = 1000 / 100; // USER_HZ
 
 interface Cost {

@@ -57,7 +57,8 @@ export function silentListener(host = '127.0.0.1') {
   return listen(createServer(() => {}), host, new Set());
 }
 
-const IDENTIFY_RESPONSE = (vendor: string, version: string) => `<?xml version="1.0" encoding="UTF-8"?>
+/** The body of a WS-Management IdentifyResponse as Windows sends it. */
+export const IDENTIFY_RESPONSE = (vendor: string, version: string) => `<?xml version="1.0" encoding="UTF-8"?>
 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsmid="http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd">
 <s:Header/><s:Body><wsmid:IdentifyResponse><wsmid:ProtocolVersion>http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd</wsmid:ProtocolVersion>
 <wsmid:ProductVendor>${vendor}</wsmid:ProductVendor><wsmid:ProductVersion>${version}</wsmid:ProductVersion>
