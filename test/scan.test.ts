@@ -159,6 +159,8 @@ describe('the runner', () => {
     const server = createServer((socket) => {
       most = Math.max(most, ++open);
       socket.on('error', () => {});
+      // Read what the client sends (a host key probe sends its identification), or its hang-up goes unseen.
+      socket.resume();
       setTimeout(() => {
         open--;
         socket.end('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n');
