@@ -60,6 +60,8 @@ export interface Config {
   readonly tls: { readonly cert: string; readonly key: string } | null;
   /** On SIGTERM, how long scans in flight may finish before their leases are handed back. */
   readonly shutdownDrainMs: number;
+  /** Audit records older than this many days are removed. */
+  readonly auditRetentionDays: number;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -142,6 +144,7 @@ export function loadConfig(env: Env): Config {
     wsInitTimeoutMs: int(env, 'WS_INIT_TIMEOUT_MS', 3_000, 100, 60_000),
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
+    auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });

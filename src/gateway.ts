@@ -21,6 +21,7 @@ import { bridgeRemoteEvents } from './remote-events';
 import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
 import { createPacer } from './pacer';
+import { AuditService } from './audit-service';
 import { InventoryEvents } from './inventory-events';
 import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
@@ -144,7 +145,9 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     onCancelRunning: (scanIds) => runner.cancel(scanIds),
   });
   const inventory = new InventoryService({ store, events: inventoryEvents });
-  return { store, events, runner, service, inventory, pacer, runScans: deps.runner ?? true };
+  const audit = new AuditService({ store });
+  lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
+  return { store, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -155,12 +158,13 @@ async function mountEdges(
   core: Core,
   { logger, metrics, lifecycle, verifier, devToken, shutdown }: Wiring & { verifier: TokenVerifier; devToken: string | null },
 ) {
-  const { store, runner, service, runScans } = core;
+  const { store, runner, service, audit, runScans } = core;
   const http = await createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     verifier,
     service,
+    audit,
     metrics,
     tls: config.tls,
     devToken,
@@ -171,7 +175,7 @@ async function mountEdges(
       (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
       ((await store.healthy()) ? null : 'The database is unreachable.'),
   });
-  const schema = await buildGatewaySchema(service);
+  const schema = await buildGatewaySchema({ scans: service, audit });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
   const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http') });
@@ -206,6 +210,32 @@ async function mountEdges(
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return { url, port, sockets };
+}
+
+/**
+ * Remove audit records older than the retention, hourly and soon after start, in small batches so a
+ * long backlog never holds the store. Returns the function that stops it.
+ */
+function keepAuditFor(store: Store, days: number, logger: Logger): () => void {
+  let running: Promise<void> | null = null;
+  const prune = () => {
+    running ??= (async () => {
+      const before = new Date(Date.now() - days * 86_400_000);
+      let removed = 0;
+      for (let n = 1000; n === 1000; removed += n) n = await store.audit.prune(before, 1000);
+      if (removed > 0) logger.info({ removed, before }, 'audit records past the retention removed');
+    })()
+      .catch((err: unknown) => logger.warn({ err }, 'could not remove audit records past the retention'))
+      .finally(() => (running = null));
+  };
+  const first = setTimeout(prune, 60_000);
+  const hourly = setInterval(prune, 3_600_000);
+  first.unref();
+  hourly.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(hourly);
+  };
 }
 
 /**

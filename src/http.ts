@@ -8,7 +8,9 @@ import { acceptJsonOnly } from './json-body';
 import type { Metrics } from './metrics';
 import { registerOpenApi } from './openapi';
 import { handleError, handleFrameworkError, sendAppError, sendProblem } from './rest/problem';
+import { auditRoutes } from './rest/audit-routes';
 import { hostScanJobRoutes } from './rest/routes';
+import type { AuditService } from './audit-service';
 import type { HostScanService } from './service';
 
 export interface HttpOptions {
@@ -16,6 +18,7 @@ export interface HttpOptions {
   bodyLimitBytes: number;
   verifier: TokenVerifier;
   service: HostScanService;
+  audit: AuditService;
   metrics: Metrics;
   /** PEM certificate and key: serve HTTPS (and WSS) instead of HTTP. */
   tls: { cert: string; key: string } | null;
@@ -119,6 +122,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
         }
       });
       await api.register(hostScanJobRoutes, { prefix: '/HostScanJob', service: options.service });
+      await api.register(auditRoutes, { prefix: '/audit', audit: options.audit });
     },
     { prefix: '/api/v1' },
   );

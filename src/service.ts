@@ -1,3 +1,4 @@
+import { auditEntry, type Caller } from './audit';
 import { requireRole, type Principal, type Role } from './auth';
 import { badInput, notFound, unavailable, type FieldErrors } from './errors';
 import { JobStream, type JobEventBus } from './events';
@@ -30,7 +31,8 @@ export interface Page<T> {
 
 /**
  * The one place that decides: every operation takes the caller's principal and raw input, checks the
- * role, validates, and talks to the store. Edges (REST, GraphQL, WebSocket) only translate.
+ * role, validates, and talks to the store; every change is written to the audit trail in the store's
+ * transaction that makes it. Edges (REST, GraphQL, WebSocket) only translate.
  */
 export class HostScanService {
   constructor(private readonly options: ServiceOptions) {}
@@ -43,32 +45,27 @@ export class HostScanService {
    * One job per distinct host id, in request order; a host with a queued or running job gets that job.
    * Unknown ids: BAD_INPUT naming each, and nothing is scheduled.
    */
-  async scheduleHostScans(principal: Principal, input: { hostIds: unknown; from?: string | null }): Promise<Job[]> {
-    requireRole(principal, SCAN_ROLES);
+  async scheduleHostScans(caller: Caller, input: { hostIds: unknown }): Promise<Job[]> {
+    requireRole(caller, SCAN_ROLES);
     const { ids, indexes } = idList(input.hostIds, this.options.maxHostIds, 'host');
-    return this.schedule(principal, ids, input.from, (id) => indexes.get(id)!.map((i) => `$[${i}]`));
+    return this.schedule(caller, ids, (id) => indexes.get(id)!.map((i) => `$[${i}]`));
   }
 
   /** One host's scan (`POST …/ByHostId/{hostId}`); the same rules as scheduleHostScans. */
-  async scheduleHostScan(principal: Principal, input: { hostId: unknown; from?: string | null }): Promise<Job> {
-    requireRole(principal, SCAN_ROLES);
+  async scheduleHostScan(caller: Caller, input: { hostId: unknown }): Promise<Job> {
+    requireRole(caller, SCAN_ROLES);
     const hostId = uuidParam(input.hostId, 'hostId');
-    const [job] = await this.schedule(principal, [hostId], input.from, () => ['hostId']);
+    const [job] = await this.schedule(caller, [hostId], () => ['hostId']);
     return job!;
   }
 
-  private async schedule(
-    principal: Principal,
-    hostIds: string[],
-    from: string | null | undefined,
-    keysOf: (missingId: string) => string[],
-  ): Promise<Job[]> {
+  private async schedule(caller: Caller, hostIds: string[], keysOf: (missingId: string) => string[]): Promise<Job[]> {
     this.refuseWhenDraining();
-    const result = await this.store.jobs.schedule(hostIds, {
-      subject: principal.subject,
-      userName: principal.userName,
-      address: from ?? null,
-    });
+    const result = await this.store.jobs.schedule(
+      hostIds,
+      { subject: caller.subject, userName: caller.userName, address: caller.address ?? null },
+      auditEntry(caller, 'jobs.schedule', null),
+    );
     if (result.missing) {
       const errors: FieldErrors = {};
       for (const id of result.missing) for (const key of keysOf(id)) errors[key] = [`No host has the id '${id}'.`];
@@ -151,10 +148,10 @@ export class HostScanService {
   }
 
   /** Queued scans end Cancelled at once; running ones are aborted by the runner. Idempotent. */
-  async cancelJob(principal: Principal, input: { id: unknown }): Promise<Job> {
-    requireRole(principal, SCAN_ROLES);
+  async cancelJob(caller: Caller, input: { id: unknown }): Promise<Job> {
+    requireRole(caller, SCAN_ROLES);
     const id = uuidParam(input.id, 'hostScanJobId');
-    const result = await this.store.jobs.cancel(id, `Cancelled by ${principal.userName}`);
+    const result = await this.store.jobs.cancel(id, `Cancelled by ${caller.userName}`, auditEntry(caller, 'job.cancel', id));
     if (!result) throw notFound(`Unable to find host scan job ${id}.`);
     if (result.running.length > 0) this.options.onCancelRunning?.(result.running);
     this.options.onJobsChanged?.([result.job]);
@@ -186,9 +183,9 @@ export class HostScanService {
   }
 
   /** Admin only. By id when given, else by name; all or nothing. */
-  async upsertHosts(principal: Principal, input: { hosts: unknown }): Promise<Host[]> {
-    requireRole(principal, HOST_WRITE_ROLES);
-    const result = await this.store.hosts.upsert(hostInputs(input.hosts, this.options.maxHostIds));
+  async upsertHosts(caller: Caller, input: { hosts: unknown }): Promise<Host[]> {
+    requireRole(caller, HOST_WRITE_ROLES);
+    const result = await this.store.hosts.upsert(hostInputs(input.hosts, this.options.maxHostIds), auditEntry(caller, 'hosts.upsert', null));
     if (result.conflicts) {
       throw badInput(Object.fromEntries([...result.conflicts].map(([i, message]) => [`$[${i}].name`, [message]])));
     }
@@ -196,10 +193,10 @@ export class HostScanService {
   }
 
   /** Admin only. Past scans of the host are kept. */
-  async removeHost(principal: Principal, input: { id: unknown }): Promise<boolean> {
-    requireRole(principal, HOST_WRITE_ROLES);
+  async removeHost(caller: Caller, input: { id: unknown }): Promise<boolean> {
+    requireRole(caller, HOST_WRITE_ROLES);
     const id = uuidParam(input.id, 'hostId');
-    if (!(await this.store.hosts.remove(id))) throw notFound(`No host has the id ${id}.`);
+    if (!(await this.store.hosts.remove(id, auditEntry(caller, 'host.remove', id)))) throw notFound(`No host has the id ${id}.`);
     // The host's past scans now have no host id, a change that is not published as a job event.
     this.options.cache?.clear();
     return true;

@@ -208,7 +208,7 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
     expect(await page.locator('#jobs-live').textContent()).not.toMatch(/\(live\)/);
     await shot(page, 'reconnecting');
     // A whole job, from scheduled to Complete, while the page cannot hear of it.
-    const [missed] = await t.gateway.service.scheduleHostScans(ADMIN, { hostIds: [hostIds[names.debian]!], from: '127.0.0.1' });
+    const [missed] = await t.gateway.service.scheduleHostScans({ ...ADMIN, address: '127.0.0.1' }, { hostIds: [hostIds[names.debian]!] });
     await waitForJob(t.url, missed!.id, adminToken());
     expect(await page.locator('#connection').textContent()).not.toBe('live');
     offline = false;

@@ -116,7 +116,7 @@ describe('the GraphQL explorer', () => {
       // Once the gateway has the subscription, make a job change for it to show.
       await expect.poll(() => dev.gateway.events.listenerCount, WAIT).toBeGreaterThan(0);
       const [host] = await dev.gateway.service.upsertHosts(ADMIN, { hosts: [{ name: 'explored', ipAddress: '127.0.0.1' }] });
-      await dev.gateway.service.scheduleHostScans(ADMIN, { hostIds: [host!.id], from: '127.0.0.1' });
+      await dev.gateway.service.scheduleHostScans({ ...ADMIN, address: '127.0.0.1' }, { hostIds: [host!.id] });
       await expect.poll(response, WAIT).toMatch(/"name": "explored"/);
       expect(await response()).toMatch(/"status": "Queued"/);
       await page.screenshot({ path: `${ARTIFACTS}/explorer-subscription.png` });

@@ -73,7 +73,11 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
   });
   await apollo.start();
   const handler = fastifyApolloHandler(apollo, {
-    context: async (request: FastifyRequest) => ({ principal: principalOf(o.verifier, request), ip: request.ip, service: o.service }),
+    context: async (request: FastifyRequest) => ({
+      principal: { ...principalOf(o.verifier, request), address: request.ip, traceId: String(request.id) },
+      ip: request.ip,
+      service: o.service,
+    }),
   });
   app.route({
     method: ['GET', 'POST'],

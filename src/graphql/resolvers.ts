@@ -40,7 +40,7 @@ export class JobResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('hostIds', () => [ID]) hostIds: string[],
   ): Promise<HostScanJobStatus[]> {
-    return (await this.service.scheduleHostScans(ctx.principal, { hostIds, from: ctx.ip })).map(toJobStatus);
+    return (await this.service.scheduleHostScans(ctx.principal, { hostIds })).map(toJobStatus);
   }
 
   @Mutation(() => HostScanJobStatus, { description: 'Queued scans end Cancelled at once; running ones are aborted.' })

@@ -1,19 +1,28 @@
 import { printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import type { AuditService } from '../audit-service';
 import type { HostScanService } from '../service';
+import { AuditResolver } from './audit';
 import { HostResolver, JobResolver } from './resolvers';
 
+/** The services resolvers call. */
+export interface GraphQLServices {
+  scans: HostScanService;
+  audit: AuditService;
+}
+
 /**
- * Build the executable schema; resolvers get the service through a container we fill ourselves.
- * Without a service the schema can be printed but not executed.
+ * Build the executable schema; resolvers get the services through a container we fill ourselves.
+ * Without services the schema can be printed but not executed.
  */
-export async function buildGatewaySchema(service?: HostScanService): Promise<GraphQLSchema> {
+export async function buildGatewaySchema(services?: GraphQLServices): Promise<GraphQLSchema> {
   const instances = new Map<unknown, unknown>([
-    [JobResolver, new JobResolver(service!)],
-    [HostResolver, new HostResolver(service!)],
+    [JobResolver, new JobResolver(services?.scans as HostScanService)],
+    [HostResolver, new HostResolver(services?.scans as HostScanService)],
+    [AuditResolver, new AuditResolver(services?.audit as AuditService)],
   ]);
   return buildSchema({
-    resolvers: [JobResolver, HostResolver],
+    resolvers: [JobResolver, HostResolver, AuditResolver],
     container: { get: (cls) => instances.get(cls) },
     // type-graphql insists on a PubSub even though our one subscription streams from the service
     // (with its own bounded, coalescing buffers); nothing ever calls this one.

@@ -191,7 +191,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     const key = subscriptionKey(document, payload.operationName, payload.variables);
     const refused = keys.acquire(ctx.extra.socket, id, principal.subject, key);
     if (refused) return [requestError(refused.message, refused.code)];
-    const contextValue: GraphQLContext = { principal, ip: ctx.extra.ip, service: o.service };
+    const contextValue: GraphQLContext = { principal: { ...principal, address: ctx.extra.ip }, ip: ctx.extra.ip, service: o.service };
     deliveries.set(contextValue, { socket: ctx.extra.socket, id, key });
     return { schema: o.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
   }

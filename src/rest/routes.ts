@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Caller } from '../audit';
 import type { Principal } from '../auth';
 import type { Job } from '../model';
 import type { HostScanService } from '../service';
@@ -13,6 +14,8 @@ declare module 'fastify' {
 }
 
 const principal = (request: FastifyRequest): Principal => request.principal!;
+/** The principal with where the request came from, for operations that change something (the audit trail). */
+const caller = (request: FastifyRequest): Caller => ({ ...request.principal!, address: request.ip, traceId: String(request.id) });
 
 // Job states are immutable objects shared through the job cache: serialize each at most once.
 const entities = new WeakMap<Job, string>();
@@ -38,7 +41,7 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
       response: { 200: { type: 'array', items: hostScanJobStatus }, ...errors },
     },
     handler: async (request) => {
-      const jobs = await service.scheduleHostScans(principal(request), { hostIds: request.body, from: request.ip });
+      const jobs = await service.scheduleHostScans(caller(request), { hostIds: request.body });
       return jobs.map(jobStatusView);
     },
   });
@@ -76,7 +79,7 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
     },
     handler: async (request) => {
       const { hostId } = request.params as { hostId: string };
-      return jobStatusView(await service.scheduleHostScan(principal(request), { hostId, from: request.ip }));
+      return jobStatusView(await service.scheduleHostScan(caller(request), { hostId }));
     },
   });
 
@@ -101,7 +104,7 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
     },
     handler: async (request, reply) => {
       const { hostScanJobId } = request.params as { hostScanJobId: string };
-      await service.cancelJob(principal(request), { id: hostScanJobId });
+      await service.cancelJob(caller(request), { id: hostScanJobId });
       return reply.code(202).send();
     },
   });

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Host, HostInput } from '../model';
+import type { AuditEntry } from '../audit';
+import { appendAudit } from './audit';
 import type { Queryable, Sql } from './db';
 import { HOST_COLUMNS, toHost, type HostRow } from './rows';
 
@@ -20,7 +22,7 @@ export function createHostStore(db: Sql) {
      * Scan results (os, version, last scan) are kept. A name taken by another host is a conflict,
      * reported per input index, and nothing is written.
      */
-    async upsert(inputs: readonly HostInput[]): Promise<UpsertResult> {
+    async upsert(inputs: readonly HostInput[], audit?: AuditEntry): Promise<UpsertResult> {
       return db.transaction(async (tx) => {
         const hosts: Host[] = [];
         const conflicts = new Map<number, string>();
@@ -35,6 +37,7 @@ export function createHostStore(db: Sql) {
           hosts.push(await upsertOne(tx, input));
         }
         if (conflicts.size > 0) throw new UpsertConflict(conflicts);
+        if (audit) await appendAudit(tx, [{ ...audit, target: hosts.map((h) => h.id).join(',').slice(0, 1000), details: { ...audit.details, names: hosts.slice(0, 20).map((h) => h.name), count: hosts.length } }]);
         return { hosts };
       }).catch((err: unknown) => {
         if (err instanceof UpsertConflict) return { conflicts: err.conflicts };
@@ -62,9 +65,12 @@ export function createHostStore(db: Sql) {
     },
 
     /** Remove a host; its past scans stay with a null host id. */
-    async remove(id: string): Promise<boolean> {
-      const rows = await db.query('DELETE FROM hosts WHERE id = $1 RETURNING id', [id]);
-      return rows.length > 0;
+    async remove(id: string, audit?: AuditEntry): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const rows = await tx.query<{ name: string }>('DELETE FROM hosts WHERE id = $1 RETURNING name', [id]);
+        if (rows.length > 0 && audit) await appendAudit(tx, [{ ...audit, details: { ...audit.details, name: rows[0]!.name } }]);
+        return rows.length > 0;
+      });
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Db } from './db';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
 import { migrate } from './migrations';
+import type { AuditStore } from './audit';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
@@ -17,6 +18,7 @@ export type { JobListQuery, ScheduleResult } from './jobs';
 export type { ClaimedScan, Finished, Queue, ScanResult } from './queue';
 export type { InventoryStore, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser } from './inventory';
 export type { InventoryUpdate } from './snapshots';
+export type { AuditQuery, AuditRecord, AuditStore } from './audit';
 
 /**
  * The scan model's persistence: operations by name, never SQL. One SQL dialect underneath, on PGlite
@@ -32,6 +34,7 @@ export interface Store {
   readonly jobs: JobStore;
   readonly queue: Queue;
   readonly inventory: InventoryStore;
+  readonly audit: AuditStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
   /** Whether the database answers now. */

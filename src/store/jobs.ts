@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ActionStatus, jobState, type Creator, type Job } from '../model';
 import { IDS_PER_NOTIFY, JOB_CHANNEL } from './changes';
+import type { AuditEntry } from '../audit';
+import { appendAudit } from './audit';
 import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
 import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
 
@@ -86,9 +88,10 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
 
     /**
      * One job per host id (ids distinct, in request order) in one transaction. A host with a queued or
-     * running scan gets that job back. Unknown hosts: nothing is written and `missing` lists them.
+     * running scan gets that job back. Unknown hosts: nothing is written and `missing` lists them. The
+     * audit entry is written in the same transaction, its target the jobs and its details which were new.
      */
-    async schedule(hostIds: readonly string[], creator: Creator): Promise<ScheduleResult> {
+    async schedule(hostIds: readonly string[], creator: Creator, audit?: AuditEntry): Promise<ScheduleResult> {
       return db.transaction(async (tx) => {
         // One read for both questions: which hosts exist (FOR SHARE keeps them from being removed before
         // our scans reference them), and which already have a queued or running job.
@@ -141,6 +144,9 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
         const byId = new Map(created.map((j) => [j.id, j]));
         const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
         for (const job of await readByIds(tx, jobIds.filter((id) => !byId.has(id)))) byId.set(job.id, job);
+        if (audit) {
+          await appendAudit(tx, [{ ...audit, target: jobIds.join(',').slice(0, 1000), details: { ...audit.details, hosts: hostIds.length, newJobs: created.length } }]);
+        }
         return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined) };
       });
     },
@@ -174,7 +180,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
      * Queued scans become Cancelled at once; running ones are flagged for the runner to abort.
      * Returns null for an unknown job, else the job and the ids of its scans still running.
      */
-    async cancel(jobId: string, reason: string): Promise<{ job: Job; running: string[] } | null> {
+    async cancel(jobId: string, reason: string, audit?: AuditEntry): Promise<{ job: Job; running: string[] } | null> {
       return db.transaction(async (tx) => {
         // Lock order everywhere: scan rows, then the job row (changed).
         await tx.query('SELECT id FROM host_scans WHERE job_id = $1 ORDER BY id FOR UPDATE', [jobId]);
@@ -192,6 +198,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
           [jobId],
         );
         const [job] = cancelled.length > 0 ? await changed(tx, [jobId]) : await readByIds(tx, [jobId]);
+        if (audit) await appendAudit(tx, [{ ...audit, details: { ...audit.details, cancelledQueued: cancelled.length, abortingRunning: running.length } }]);
         return { job: job!, running: running.map((r) => r.id) };
       });
     },

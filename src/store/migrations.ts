@@ -186,6 +186,31 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 4,
+    name: 'audit trail',
+    sql: `
+      CREATE TABLE audit_records (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        action text NOT NULL,
+        subject text,
+        roles jsonb NOT NULL,
+        address text,
+        trace_id text,
+        target text,
+        details jsonb NOT NULL
+      );
+      CREATE INDEX audit_records_at ON audit_records (at);
+      CREATE INDEX audit_records_subject ON audit_records (subject, id);
+      CREATE INDEX audit_records_action ON audit_records (action, id);
+      -- Append-only: records are written and, past the retention, removed; never changed.
+      CREATE FUNCTION audit_records_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'audit records are append-only'; END $$;
+      CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records
+        FOR EACH ROW EXECUTE FUNCTION audit_records_append_only();
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */

@@ -6,6 +6,7 @@ import { lockDataDir } from './dir-lock';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
 import type { Reply, Request, StoreCall, WorkerOptions } from './pglite-worker';
+import type { AuditStore } from './audit';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import type { StoreSettings } from './stores';
@@ -14,7 +15,7 @@ type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> 
 
 export interface EmbeddedDb extends Db {
   /** The store's operations, each run whole on the database's thread. */
-  stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore }>;
+  stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore; audit: AuditStore }>;
 }
 
 /**
@@ -83,7 +84,7 @@ export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
     ...on(),
     async stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>) {
       await call({ op: 'stores', nodeId, settings: { ...settings, announce: false } });
-      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory') };
+      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory'), audit: remote<AuditStore>('audit') };
     },
     async transaction(fn) {
       const tx = await call<number>({ op: 'begin' });

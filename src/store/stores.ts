@@ -1,6 +1,7 @@
 import type { Sql } from './db';
 import { createHostStore } from './hosts';
 import { createJobStore, type JobStoreOptions } from './jobs';
+import { createAuditStore } from './audit';
 import { createInventoryStore } from './inventory';
 import { createQueue } from './queue';
 
@@ -18,5 +19,6 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     jobs,
     queue: createQueue(db, changed, { snapshotsKept: settings.snapshotsKept }),
     inventory: createInventoryStore(db),
+    audit: createAuditStore(db),
   };
 }
