@@ -105,7 +105,7 @@ interface Wiring {
 
 /** The store, the event bus and its cache, the bridge to other instances, the runner and the service. */
 async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, lifecycle, shutdown }: Wiring) {
-  const store = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir });
+  const store = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir, logger });
   lifecycle.add('store closed', () => store.stop());
   await seedHosts(config, store);
 

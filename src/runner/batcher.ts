@@ -14,6 +14,13 @@ export interface BatcherOptions<W> {
   send(batch: PendingResult[]): Promise<W>;
   /** Act on a written batch; if it throws, the batch's callers see the error. Runs while the next batch is being written. */
   settle(written: W): Promise<void> | void;
+  /**
+   * Whether a failed write may be sent again as it is (the store was restarting: the batch either
+   * committed or left nothing, and recording a result twice is a no-op). Such a batch goes back to the
+   * front, up to `retries` times with a growing pause, instead of failing its scans.
+   */
+  retryable?: (err: unknown) => boolean;
+  retries?: number;
 }
 
 /**
@@ -22,8 +29,9 @@ export interface BatcherOptions<W> {
  * Each `record` resolves once its batch was written and settled, or rejects with why not.
  */
 export function createResultBatcher<W>(o: BatcherOptions<W>) {
-  const pending: (PendingResult & { done: (err?: unknown) => void })[] = [];
+  const pending: (PendingResult & { done: (err?: unknown) => void; tries: number })[] = [];
   let writing: Promise<void> | null = null;
+  const retries = o.retries ?? 10;
 
   const sendNext = () => {
     const batch = pending.splice(0, o.maxBatch);
@@ -38,6 +46,13 @@ export function createResultBatcher<W>(o: BatcherOptions<W>) {
     let next = pending.length > 0 ? sendNext() : null;
     while (next) {
       const { batch, written, error } = await next;
+      if (error && o.retryable?.(error) && batch.every((item) => item.tries < retries)) {
+        for (const item of batch) item.tries++;
+        pending.unshift(...batch);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** batch[0]!.tries, 2_000)));
+        next = sendNext();
+        continue;
+      }
       // The store starts on the next batch while this one is settled.
       next = pending.length > 0 ? sendNext() : null;
       let failure: unknown = error;
@@ -57,7 +72,7 @@ export function createResultBatcher<W>(o: BatcherOptions<W>) {
   return {
     record(scanId: string, result: ScanResult): Promise<void> {
       return new Promise<void>((resolve, reject) => {
-        pending.push({ scanId, result, done: (err) => (err ? reject(err) : resolve()) });
+        pending.push({ scanId, result, tries: 0, done: (err) => (err ? reject(err) : resolve()) });
         writing ??= drain();
       });
     },

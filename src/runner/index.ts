@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createBackoff } from '../backoff';
+import { isAppError } from '../errors';
 import type { ActionStatus, Job } from '../model';
 import type { Scanner } from '../scanner';
 import type { ClaimedScan, InventoryUpdate, Queue } from '../store';
@@ -79,6 +80,8 @@ export function createRunner(o: RunnerOptions): Runner {
   const results = createResultBatcher({
     waitMs: RESULT_BATCH_WAIT_MS,
     maxBatch: RESULT_BATCH_MAX,
+    // An unreachable or restarting store: the results wait and go again rather than the scans running twice.
+    retryable: (err) => isAppError(err) && err.code === 'UNAVAILABLE',
     // Each batch claims the scans for the slots it frees, in its own transaction (not while stopping).
     async send(batch) {
       const refill = state === 'running' ? budget.wanted(ready.length, true) : 0;

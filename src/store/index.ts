@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pino, { type Logger } from 'pino';
 import { listenForChanges, type ChangeNotifications } from './changes';
 import type { Db } from './db';
 import type { HostStore } from './hosts';
@@ -48,6 +49,8 @@ export interface StoreOptions {
   dataDir: string;
   /** Inventory snapshots kept per host. @default 10 */
   snapshotsKept?: number;
+  /** Where the embedded store says that its thread died and came back. @default silent */
+  logger?: Logger;
 }
 
 // Raw SQL for tests and diagnostics only: no part of the gateway outside store/ speaks SQL.
@@ -62,7 +65,7 @@ export function sqlOf(store: Store): Db {
 
 /** Open the configured database, apply migrations and build the store. */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const embedded = options.databaseUrl ? null : await openPglite(options.dataDir);
+  const embedded = options.databaseUrl ? null : await openPglite(options.dataDir, options.logger ?? pino({ level: 'silent' }));
   const server = embedded ? null : await openPostgres(options.databaseUrl!, { poolSize: options.databasePoolSize });
   const db = (embedded ?? server)!;
   try {

@@ -1,73 +1,52 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { AuditStore } from './audit';
 import type { Db, Queryable } from './db';
 import { lockDataDir } from './dir-lock';
 import type { HostStore } from './hosts';
-import type { JobStore } from './jobs';
-import type { Reply, Request, StoreCall, WorkerOptions } from './pglite-worker';
-import type { AuditStore } from './audit';
 import type { InventoryStore } from './inventory';
+import type { JobStore } from './jobs';
+import type { StoreCall, WorkerOptions } from './pglite-worker';
 import type { Queue } from './queue';
 import type { StoreSettings } from './stores';
-
-type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+import { WorkerLink } from './worker-link';
 
 export interface EmbeddedDb extends Db {
   /** The store's operations, each run whole on the database's thread. */
   stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore; audit: AuditStore }>;
+  /** Kill the database's thread as a crash would; it restarts by itself (tests of the restart only). */
+  terminateForTests(): Promise<void>;
 }
 
 /**
  * The embedded store: PostgreSQL compiled to WASM, with its data under `dataDir`, run on a worker thread
- * of this process (see pglite-worker.ts). Locks the directory (see dir-lock.ts) so that a second gateway
- * cannot open it and corrupt it.
+ * of this process (see pglite-worker.ts) that is restarted on the same directory if it dies (see
+ * WorkerLink). Locks the directory (see dir-lock.ts) so that a second gateway cannot open it and corrupt it.
  */
-export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
+export async function openPglite(dataDir: string, logger: Logger): Promise<EmbeddedDb> {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const releaseLock = await lockDataDir(dir);
-  const worker = new Worker(workerFile(), { workerData: { dataDir: join(dir, 'pgdata') } satisfies WorkerOptions });
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
-  let nextId = 1;
-  let gone: Error | null = null;
-
-  const opened = new Promise<void>((resolveOpen, rejectOpen) => pending.set(0, { resolve: () => resolveOpen(), reject: rejectOpen }));
-  worker.on('message', (reply: Reply) => {
-    const call = pending.get(reply.id);
-    pending.delete(reply.id);
-    if (!call) return;
-    if ('error' in reply) call.reject(Object.assign(new Error(reply.error.message), reply.error.code ? { code: reply.error.code } : {}));
-    else call.resolve((reply as { value: unknown }).value);
+  let setUp: { nodeId: string; settings: StoreSettings } | null = null;
+  const link = new WorkerLink(workerFile(), { dataDir: join(dir, 'pgdata') } satisfies WorkerOptions, {
+    logger,
+    // A new thread gets the store parts the old one had before it serves anyone.
+    onRestart: async () => {
+      if (setUp) await link.call({ op: 'stores', ...setUp });
+    },
   });
-  const fail = (err: Error) => {
-    gone ??= err;
-    for (const call of pending.values()) call.reject(gone);
-    pending.clear();
-  };
-  worker.on('error', (err) => fail(new Error(`The embedded store stopped: ${err.message}`)));
-  worker.on('exit', (code) => fail(new Error(`The embedded store stopped (worker exit ${code}).`)));
-
-  const call = <T>(request: Call): Promise<T> => {
-    if (gone) return Promise.reject(gone);
-    const id = nextId++;
-    return new Promise<T>((resolveCall, reject) => {
-      pending.set(id, { resolve: resolveCall as (value: unknown) => void, reject });
-      worker.postMessage({ ...request, id });
-    });
-  };
-  const on = (tx?: number): Queryable => ({
-    query: <T>(sql: string, params?: readonly unknown[]) => call<T[]>({ op: 'query', sql, params, tx }),
-    exec: (sql: string) => call<void>({ op: 'exec', sql, tx }),
-  });
-
   try {
-    await opened;
+    await link.start();
   } catch (err) {
-    await worker.terminate();
+    await link.close();
     await releaseLock();
     throw err;
   }
+  const on = (tx?: { id: number; generation: number }): Queryable => ({
+    query: <T>(sql: string, params?: readonly unknown[]) => link.call<T[]>({ op: 'query', sql, params, tx: tx?.id }, tx?.generation),
+    exec: (sql: string) => link.call<void>({ op: 'exec', sql, tx: tx?.id }, tx?.generation),
+  });
   // Forwards every method call to the worker's store of that name. Arguments and results are plain data
   // (structured clone keeps Dates, Maps and Sets), which is what the store's methods take and give. T's
   // methods are the worker's (see StoreCall), so the call built here is one StoreCall allows.
@@ -76,36 +55,36 @@ export async function openPglite(dataDir: string): Promise<EmbeddedDb> {
       // Not `then`: a store must not look like a promise to `await`.
       get: (_, method) =>
         typeof method === 'string' && method !== 'then'
-          ? (...args: unknown[]) => call({ op: 'call', ...({ target, method, args } as unknown as StoreCall) })
+          ? (...args: unknown[]) => link.call({ op: 'call', ...({ target, method, args } as unknown as StoreCall) })
           : undefined,
     });
   let closing: Promise<void> | null = null;
   return {
     ...on(),
     async stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>) {
-      await call({ op: 'stores', nodeId, settings: { ...settings, announce: false } });
+      setUp = { nodeId, settings: { ...settings, announce: false } };
+      await link.call({ op: 'stores', ...setUp });
       return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory'), audit: remote<AuditStore>('audit') };
     },
     async transaction(fn) {
-      const tx = await call<number>({ op: 'begin' });
+      const generation = link.current;
+      const tx = { id: await link.call<number>({ op: 'begin' }, generation), generation };
       let result;
       try {
         result = await fn(on(tx));
       } catch (err) {
-        await call({ op: 'end', tx, commit: false }).catch(() => {});
+        await link.call({ op: 'end', tx: tx.id, commit: false }, generation).catch(() => {});
         throw err;
       }
-      await call({ op: 'end', tx, commit: true });
+      await link.call({ op: 'end', tx: tx.id, commit: true }, generation);
       return result;
     },
     async healthy() {
-      return !gone && !closing;
+      return link.up && !closing;
     },
+    terminateForTests: () => link.terminateForTests(),
     close() {
-      closing ??= call({ op: 'close' })
-        .catch(() => {})
-        .then(() => worker.terminate())
-        .then(() => releaseLock());
+      closing ??= link.close().then(() => releaseLock());
       return closing;
     },
   };

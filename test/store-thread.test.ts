@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EmbeddedDb } from '../src/store/pglite';
+import { startTestGateway, type TestGateway } from './support/gateway';
+import { call } from './support/http';
+import { closedPort, sshListener, type TestListener } from './support/listeners';
+import { ADMIN } from './support/principals';
+import { sqlOf } from './support/sql';
+import { adminToken } from './support/tokens';
+
+// The embedded store's thread dies (killed here through a hook only tests call): it comes back on the same
+// data directory by itself; calls meanwhile get 503 and may be retried; no job is lost or scanned twice.
+
+describe('the embedded store thread', () => {
+  let t: TestGateway;
+  let ssh: TestListener;
+  beforeAll(async () => {
+    t = await startTestGateway({ SCAN_CONCURRENCY: '8' });
+    ssh = await sshListener('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', { delayMs: 150 });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await ssh?.close();
+  });
+
+  it('restarts after it dies: 503 while it is away, then every job ends with one attempt each', async () => {
+    const closed = await closedPort();
+    const hosts = await t.gateway.service.upsertHosts(ADMIN, {
+      hosts: Array.from({ length: 60 }, () => ({ name: `thread-${randomUUID()}`, ipAddress: '127.0.0.1', sshPort: ssh.port, winRmPort: closed })),
+    });
+    const scheduled = await call(`${t.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token: adminToken(), body: hosts.map((h) => h.id) });
+    expect(scheduled.status).toBe(200);
+    const ids: string[] = scheduled.json.map((j: { id: string }) => j.id);
+    await until(async () => (await t.gateway.store.queue.depth()).running > 0, 'scans to be running');
+
+    await (sqlOf(t.gateway.store) as EmbeddedDb).terminateForTests();
+    const during = await call(`${t.url}/api/v1/HostScanJob?take=1`, { token: adminToken() });
+    expect([200, 503]).toContain(during.status);
+    if (during.status === 503) expect(during.headers.get('retry-after')).toBeTruthy();
+    const readiness: number[] = [];
+    await until(async () => {
+      readiness.push((await fetch(`${t.url}/health/ready`)).status);
+      return readiness.at(-1) === 200 && readiness.includes(503);
+    }, 'readiness to go 503 and come back', 20_000);
+
+    await until(async () => {
+      const depth = await t.gateway.store.queue.depth();
+      return depth.queued + depth.running === 0;
+    }, 'every scan to end', 60_000);
+    const jobs = await t.gateway.store.jobs.getJobs(ids);
+    expect(jobs).toHaveLength(60);
+    expect(jobs.flatMap((j) => j.scans.map((s) => [s.status, s.attempts])).filter(([status, attempts]) => status !== 2 || attempts !== 1)).toEqual([]);
+    expect(t.logs.some((l) => l.includes('the embedded store thread is back'))).toBe(true);
+  }, 120_000);
+});
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
