@@ -75,7 +75,8 @@ describe('the embedded store across restarts', () => {
 describe('unexpected failures', () => {
   it('are masked as a 500 ProblemDetails and logged with the same traceId', async () => {
     const t = await startTestGateway({ HOSTS_FILE: hostsFile() }, { runner: false });
-    await sqlOf(t.gateway.store).close();
+    // A store that answers but fails in a way no code path expects (a closed store is UNAVAILABLE, 503).
+    await sqlOf(t.gateway.store).query('ALTER TABLE host_scan_jobs RENAME TO host_scan_jobs_gone');
     const res = await call(`${t.url}/api/v1/HostScanJob`, { token: adminToken() });
     expect(res.status).toBe(500);
     expect(res.json).toEqual({
@@ -87,6 +88,7 @@ describe('unexpected failures', () => {
     });
     const logged = t.logs.map((l) => JSON.parse(l)).find((l) => l.traceId === res.json.traceId && l.level >= 50);
     expect(logged).toBeDefined();
+    await sqlOf(t.gateway.store).query('ALTER TABLE host_scan_jobs_gone RENAME TO host_scan_jobs');
     await t.stop();
   });
 });
