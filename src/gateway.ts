@@ -25,6 +25,7 @@ import { AuditService } from './audit-service';
 import { InventoryEvents } from './inventory-events';
 import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
+import { fitConcurrency } from './scanner/fd-budget';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
@@ -119,13 +120,17 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     lifecycle.add('listen stopped', () => bridge.stop());
   }
   const inventoryEvents = new InventoryEvents();
+  const concurrency = fitConcurrency(config.scanConcurrency);
+  if (concurrency < config.scanConcurrency) {
+    logger.warn({ wanted: config.scanConcurrency, concurrency }, 'SCAN_CONCURRENCY lowered to what the open-file limit allows (raise it with ulimit -n)');
+  }
   const runner = createRunner({
     queue: store.queue,
     scanner: deps.scanner ?? createCredentialedScanner({ probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }), credentials: null }),
     logger,
     publish: (jobs) => events.publish(jobs),
     publishInventory: (updates) => inventoryEvents.publish(updates),
-    concurrency: config.scanConcurrency,
+    concurrency,
     timeoutMs: config.scanTimeoutMs,
     leaseMs: config.scanLeaseMs,
     retryLimit: config.scanRetryLimit,
@@ -166,6 +171,7 @@ async function mountEdges(
     service,
     audit,
     metrics,
+    rateLimits: config.rateLimits,
     tls: config.tls,
     devToken,
     explorer: !config.production,
@@ -198,6 +204,8 @@ async function mountEdges(
     maxDocumentsPerSubject: config.wsMaxDocumentsPerSubject,
     maxDocuments: config.wsMaxDocuments,
     maxPendingPerAddress: config.wsMaxPendingPerAddress,
+    maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
+    onRateLimited: () => metrics.rateLimited('socket'),
     initTimeoutMs: config.wsInitTimeoutMs,
     logger,
     onOperation: onOperation('ws'),

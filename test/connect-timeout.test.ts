@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../src/config';
 import { RetryPolicy } from '../src/scanner/retry';
 import { armConnectDeadline, ConnectTimeout } from '../src/scanner/rtt';
 import { grabSshBanner } from '../src/scanner/ssh';
+import { fitConcurrency, openFileLimit } from '../src/scanner/fd-budget';
 
 describe('ConnectTimeout', () => {
   const bounds = { initialMs: 1_000, minMs: 100, maxMs: 3_000 };
@@ -113,5 +114,22 @@ describe('SCAN_CONNECT_TIMEOUT_MS', () => {
   ])('refuses %j', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);
+  });
+});
+
+describe('the open-file budget', () => {
+  const limits = (soft: string) => () => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 1048576              files\n`;
+
+  it('reads the soft open-file limit, and none where it is unlimited or unreadable', () => {
+    expect(openFileLimit(limits('4096'))).toBe(4096);
+    expect(openFileLimit(limits('unlimited'))).toBeNull();
+    expect(openFileLimit(() => { throw new Error('no /proc'); })).toBeNull();
+  });
+
+  it('lowers SCAN_CONCURRENCY to what the limit leaves beside the reserve, never below 1', () => {
+    expect(fitConcurrency(256, 1_048_576)).toBe(256);
+    expect(fitConcurrency(256, 1_024 + 2 * 100)).toBe(100);
+    expect(fitConcurrency(256, 256)).toBe(1);
+    expect(fitConcurrency(256, null)).toBe(256);
   });
 });

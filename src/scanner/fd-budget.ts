@@ -23,3 +23,8 @@ export function openFileLimit(limits: () => string = () => readFileSync('/proc/s
 export function concurrencyAllowedBy(limit: number): number {
   return Math.max(0, Math.floor((limit - RESERVED_FILES) / SOCKETS_PER_SCAN));
 }
+
+/** SCAN_CONCURRENCY as this process can hold it: never more than its open files allow, never below 1. */
+export function fitConcurrency(wanted: number, limit: number | null = openFileLimit()): number {
+  return limit === null ? wanted : Math.min(wanted, Math.max(1, concurrencyAllowedBy(limit)));
+}
