@@ -61,7 +61,7 @@ async function gatewayRun(hosts: readonly FleetHost[], ids: readonly string[]): 
   const hostsFile = join(dir, 'hosts.json');
   writeFileSync(hostsFile, JSON.stringify(hosts.map((h, i) => ({ id: ids[i], name: h.name, ipAddress: h.address }))));
   const config = loadConfig({
-    PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'db'), HOSTS_FILE: hostsFile, JWT_SECRET: SECRET, LOG_LEVEL: 'warn',
+    PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'db'), HOSTS_FILE: hostsFile, JWT_SECRET: SECRET, LOG_LEVEL: 'warn', RATE_LIMIT_PER_ADDRESS: '0', RATE_LIMIT_PER_SUBJECT: '0',
     SCAN_CONCURRENCY: String(CONCURRENCY), MAX_HOST_IDS: String(Math.max(1000, hosts.length)),
   });
   const gateway = await startGateway(config, { logger: createLogger('warn') });

@@ -34,6 +34,8 @@ async function main() {
   const db = USE_PG ? await tempDatabase() : null;
   if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
   const config = loadConfig({
+    RATE_LIMIT_PER_ADDRESS: '0',
+    RATE_LIMIT_PER_SUBJECT: '0',
     PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), JWT_SECRET: SECRET, LOG_LEVEL: 'warn',
     ...(db ? { DATABASE_URL: db.url } : {}),
   });

@@ -134,6 +134,8 @@ async function gatewayRate(ports, closedPort) {
   const db = USE_PG ? await tempDatabase() : null;
   if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
   const config = loadConfig({
+    RATE_LIMIT_PER_ADDRESS: '0',
+    RATE_LIMIT_PER_SUBJECT: '0',
     ...(db ? { DATABASE_URL: db.url } : {}),
     PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), HOSTS_FILE: hostsPath, JWT_SECRET: SECRET,
     SCAN_CONCURRENCY: String(CONCURRENCY), MAX_HOST_IDS: String(Math.max(1000, COUNT)), LOG_LEVEL: 'warn',

@@ -60,6 +60,10 @@ export interface Config {
   readonly tls: { readonly cert: string; readonly key: string } | null;
   /** On SIGTERM, how long scans in flight may finish before their leases are handed back. */
   readonly shutdownDrainMs: number;
+  /** Requests per client address and per token subject per RATE_LIMIT_WINDOW_MS (0: no limit). */
+  readonly rateLimits: { readonly perAddress: number; readonly perSubject: number; readonly windowMs: number };
+  /** Messages one WebSocket may send per second (close 1013 beyond). */
+  readonly wsMaxMessagesPerSecond: number;
   /** Audit records older than this many days are removed. */
   readonly auditRetentionDays: number;
   readonly production: boolean;
@@ -145,6 +149,12 @@ export function loadConfig(env: Env): Config {
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    rateLimits: Object.freeze({
+      perAddress: int(env, 'RATE_LIMIT_PER_ADDRESS', 1200, 0, 10_000_000),
+      perSubject: int(env, 'RATE_LIMIT_PER_SUBJECT', 1200, 0, 10_000_000),
+      windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000),
+    }),
+    wsMaxMessagesPerSecond: int(env, 'WS_MAX_MESSAGES_PER_SECOND', 50, 1, 100_000),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });

@@ -5,6 +5,7 @@ import { authenticate, type TokenVerifier } from './auth';
 import { dashboardRoutes } from './dashboard';
 import { explorerRoutes } from './explorer';
 import { acceptJsonOnly } from './json-body';
+import { registerRateLimits } from './rate-limits';
 import type { Metrics } from './metrics';
 import { registerOpenApi } from './openapi';
 import { handleError, handleFrameworkError, sendAppError, sendProblem } from './rest/problem';
@@ -27,6 +28,7 @@ export interface HttpOptions {
   /** Serve the GraphQL explorer at /explorer (development only). */
   explorer: boolean;
   version: string;
+  rateLimits: { perAddress: number; perSubject: number; windowMs: number };
   /** Readiness: null when ready, else why not (answered with 503). */
   notReady: () => Promise<string | null> | string | null;
 }
@@ -91,6 +93,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
 
   acceptJsonOnly(app);
   app.setErrorHandler(handleError);
+  await registerRateLimits(app, { verifier: options.verifier, ...options.rateLimits, onLimited: (limit) => options.metrics.rateLimited(limit) });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, 404, `No route matches ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.`),
   );

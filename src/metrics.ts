@@ -38,6 +38,12 @@ export function createMetrics() {
     labelNames: ['transport', 'type', 'outcome'] as const,
     registers: [registry],
   });
+  const rateLimited = new Counter({
+    name: 'rate_limited_total',
+    help: 'Requests and WebSocket messages refused by a rate limit, by limit (address, subject, socket).',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+  });
   const scanDuration = new Histogram({
     name: 'scan_duration_seconds',
     help: 'Host scan duration by final status.',
@@ -106,6 +112,9 @@ export function createMetrics() {
     },
     graphqlOperation(transport: 'http' | 'ws', type: string, ok: boolean) {
       graphqlOperations.inc({ transport, type, outcome: ok ? 'ok' : 'error' });
+    },
+    rateLimited(limit: 'address' | 'subject' | 'socket') {
+      rateLimited.inc({ limit });
     },
     scanFinished(status: ActionStatus, seconds: number) {
       scanDuration.observe({ status: ActionStatus[status] }, seconds);

@@ -74,9 +74,10 @@ describe('subscription fan-out under a hostile subscriber', () => {
       expect(t.gateway.runner.longestRenewalGapMs, 'the longest gap between lease renewals in ms').toBeLessThan(2000);
       expect(report.received).toBeGreaterThan(998);
       // Fan-out runs in 4 ms slices; what is left is garbage collection and the 998-job schedule call,
-      // stretched by whatever else the machine runs. Unpaced, the same load stalled the loop for 12 s.
-      expect(delay.percentile(99) / 1e6, 'the 99th percentile of event-loop delay in ms').toBeLessThan(150);
-      expect(delay.max / 1e6, 'the longest event-loop stall in ms').toBeLessThan(500);
+      // stretched by whatever else the machine runs (quiet: p99 ≈ 60 ms, max ≈ 300 ms). Unpaced, the same
+      // load stalled the loop for 12 s: the bounds sit far from both, so a busy machine does not fail them.
+      expect(delay.percentile(99) / 1e6, 'the 99th percentile of event-loop delay in ms').toBeLessThan(1_000);
+      expect(delay.max / 1e6, 'the longest event-loop stall in ms').toBeLessThan(3_000);
     } finally {
       delay.disable();
       flood.send({ close: true });

@@ -10,7 +10,7 @@ export const CloseCode = {
   GoingAway: 1001,
   /** A message over WS_MAX_PAYLOAD_BYTES (the `ws` library closes with it). */
   MessageTooBig: 1009,
-  /** A limit that frees itself: more sockets than WS_MAX_SOCKETS_PER_SUBJECT; try again later. */
+  /** A limit that frees itself: more sockets than WS_MAX_SOCKETS_PER_SUBJECT, or messages faster than WS_MAX_MESSAGES_PER_SECOND; try again later. */
   TryAgainLater: 1013,
   /** A message the protocol does not allow from a client. */
   BadRequest: ProtocolCloseCode.BadRequest,

@@ -10,7 +10,7 @@ import { SlowConsumerError } from '../events';
 /** Codes for errors about the request itself, which Apollo, graphql-js or our limits raise. */
 export const REQUEST_CODES = [
   'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'RATE_LIMITED',
 ] as const;
 export type RequestCode = (typeof REQUEST_CODES)[number];
 const isRequestCode = (code: unknown): code is RequestCode => (REQUEST_CODES as readonly unknown[]).includes(code);

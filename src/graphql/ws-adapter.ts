@@ -20,6 +20,7 @@ export function serveGraphQLSockets<P extends Record<string, unknown> | undefine
   options: ServerOptions<P, SocketExtra>,
   wss: WebSocketServer,
   logger: Logger,
+  limits: { maxMessagesPerSecond: number; onLimited?: () => void },
   keepAliveMs = 12_000,
 ): { dispose(): Promise<void> } {
   const server = makeServer(options);
@@ -54,8 +55,24 @@ export function serveGraphQLSockets<P extends Record<string, unknown> | undefine
             socket.send(data, () => resolve());
           }),
         close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
+        onMessage: (handle) => {
+          // A token bucket per socket: bursts up to a second's worth, then the steady rate.
+          let tokens = limits.maxMessagesPerSecond;
+          let refilled = performance.now();
+          let refused = false;
           socket.on('message', async (data) => {
+            // Messages already on the wire when the socket was refused are dropped, not counted again.
+            if (refused) return;
+            const now = performance.now();
+            tokens = Math.min(limits.maxMessagesPerSecond, tokens + ((now - refilled) / 1000) * limits.maxMessagesPerSecond);
+            refilled = now;
+            if (tokens < 1) {
+              refused = true;
+              limits.onLimited?.();
+              socket.close(CloseCode.TryAgainLater, 'Too many messages');
+              return;
+            }
+            tokens -= 1;
             try {
               await handle(String(data));
             } catch (err) {
@@ -68,7 +85,8 @@ export function serveGraphQLSockets<P extends Record<string, unknown> | undefine
               logger.error({ err }, 'graphql-ws message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             }
-          }),
+          });
+        },
       },
       { socket, ip: request.socket.remoteAddress ?? null },
     );

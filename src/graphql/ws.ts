@@ -43,6 +43,9 @@ export interface GraphQLSocketOptions {
   maxDocuments: number;
   /** Sockets one client address may hold open before they are acknowledged (HTTP 429 at upgrade beyond). */
   maxPendingPerAddress: number;
+  /** Messages one socket may send per second (close 1013 beyond). */
+  maxMessagesPerSecond: number;
+  onRateLimited?: () => void;
   initTimeoutMs: number;
   logger: Logger;
   /** Told about every operation sent over a socket: its type and whether it was accepted. */
@@ -166,6 +169,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     },
     wss,
     log,
+    { maxMessagesPerSecond: o.maxMessagesPerSecond, onLimited: o.onRateLimited },
   );
 
   /** The execution arguments of an accepted subscription, or the errors that refuse it. */

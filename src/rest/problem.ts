@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { challenge } from '../auth';
+import type { RequestCode } from '../graphql/errors';
+import { RateLimited } from '../rate-limits';
 import { isAppError, type AppError, type ErrorCode, type FieldErrors } from '../errors';
 
 // The one mapping from errors to ASP.NET Core ProblemDetails (the links and titles of .NET 6, which the
@@ -22,6 +24,7 @@ const KINDS: Record<number, ProblemKind> = {
   413: { status: 413, type: `${RFC7231}6.5.11`, title: 'Payload Too Large' },
   414: { status: 414, type: `${RFC7231}6.5.12`, title: 'URI Too Long' },
   415: { status: 415, type: `${RFC7231}6.5.13`, title: 'Unsupported Media Type' },
+  429: { status: 429, type: 'https://tools.ietf.org/html/rfc6585#section-4', title: 'Too Many Requests' },
   500: { status: 500, type: `${RFC7231}6.6.1`, title: 'An error occurred while processing your request.' },
   503: { status: 503, type: `${RFC7231}6.6.4`, title: 'Service Unavailable' },
 };
@@ -73,6 +76,13 @@ export function handleFrameworkError(err: FastifyError, request: FastifyRequest,
 
 /** Fastify's error handler: AppErrors by code, framework errors by their status, the rest masked. */
 export function handleError(err: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof RateLimited) {
+    // GraphQL callers get a GraphQL error body (the one edge whose clients do not read ProblemDetails).
+    if (request.url.startsWith('/graphql')) {
+      return reply.code(429).type('application/json; charset=utf-8').send({ errors: [{ message: err.message, extensions: { code: 'RATE_LIMITED' satisfies RequestCode } }] });
+    }
+    return sendProblem(reply, 429, err.message);
+  }
   if (isAppError(err)) {
     if (err.code === 'INTERNAL') request.log.error({ err }, 'internal error');
     return sendAppError(reply, err);

@@ -17,7 +17,7 @@ const MAIN = resolve('dist/main.js');
 /** Run the built gateway (`dist/main.js`) as a real process on 127.0.0.1 and wait until it listens. */
 export async function spawnGateway(env: Record<string, string>, timeoutMs = 20_000): Promise<ChildGateway> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', RATE_LIMIT_PER_ADDRESS: '0', RATE_LIMIT_PER_SUBJECT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

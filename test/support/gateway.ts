@@ -37,7 +37,8 @@ export async function startTestGateway(
       done();
     },
   });
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env });
+  // Every test client shares one loopback address: rate limits are off unless a test sets them.
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', RATE_LIMIT_PER_ADDRESS: '0', RATE_LIMIT_PER_SUBJECT: '0', ...env });
   const gateway = await startGateway(config, { logger: createLogger(config.logLevel, sink), runner: options.runner ?? true });
   return {
     gateway,
