@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { getIntrospectionQuery } from 'graphql';
 import { serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionFailureReason, ActionStatus } from '../src/model';
 import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
-import { gql } from './support/graphql';
+import { gql, rawSocket } from './support/graphql';
 import { UNKNOWN_ID } from './support/hosts';
 import { call } from './support/http';
 import { adminToken, appToken, token } from './support/tokens';
@@ -177,6 +178,25 @@ describe('request limits and protections', () => {
     } finally {
       await shallow.stop();
     }
+  });
+
+  it('answers the standard introspection query, and refuses introspection nested past it (HTTP and WebSocket)', async () => {
+    const standard = await gql(t.url, appToken(), getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true }));
+    expect(standard.status).toBe(200);
+    expect(standard.body.data.__schema.types.length).toBeGreaterThan(10);
+    // Each level multiplies the answer by the schema's field count; the depth limit ignores __schema.
+    const nested = '{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }';
+    const http = await gql(t.url, appToken(), nested);
+    expect(http.status).toBe(400);
+    expect(http.body.errors[0]).toMatchObject({ message: expect.stringMatching(/introspection/i), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    const s = await rawSocket(t.url);
+    s.send({ type: 'connection_init', payload: { token: appToken() } });
+    expect((await s.next()).type).toBe('connection_ack');
+    s.send({ id: 'n', type: 'subscribe', payload: { query: nested } });
+    const refused = await s.next();
+    expect(refused).toMatchObject({ id: 'n', type: 'error' });
+    expect(refused.payload[0].message).toMatch(/introspection/i);
+    s.ws.close();
   });
 
   it('refuses alias batching and schedules nothing', async () => {
