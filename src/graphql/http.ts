@@ -36,6 +36,8 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
   const apollo = new ApolloServer<GraphQLContext>({
     schema: o.schema,
     introspection: o.limits.introspection,
+    // The gateway stops Apollo in its own shutdown; Apollo's handler would re-send the signal when done.
+    stopOnTerminationSignals: false,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
