@@ -97,6 +97,15 @@ describe('metrics', () => {
     expect(text).toMatch(/scan_duration_seconds_count\{status="Complete"\} [1-9]/);
     expect(text).toMatch(/process_resident_memory_bytes/);
     ws.close();
+    // Once the socket is gone, so are its subscriptions (they once read 1 beside 0 sockets).
+    for (;;) {
+      const after = await (await fetch(`${t.url}/metrics`)).text();
+      if (/^websocket_open_sockets 0$/m.test(after)) {
+        expect(after).toMatch(/^graphql_active_subscriptions 0$/m);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await ssh.close();
   });
 });
