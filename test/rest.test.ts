@@ -213,7 +213,9 @@ describe('reading and cancelling', () => {
     expect(listed).toMatchObject({ status: 4, statusDescription: 'Cancelled.' });
     const again = (await schedule([h!.id])).json[0];
     expect(again.id).not.toBe(scheduled.id);
+    // A finished job: 202 as the vendor's page lists no other success, and nothing changes.
     expect((await call(`${api}/${scheduled.id}`, { method: 'DELETE', token: appToken() })).status).toBe(202);
+    expect((await call(`${api}/${scheduled.id}`, { token: appToken() })).json).toEqual(job);
   });
 
   it('DELETE /{id} of an unknown job → 404', async () => {
