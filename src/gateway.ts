@@ -11,7 +11,8 @@ import { mountGraphQL } from './graphql/http';
 import type { GraphQLLimits } from './graphql/limits';
 import { buildGatewaySchema } from './graphql/schema';
 import { attachGraphQLSockets, type GraphQLSockets } from './graphql/ws';
-import { DEMO_HOST, readHostsFile } from './hosts-file';
+import { startDemoTarget } from './demo-target';
+import { demoHost, readHostsFile } from './hosts-file';
 import { createHttpServer } from './http';
 import { JobCache } from './job-cache';
 import { createLogger } from './logger';
@@ -29,6 +30,7 @@ import { fitConcurrency } from './scanner/fd-budget';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
+import type { HostInput } from './model';
 
 export interface Gateway {
   /** Base URL for loopback clients, e.g. `http://127.0.0.1:6500`. */
@@ -108,7 +110,7 @@ interface Wiring {
 async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, lifecycle, shutdown }: Wiring) {
   const store = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir, logger });
   lifecycle.add('store closed', () => store.stop());
-  await seedHosts(config, store);
+  await seedHosts(config, store, lifecycle);
 
   // One time budget for all fan-out work (the bus's deliveries and the sockets' writes).
   const pacer = createPacer();
@@ -259,12 +261,15 @@ async function closeHttp(http: FastifyInstance, graceMs = 3_000): Promise<void> 
   }
 }
 
-async function seedHosts(config: Config, store: Store): Promise<void> {
-  const hosts = config.hostsFile
-    ? await readHostsFile(config.hostsFile, 100_000)
-    : config.production
-      ? []
-      : [DEMO_HOST];
+/** HOSTS_FILE's hosts; without one, in development, the demo host and the demo target it points at. */
+async function seedHosts(config: Config, store: Store, lifecycle: Lifecycle): Promise<void> {
+  let hosts: HostInput[] = [];
+  if (config.hostsFile) hosts = await readHostsFile(config.hostsFile, 100_000);
+  else if (!config.production) {
+    const demo = await startDemoTarget();
+    lifecycle.add('demo target stopped', () => demo.stop());
+    hosts = [demoHost(demo.sshPort)];
+  }
   if (hosts.length === 0) return;
   const result = await store.hosts.upsert(hosts);
   if (result.conflicts) {

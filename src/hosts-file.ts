@@ -4,8 +4,8 @@ import { isAppError } from './errors';
 import type { HostInput } from './model';
 import { hostInputs } from './validate';
 
-/** The host every development gateway knows, so a newcomer's first scan has a real target. */
-export const DEMO_HOST: HostInput = { name: 'localhost', dnsHostName: 'localhost', ipAddress: '127.0.0.1' };
+/** The host development adds, pointed at the demo target's SSH port (see demo-target.ts). */
+export const demoHost = (sshPort: number): HostInput => ({ name: 'localhost', dnsHostName: 'localhost', ipAddress: '127.0.0.1', sshPort });
 
 /** Read and check `HOSTS_FILE`; a ConfigError names the file and what is wrong where. */
 export async function readHostsFile(path: string, maxHosts: number): Promise<HostInput[]> {

@@ -4,6 +4,7 @@ import { ConfigError } from '../src/config';
 import { freshDataDir, startTestGateway } from './support/gateway';
 import { HOSTS, hostsFile } from './support/hosts';
 import { call } from './support/http';
+import { waitForJob, waitForJobState } from './support/jobs';
 import { adminToken } from './support/tokens';
 import { ADMIN } from './support/principals';
 import { sqlOf } from './support/sql';
@@ -41,11 +42,15 @@ describe('the embedded store across restarts', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('adds the demo host in development only', async () => {
-    const dev = await startTestGateway({}, { runner: false });
-    expect((await dev.gateway.service.listHosts(ADMIN, {})).items).toEqual([
-      expect.objectContaining({ name: 'localhost', dnsHostName: 'localhost', ipAddress: '127.0.0.1' }),
-    ]);
+  it('adds the demo host in development only, with a target whose first scan runs and completes', async () => {
+    const dev = await startTestGateway({});
+    const hosts = (await dev.gateway.service.listHosts(ADMIN, {})).items;
+    expect(hosts).toEqual([expect.objectContaining({ name: 'localhost', dnsHostName: 'localhost', ipAddress: '127.0.0.1' })]);
+    const [job] = (await call(`${dev.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token: adminToken(), body: [hosts[0]!.id] })).json;
+    await waitForJobState(dev.url, job.id, adminToken(), (j) => j.hostScanJobHostJoin[0].actionQueue.status === 1);
+    const done = await waitForJob(dev.url, job.id, adminToken());
+    expect(done.hostScanJobHostJoin[0].actionQueue.status).toBe(2);
+    expect(done.hostScanJobHostJoin[0].hostScanHost).toMatchObject({ os: 'Debian', version: '12' });
     await dev.stop();
     const prod = await startTestGateway({ NODE_ENV: 'production', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, { runner: false });
     expect((await prod.gateway.service.listHosts(ADMIN, {})).items).toEqual([]);
