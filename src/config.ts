@@ -66,6 +66,8 @@ export interface Config {
   readonly wsMaxMessagesPerSecond: number;
   /** Audit records older than this many days are removed. */
   readonly auditRetentionDays: number;
+  /** OpenTelemetry traces over OTLP/HTTP, when the standard endpoint variables are set. */
+  readonly tracing: { readonly url: string; readonly exportDelayMs: number } | null;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -149,6 +151,7 @@ export function loadConfig(env: Env): Config {
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    tracing: tracing(env),
     rateLimits: Object.freeze({
       perAddress: int(env, 'RATE_LIMIT_PER_ADDRESS', 1200, 0, 10_000_000),
       perSubject: int(env, 'RATE_LIMIT_PER_SUBJECT', 1200, 0, 10_000_000),
@@ -244,4 +247,19 @@ function tls(env: Env): { cert: string; key: string } | null {
     return pem;
   };
   return { cert: read('TLS_CERT_FILE', certFile, /-----BEGIN CERTIFICATE-----/), key: read('TLS_KEY_FILE', keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/) };
+}
+
+function tracing(env: Env): Config['tracing'] {
+  const url = otlpTracesUrl(env);
+  if (!url) return null;
+  if (!/^https?:\/\/[^/]/.test(url)) throw new ConfigError('OTEL_EXPORTER_OTLP_ENDPOINT', 'must be an http:// or https:// URL.');
+  return Object.freeze({ url, exportDelayMs: int(env, 'OTEL_BSP_SCHEDULE_DELAY', 5_000, 10, 600_000) });
+}
+
+/** The OTLP traces URL from the standard variables, or null when neither is set. */
+function otlpTracesUrl(env: Env): string | null {
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (traces) return traces;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : null;
 }

@@ -21,6 +21,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { bridgeRemoteEvents } from './remote-events';
 import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
+import { tracedScanner } from './scanner/traced';
 import { createPacer } from './pacer';
 import { AuditService } from './audit-service';
 import { InventoryEvents } from './inventory-events';
@@ -30,6 +31,8 @@ import { fitConcurrency } from './scanner/fd-budget';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
+import { tracedStore } from './store/traced';
+import { createTracing, type Tracing } from './tracing';
 import type { HostInput } from './model';
 
 export interface Gateway {
@@ -76,11 +79,14 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const devTokens = ephemeral ? mintDevTokens(ephemeral, config) : null;
   const metrics = createMetrics();
   const lifecycle = createLifecycle(logger);
+  // Without an endpoint there is no tracer at all: no span, no wrapper, no hook.
+  const tracing = config.tracing ? createTracing({ ...config.tracing, serviceName: 'scan-gateway', version: VERSION }) : null;
+  if (tracing) lifecycle.add('traces sent', () => tracing.stop());
   // Set when stopping: readiness turns 503 and new schedules are refused with this reason.
   const shutdown = { reason: null as string | null };
   try {
-    const core = await openCore(config, deps, { logger, metrics, lifecycle, shutdown });
-    const edges = await mountEdges(config, core, { logger, metrics, lifecycle, verifier, devToken: devTokens?.admin ?? null, shutdown });
+    const core = await openCore(config, deps, { logger, metrics, lifecycle, shutdown, tracing });
+    const edges = await mountEdges(config, core, { logger, metrics, lifecycle, verifier, devToken: devTokens?.admin ?? null, shutdown, tracing });
     const { store, service, inventory, events, runner } = core;
     const { url, port, sockets } = edges;
     logger.info({ port, url, store: store.kind, tls: !!config.tls, algorithms: verifier.algorithms, version: VERSION }, 'gateway listening');
@@ -101,16 +107,19 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
 
 interface Wiring {
   logger: Logger;
+  tracing: Tracing | null;
   metrics: Metrics;
   lifecycle: Lifecycle;
   shutdown: { reason: string | null };
 }
 
 /** The store, the event bus and its cache, the bridge to other instances, the runner and the service. */
-async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, lifecycle, shutdown }: Wiring) {
-  const store = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir, logger });
-  lifecycle.add('store closed', () => store.stop());
-  await seedHosts(config, store, lifecycle);
+async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, lifecycle, shutdown, tracing }: Wiring) {
+  const opened = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir, logger });
+  lifecycle.add('store closed', () => opened.stop());
+  await seedHosts(config, opened, lifecycle);
+  // What the service and the runner call; `opened` stays the gateway's handle (and raw SQL's key in tests).
+  const store = tracing ? tracedStore(opened, tracing) : opened;
 
   // One time budget for all fan-out work (the bus's deliveries and the sockets' writes).
   const pacer = createPacer();
@@ -122,13 +131,14 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     lifecycle.add('listen stopped', () => bridge.stop());
   }
   const inventoryEvents = new InventoryEvents();
+  const traced = (scanner: Scanner) => (tracing ? tracedScanner(scanner, tracing) : scanner);
   const concurrency = fitConcurrency(config.scanConcurrency);
   if (concurrency < config.scanConcurrency) {
     logger.warn({ wanted: config.scanConcurrency, concurrency }, 'SCAN_CONCURRENCY lowered to what the open-file limit allows (raise it with ulimit -n)');
   }
   const runner = createRunner({
     queue: store.queue,
-    scanner: deps.scanner ?? createCredentialedScanner({ probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }), credentials: null }),
+    scanner: traced(deps.scanner ?? createCredentialedScanner({ probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }), credentials: null })),
     logger,
     publish: (jobs) => events.publish(jobs),
     publishInventory: (updates) => inventoryEvents.publish(updates),
@@ -154,7 +164,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const inventory = new InventoryService({ store, events: inventoryEvents });
   const audit = new AuditService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
+  return { store: opened, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -163,7 +173,7 @@ type Core = Awaited<ReturnType<typeof openCore>>;
 async function mountEdges(
   config: Config,
   core: Core,
-  { logger, metrics, lifecycle, verifier, devToken, shutdown }: Wiring & { verifier: TokenVerifier; devToken: string | null },
+  { logger, metrics, lifecycle, verifier, devToken, shutdown, tracing }: Wiring & { verifier: TokenVerifier; devToken: string | null },
 ) {
   const { store, runner, service, audit, runScans } = core;
   const http = await createHttpServer({
@@ -174,6 +184,7 @@ async function mountEdges(
     audit,
     metrics,
     rateLimits: config.rateLimits,
+    tracing,
     tls: config.tls,
     devToken,
     explorer: !config.production,
@@ -186,7 +197,7 @@ async function mountEdges(
   const schema = await buildGatewaySchema({ scans: service, audit });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
-  const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http') });
+  const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http'), tracing });
   lifecycle.add('graphql stopped', () => apollo.stop());
   await http.listen({ port: config.port, host: config.host });
   lifecycle.add('http closed', () => closeHttp(http));

@@ -6,6 +6,8 @@ import { dashboardRoutes } from './dashboard';
 import { explorerRoutes } from './explorer';
 import { acceptJsonOnly } from './json-body';
 import { registerRateLimits } from './rate-limits';
+import { requestSpans, traceRequests } from './request-spans';
+import type { Tracing } from './tracing';
 import type { Metrics } from './metrics';
 import { registerOpenApi } from './openapi';
 import { handleError, handleFrameworkError, sendAppError, sendProblem } from './rest/problem';
@@ -29,6 +31,8 @@ export interface HttpOptions {
   explorer: boolean;
   version: string;
   rateLimits: { perAddress: number; perSubject: number; windowMs: number };
+  /** Spans for requests when tracing is on (their trace ids are the requests' traceIds). */
+  tracing: Tracing | null;
   /** Readiness: null when ready, else why not (answered with 503). */
   notReady: () => Promise<string | null> | string | null;
 }
@@ -81,7 +85,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new AccessLog(options.metrics),
-    genReqId: traceId,
+    genReqId: options.tracing ? requestSpans(options.tracing).traceId : traceId,
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: 30_000,
     ...(options.tls ? { https: { ...options.tls, maxHeaderSize: MAX_HEADER_BYTES } } : { http: { maxHeaderSize: MAX_HEADER_BYTES } }),
@@ -91,6 +95,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     frameworkErrors: handleFrameworkError,
   }) as unknown as FastifyInstance;
 
+  if (options.tracing) traceRequests(app);
   acceptJsonOnly(app);
   app.setErrorHandler(handleError);
   await registerRateLimits(app, { verifier: options.verifier, ...options.rateLimits, onLimited: (limit) => options.metrics.rateLimited(limit) });

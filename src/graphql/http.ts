@@ -15,6 +15,8 @@ import type { GraphQLContext } from './context';
 import { checkCost } from './cost';
 import { formatError, type RequestCode } from './errors';
 import { limitRules, type GraphQLLimits } from './limits';
+import { tracePlugin } from './trace-plugin';
+import type { Tracing } from '../tracing';
 
 export interface GraphQLHttpOptions {
   schema: GraphQLSchema;
@@ -25,6 +27,7 @@ export interface GraphQLHttpOptions {
   production: boolean;
   /** Told about every operation: its type and whether it ended without errors. */
   onOperation?: (type: string, ok: boolean) => void;
+  tracing?: Tracing | null;
 }
 
 /**
@@ -53,6 +56,7 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
       // Nothing here is cached by hint or traced for a federation gateway; off, they cost a hook per field.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
+      ...(o.tracing ? [tracePlugin(o.tracing)] : []),
       {
         async requestDidStart() {
           return {
