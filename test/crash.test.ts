@@ -45,7 +45,7 @@ describe('kill -9 with scans running', () => {
     const jobIds: string[] = scheduled.json.map((j: { id: string }) => j.id);
     const deadline = Date.now() + 10_000;
     while ((await statuses(first.url)).filter((j) => j.status === 1).length < 5) {
-      expect(Date.now()).toBeLessThan(deadline);
+      expect(Date.now(), 'waiting for 5 scans running before kill -9').toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 20));
     }
     first.child.kill('SIGKILL');

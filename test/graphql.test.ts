@@ -234,13 +234,16 @@ describe('request limits and protections', () => {
     expect(res.status).toBe(400);
   });
 
-  it('refuses a mutation without a preflight-forcing content type (CSRF)', async () => {
-    const before = await countJobs();
-    const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent('mutation { cancelHostScanJob(id: "x") { id } }')}`, {
-      headers: { authorization: `Bearer ${adminToken()}` },
-    });
-    expect(res.status).toBeGreaterThanOrEqual(400);
-    expect(await countJobs()).toBe(before);
+  it('refuses a GET query without a preflight-forcing header (CSRF), and answers it with one', async () => {
+    // A browser may send a GET from any page without a preflight; only a header it cannot set unasked
+    // (or a non-simple content type) shows the caller is not such a page.
+    const url = `${t.url}/graphql?query=${encodeURIComponent('{ hosts { nodes { id } } }')}`;
+    const simple = await fetch(url, { headers: { authorization: `Bearer ${adminToken()}` } });
+    expect(simple.status).toBe(400);
+    expect(await simple.text()).toMatch(/Cross-Site Request Forgery/);
+    const preflighted = await fetch(url, { headers: { authorization: `Bearer ${adminToken()}`, 'apollo-require-preflight': 'true' } });
+    expect(preflighted.status).toBe(200);
+    expect((await preflighted.json()).data.hosts.nodes.length).toBeGreaterThan(0);
   });
 
   it('refuses a subscription over HTTP with 400, pointing at the WebSocket (found by the fuzz suite)', async () => {

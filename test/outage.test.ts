@@ -64,7 +64,7 @@ describe.skipIf(!postgresAdminUrl())('PostgreSQL outage', () => {
     proxy.restore();
     const deadline = Date.now() + 15_000;
     while ((await call(`${t.url}/health/ready`)).status !== 200) {
-      expect(Date.now()).toBeLessThan(deadline);
+      expect(Date.now(), 'waiting for readiness 200 once the database is back').toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 100));
     }
     const accepted = await call(`${api}/ByHostIdMultiple`, { token, body: [later!.id] });

@@ -88,7 +88,7 @@ describe.skipIf(!postgresAdminUrl())('several gateways on one PostgreSQL', () =>
         [`${a!.child.pid}-%`, `${b!.child.pid}-%`],
       );
       if (rows[0]!.a >= 5 && rows[0]!.b >= 1) break;
-      expect(Date.now()).toBeLessThan(deadline);
+      expect(Date.now(), 'waiting for A to hold 5 running leases and B 1').toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 20));
     }
     a!.child.kill('SIGKILL');
