@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseKeySetting } from './secrets';
 import { DEFAULT_CONNECT_TIMEOUT, type ConnectTimeoutBounds } from './scanner/rtt';
 
 /** Everything the gateway reads from its environment, parsed and checked once at start. */
@@ -62,6 +63,8 @@ export interface Config {
   readonly shutdownDrainMs: number;
   /** Audit records older than this many days are removed. */
   readonly auditRetentionDays: number;
+  /** The 32-byte key credentials are sealed with (CREDENTIALS_KEY: base64, or a file holding it); never logged. */
+  readonly credentialsKey: Buffer | null;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -145,6 +148,7 @@ export function loadConfig(env: Env): Config {
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    credentialsKey: credentialsKey(env),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });
@@ -200,6 +204,15 @@ function publicKey(env: Env): string | null {
   } catch {
     throw new ConfigError('JWT_PUBLIC_KEY', 'is neither a PEM key nor a readable file holding one.');
   }
+}
+
+function credentialsKey(env: Env): Buffer | null {
+  const raw = text(env, 'CREDENTIALS_KEY');
+  if (raw === null) return null;
+  const key = parseKeySetting(raw);
+  // Never quote the value: it may be the key itself, one character off.
+  if (!key) throw new ConfigError('CREDENTIALS_KEY', 'must be the base64 of 32 bytes (openssl rand -base64 32), or the path of a readable file holding it.');
+  return key;
 }
 
 function databaseUrl(env: Env): string | null {
