@@ -5,7 +5,11 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createVerifier, ephemeralSecret, mintToken, type TokenVerifier } from './auth';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
+import { CredentialService, credentialVault, resolveCredentialRefs } from './credential-service';
+import { isAppError } from './errors';
+import type { HostInput } from './model';
+import { credentialKeyFor } from './secrets';
 import { JobEventBus } from './events';
 import { mountGraphQL } from './graphql/http';
 import type { GraphQLLimits } from './graphql/limits';
@@ -119,9 +123,14 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     lifecycle.add('listen stopped', () => bridge.stop());
   }
   const inventoryEvents = new InventoryEvents();
+  const credentialKey = credentialKeyFor({ configured: config.credentialsKey, production: config.production, dataDir: config.dataDir, logger });
+  const credentials = new CredentialService({ store, key: credentialKey });
   const runner = createRunner({
     queue: store.queue,
-    scanner: deps.scanner ?? createCredentialedScanner({ probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }), credentials: null }),
+    scanner: deps.scanner ?? createCredentialedScanner({
+      probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }),
+      credentials: credentialVault(store, credentialKey),
+    }),
     logger,
     publish: (jobs) => events.publish(jobs),
     publishInventory: (updates) => inventoryEvents.publish(updates),
@@ -147,7 +156,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const inventory = new InventoryService({ store, events: inventoryEvents });
   const audit = new AuditService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
+  return { store, events, runner, service, inventory, audit, credentials, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -258,7 +267,15 @@ async function seedHosts(config: Config, store: Store): Promise<void> {
       ? []
       : [DEMO_HOST];
   if (hosts.length === 0) return;
-  const result = await store.hosts.upsert(hosts);
+  let resolved: HostInput[];
+  try {
+    resolved = await resolveCredentialRefs(store, hosts);
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    const problems = Object.entries(err.fieldErrors ?? {}).map(([key, messages]) => `${key}: ${messages.join(' ')}`);
+    throw new ConfigError('HOSTS_FILE', `names credentials that do not exist (add them first: npm run credentials -- add): ${problems.slice(0, 10).join('; ')}`);
+  }
+  const result = await store.hosts.upsert(resolved);
   if (result.conflicts) {
     const [index, message] = [...result.conflicts][0]!;
     throw new Error(`HOSTS_FILE entry $[${index}]: ${message}`);
