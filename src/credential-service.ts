@@ -166,6 +166,9 @@ export class CredentialService {
   }
 }
 
+/** An opaque page cursor after `c` (base64url of `credential:id:name`). */
+export const credentialCursor = (c: Credential): string => Buffer.from(`credential:${c.id}:${c.name}`).toString('base64url');
+
 /**
  * Host declarations with their `credentialName` (or `credentialId`) checked and resolved to ids; BAD_INPUT
  * keyed `$[i].credentialName` / `$[i].credentialId` for each that names no credential.
@@ -213,7 +216,7 @@ function text(value: unknown, key: string, max: number, errors: FieldErrors): st
 
 function kindOf(value: unknown, errors: FieldErrors): CredentialKind | null {
   if (value === CredentialKind.SshPassword || value === CredentialKind.SshPrivateKey) return value;
-  errors.kind = [`Expected SSH_PASSWORD or SSH_PRIVATE_KEY.`];
+  errors.kind = ['Expected SshPassword (0) or SshPrivateKey (1).'];
   return null;
 }
 

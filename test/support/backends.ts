@@ -30,3 +30,16 @@ export const backends: Backend[] = [
     },
   },
 ];
+
+/** The same two stores for a whole gateway: the operator variables that select each. */
+export const gatewayBackends = [
+  { name: 'embedded', available: true, env: async () => ({ env: {} as Record<string, string>, drop: async () => {} }) },
+  {
+    name: 'PostgreSQL',
+    available: postgresAdminUrl() !== null,
+    env: async () => {
+      const db = await createDatabase();
+      return { env: { DATABASE_URL: db.url } as Record<string, string>, drop: () => db.drop() };
+    },
+  },
+];
