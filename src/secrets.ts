@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
@@ -125,20 +125,34 @@ export function credentialKeyFor(o: { configured: Buffer | null; production: boo
   }
   const path = devKeyPath(o.dataDir);
   mkdirSync(o.dataDir, { recursive: true });
-  let key: SecretKey;
-  if (fileExists(path)) {
-    const existing = parseKeySetting(path);
-    if (!existing) throw new SealError(`${path} does not hold a credentials key (the base64 of ${KEY_BYTES} bytes); move it away or set CREDENTIALS_KEY.`);
-    key = new SecretKey(existing);
-    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
-  } else {
-    key = SecretKey.generate();
-    // `wx`: never overwrite a key another process just wrote; credentials sealed with it would be lost.
-    writeFileSync(path, `${key.exportBase64()}\n`, { mode: 0o600, flag: 'wx' });
-  }
+  const key = fileExists(path) ? readDevKey(path) : createDevKey(path);
   o.logger.warn({ keyFile: path, keyId: key.keyId },
     'CREDENTIALS_KEY is not set: credentials are sealed with a development key kept in DATA_DIR; set CREDENTIALS_KEY (base64 of 32 bytes, or a file path) for real use');
   return key;
+}
+
+function readDevKey(path: string): SecretKey {
+  const existing = parseKeySetting(path);
+  if (!existing) throw new SealError(`${path} does not hold a credentials key (the base64 of ${KEY_BYTES} bytes); move it away or set CREDENTIALS_KEY.`);
+  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  return new SecretKey(existing);
+}
+
+function createDevKey(path: string): SecretKey {
+  const key = SecretKey.generate();
+  // Written whole aside, then linked into place: link(2) never replaces a file, so a key another gateway
+  // on this DATA_DIR made first (PostgreSQL in development) wins and is used, and no reader sees half a file.
+  const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(aside, `${key.exportBase64()}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(aside, path);
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readDevKey(path);
+    throw err;
+  } finally {
+    unlinkSync(aside);
+  }
 }
 
 function fileExists(path: string): boolean {

@@ -140,6 +140,15 @@ describe('the key a gateway seals with', () => {
     expect(lines.join('')).not.toContain(stored);
   });
 
+  it('in development, an existing key file others can read is used and made 0600', () => {
+    const dir = tempDir();
+    const raw = randomBytes(32);
+    writeFileSync(devKeyPath(dir), raw.toString('base64'), { mode: 0o644 });
+    const { logger } = capture();
+    expect(credentialKeyFor({ configured: null, production: false, dataDir: dir, logger })!.keyId).toBe(new SecretKey(raw).keyId);
+    expect(statSync(devKeyPath(dir)).mode & 0o777).toBe(0o600);
+  });
+
   it('in development, a key file that holds no key stops the start instead of being replaced', () => {
     const dir = tempDir();
     writeFileSync(devKeyPath(dir), 'garbage');
