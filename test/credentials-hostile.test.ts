@@ -1,6 +1,8 @@
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './support/gateway';
+import { freshDataDir, startTestGateway, type TestGateway } from './support/gateway';
 import { gql } from './support/graphql';
+import { hostsFile } from './support/hosts';
 import { call } from './support/http';
 import { sqlOf } from './support/sql';
 import { adminToken } from './support/tokens';
@@ -90,5 +92,38 @@ describe('credentials under hostile input', () => {
     expect(pages).toBe(20);
     const forged = await page(10, Buffer.from("credential:00000000-0000-4000-8000-000000000000:x' OR 1=1 --").toString('base64url'));
     expect(forged.body.errors).toBeUndefined(); // a cursor is a position, not SQL: an empty or short page
+  });
+});
+
+describe('HOSTS_FILE naming credentials', () => {
+  it('points hosts at a credential by name or id; a name that is no credential stops the start, naming the entry', { timeout: 120_000 }, async () => {
+    const dataDir = freshDataDir();
+    try {
+      const first = await startTestGateway({}, { dataDir, runner: false });
+      const res = await gql(first.url, adminToken(), 'mutation { createCredential(input: { name: "fleet", kind: SshPassword, username: "scanner", password: "hosts-file-pw-1" }) { id } }');
+      const id = res.body.data.createCredential.id as string;
+      await first.stop();
+
+      const file = hostsFile([
+        { name: 'by-name', ipAddress: '127.0.0.21', credentialName: 'FLEET', sshTrust: 1 },
+        { name: 'by-id', ipAddress: '127.0.0.22', credentialId: id, acceptKeyOnFirstContact: false },
+      ]);
+      const second = await startTestGateway({ HOSTS_FILE: file }, { dataDir, runner: false });
+      try {
+        const hosts = await second.gateway.store.hosts.list({ limit: 10 });
+        expect(hosts.find((h) => h.name === 'by-name')).toMatchObject({ credentialId: id, credentialName: 'fleet', sshTrust: 1, acceptKeyOnFirstContact: true });
+        expect(hosts.find((h) => h.name === 'by-id')).toMatchObject({ credentialId: id, sshTrust: 2, acceptKeyOnFirstContact: false });
+      } finally {
+        await second.stop();
+      }
+
+      const unknown = hostsFile([{ name: 'x', credentialName: 'no-such-credential' }, { name: 'y', credentialName: 'fleet', credentialId: id }]);
+      const failure = await startTestGateway({ HOSTS_FILE: unknown }, { dataDir, runner: false }).catch((err: Error) => err);
+      expect((failure as Error).message).toMatch(/^HOSTS_FILE has invalid hosts: \$\[1\]\.credentialName: Give credentialId or credentialName, not both/);
+      const named = await startTestGateway({ HOSTS_FILE: hostsFile([{ name: 'x', credentialName: 'no-such-credential' }]) }, { dataDir, runner: false }).catch((err: Error) => err);
+      expect((named as Error).message).toBe("HOSTS_FILE names credentials that do not exist (add them first: npm run credentials -- add): $[0].credentialName: No credential is named 'no-such-credential'.");
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
