@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseKeySetting } from './secrets';
 import { DEFAULT_CONNECT_TIMEOUT, type ConnectTimeoutBounds } from './scanner/rtt';
 
 /** Everything the gateway reads from its environment, parsed and checked once at start. */
@@ -68,6 +69,8 @@ export interface Config {
   readonly auditRetentionDays: number;
   /** OpenTelemetry traces over OTLP/HTTP, when the standard endpoint variables are set. */
   readonly tracing: { readonly url: string; readonly exportDelayMs: number } | null;
+  /** The 32-byte key credentials are sealed with (CREDENTIALS_KEY: base64, or a file holding it); never logged. */
+  readonly credentialsKey: Buffer | null;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -158,6 +161,7 @@ export function loadConfig(env: Env): Config {
       windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 3_600_000),
     }),
     wsMaxMessagesPerSecond: int(env, 'WS_MAX_MESSAGES_PER_SECOND', 50, 1, 100_000),
+    credentialsKey: credentialsKey(env),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });
@@ -213,6 +217,15 @@ function publicKey(env: Env): string | null {
   } catch {
     throw new ConfigError('JWT_PUBLIC_KEY', 'is neither a PEM key nor a readable file holding one.');
   }
+}
+
+function credentialsKey(env: Env): Buffer | null {
+  const raw = text(env, 'CREDENTIALS_KEY');
+  if (raw === null) return null;
+  const key = parseKeySetting(raw);
+  // Never quote the value: it may be the key itself, one character off.
+  if (!key) throw new ConfigError('CREDENTIALS_KEY', 'must be the base64 of 32 bytes (openssl rand -base64 32), or the path of a readable file holding it.');
+  return key;
 }
 
 function databaseUrl(env: Env): string | null {

@@ -5,7 +5,11 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createVerifier, ephemeralSecret, mintToken, type TokenVerifier } from './auth';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
+import { CredentialService, credentialVault, resolveCredentialRefs } from './credential-service';
+import { isAppError } from './errors';
+import type { HostInput } from './model';
+import { credentialKeyFor } from './secrets';
 import { JobEventBus } from './events';
 import { mountGraphQL } from './graphql/http';
 import type { GraphQLLimits } from './graphql/limits';
@@ -33,7 +37,6 @@ import { HostScanService } from './service';
 import { openStore, type Store } from './store';
 import { tracedStore } from './store/traced';
 import { createTracing, type Tracing } from './tracing';
-import type { HostInput } from './model';
 
 export interface Gateway {
   /** Base URL for loopback clients, e.g. `http://127.0.0.1:6500`. */
@@ -132,13 +135,18 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   }
   const inventoryEvents = new InventoryEvents();
   const traced = (scanner: Scanner) => (tracing ? tracedScanner(scanner, tracing) : scanner);
+  const credentialKey = credentialKeyFor({ configured: config.credentialsKey, production: config.production, dataDir: config.dataDir, logger });
+  const credentials = new CredentialService({ store, key: credentialKey });
   const concurrency = fitConcurrency(config.scanConcurrency);
   if (concurrency < config.scanConcurrency) {
     logger.warn({ wanted: config.scanConcurrency, concurrency }, 'SCAN_CONCURRENCY lowered to what the open-file limit allows (raise it with ulimit -n)');
   }
   const runner = createRunner({
     queue: store.queue,
-    scanner: traced(deps.scanner ?? createCredentialedScanner({ probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }), credentials: null })),
+    scanner: traced(deps.scanner ?? createCredentialedScanner({
+      probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }),
+      credentials: credentialVault(store, credentialKey),
+    })),
     logger,
     publish: (jobs) => events.publish(jobs),
     publishInventory: (updates) => inventoryEvents.publish(updates),
@@ -164,7 +172,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const inventory = new InventoryService({ store, events: inventoryEvents });
   const audit = new AuditService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store: opened, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
+  return { store: opened, events, runner, service, inventory, audit, credentials, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -175,7 +183,7 @@ async function mountEdges(
   core: Core,
   { logger, metrics, lifecycle, verifier, devToken, shutdown, tracing }: Wiring & { verifier: TokenVerifier; devToken: string | null },
 ) {
-  const { store, runner, service, audit, runScans } = core;
+  const { store, runner, service, audit, credentials, runScans } = core;
   const http = await createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -194,7 +202,7 @@ async function mountEdges(
       (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
       ((await store.healthy()) ? null : 'The database is unreachable.'),
   });
-  const schema = await buildGatewaySchema({ scans: service, audit });
+  const schema = await buildGatewaySchema({ scans: service, audit, credentials });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
   const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http'), tracing });
@@ -282,7 +290,15 @@ async function seedHosts(config: Config, store: Store, lifecycle: Lifecycle): Pr
     hosts = [demoHost(demo.sshPort)];
   }
   if (hosts.length === 0) return;
-  const result = await store.hosts.upsert(hosts);
+  let resolved: HostInput[];
+  try {
+    resolved = await resolveCredentialRefs(store, hosts);
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    const problems = Object.entries(err.fieldErrors ?? {}).map(([key, messages]) => `${key}: ${messages.join(' ')}`);
+    throw new ConfigError('HOSTS_FILE', `names credentials that do not exist (add them first: npm run credentials -- add): ${problems.slice(0, 10).join('; ')}`);
+  }
+  const result = await store.hosts.upsert(resolved);
   if (result.conflicts) {
     const [index, message] = [...result.conflicts][0]!;
     throw new Error(`HOSTS_FILE entry $[${index}]: ${message}`);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /**
@@ -8,6 +9,8 @@ export function acceptJsonOnly(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   const parse = app.getDefaultJsonParser('error', 'error');
   const parseJson = (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
+    // Decoding bytes that are not UTF-8 would silently turn them into U+FFFD (a name that is not what was sent).
+    if (typeof body !== 'string' && !isUtf8(body)) return done(jsonError('The body is not UTF-8 text.'));
     const text = body.toString();
     if (text.charCodeAt(0) === 0xfeff) return done(jsonError('The body starts with a byte order mark (U+FEFF); send JSON without one.'));
     parse(request, text, (err, value) => {
@@ -16,8 +19,8 @@ export function acceptJsonOnly(app: FastifyInstance): void {
       done(jsonError(`The body is not valid JSON: ${jsonSyntaxMessage(text)}`));
     });
   };
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
-  app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
+  app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: 'buffer' }, parseJson);
 }
 
 function jsonSyntaxMessage(text: string): string {
@@ -25,7 +28,10 @@ function jsonSyntaxMessage(text: string): string {
     JSON.parse(text);
     return 'it holds a __proto__ or constructor.prototype key.';
   } catch (err) {
-    return (err as Error).message.slice(0, 200);
+    // V8 quotes the text around an unexpected token ("Unexpected token 'h', "hunter2-se"... is not valid
+    // JSON"): a malformed body may hold a secret, so only where it broke is told.
+    const message = (err as Error).message;
+    return message.includes('"') ? 'an unexpected token.' : message.slice(0, 200);
   }
 }
 

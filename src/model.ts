@@ -56,6 +56,18 @@ export interface Host {
   lastScanStartTimeUtc: Date | null;
   /** How the last scan that ran ended (cancelled ones do not count); null before the first. */
   lastScanStatus: ActionStatus | null;
+  /** The credential scans log in with (null: scans only probe and read the host key). */
+  credentialId: string | null;
+  credentialName: string | null;
+  /** SshTrustAction (inventory/model.ts): 0 always trust, 1 warn on a changed key, 2 refuse a changed key. */
+  sshTrust: number;
+  /** Whether the first host key seen is trusted (the vendor's acceptThumbprintOnFirstDiscovery). */
+  acceptKeyOnFirstContact: boolean;
+  /** The trusted SSH host key's SHA-256 fingerprint and algorithm; null before one is trusted. */
+  sshHostKey: string | null;
+  sshHostKeyAlgorithm: string | null;
+  /** A key the host presented that is not trusted (changed, or seen where first contact trusts none), for an Admin to accept. */
+  sshHostKeyPresented: string | null;
   createdAt: Date;
   modifiedAt: Date;
 }
@@ -68,6 +80,14 @@ export interface HostInput {
   ipAddress?: string | null;
   sshPort?: number | null;
   winRmPort?: number | null;
+  /** The credential to log in with: absent keeps the host's, null removes it. */
+  credentialId?: string | null;
+  /** The credential by name instead (resolved to `credentialId` before the store sees it). */
+  credentialName?: string | null;
+  /** SshTrustAction; absent keeps the host's (ErrorOnThumbprintMismatch for a new host). */
+  sshTrust?: number;
+  /** Absent keeps the host's (true for a new host). */
+  acceptKeyOnFirstContact?: boolean;
 }
 
 /** How a scan may log in over SSH and which host key it trusts, from the host's settings when it was claimed. */

@@ -1,5 +1,6 @@
 import { auditEntry, type Caller } from './audit';
 import { requireRole, type Principal, type Role } from './auth';
+import { resolveCredentialRefs } from './credential-service';
 import { badInput, notFound, unavailable, type FieldErrors } from './errors';
 import { JobStream, type JobEventBus } from './events';
 import type { JobCache } from './job-cache';
@@ -185,7 +186,8 @@ export class HostScanService {
   /** Admin only. By id when given, else by name; all or nothing. */
   async upsertHosts(caller: Caller, input: { hosts: unknown }): Promise<Host[]> {
     requireRole(caller, HOST_WRITE_ROLES);
-    const result = await this.store.hosts.upsert(hostInputs(input.hosts, this.options.maxHostIds), auditEntry(caller, 'hosts.upsert', null));
+    const hosts = await resolveCredentialRefs(this.store, hostInputs(input.hosts, this.options.maxHostIds));
+    const result = await this.store.hosts.upsert(hosts, auditEntry(caller, 'hosts.upsert', null));
     if (result.conflicts) {
       throw badInput(Object.fromEntries([...result.conflicts].map(([i, message]) => [`$[${i}].name`, [message]])));
     }

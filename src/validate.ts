@@ -102,10 +102,39 @@ export function hostInputs(value: unknown, max: number): HostInput[] {
       ipAddress: ip as string | null,
       sshPort: optional(h.sshPort) as number | null,
       winRmPort: optional(h.winRmPort) as number | null,
+      ...loginOf(h, at),
     };
   });
   if (Object.keys(errors).length > 0) throw badInput(errors);
   return hosts as HostInput[];
+}
+
+/** A host's login and host key trust settings; each left out keeps what the host has (null credential: none). */
+function loginOf(h: Record<string, unknown>, at: (field: string, message: string) => undefined): Partial<HostInput> {
+  const login: Partial<HostInput> = {};
+  if (h.credentialId !== undefined && h.credentialName !== undefined && h.credentialId !== null && h.credentialName !== null) {
+    at('credentialName', 'Give credentialId or credentialName, not both.');
+  }
+  if (h.credentialId === null) login.credentialId = null;
+  else if (h.credentialId !== undefined) {
+    if (isUuid(h.credentialId)) login.credentialId = h.credentialId.toLowerCase();
+    else at('credentialId', `The value ${describe(h.credentialId)} is not a valid UUID.`);
+  }
+  if (h.credentialName === null) login.credentialName = null;
+  else if (h.credentialName !== undefined) {
+    const name = typeof h.credentialName === 'string' ? h.credentialName.trim() : '';
+    if (name === '' || name.length > 128 || hasControlCharacters(name)) at('credentialName', 'A credential name of 1 to 128 characters without control characters.');
+    else login.credentialName = name;
+  }
+  if (h.sshTrust !== undefined && h.sshTrust !== null) {
+    if (h.sshTrust === 0 || h.sshTrust === 1 || h.sshTrust === 2) login.sshTrust = h.sshTrust;
+    else at('sshTrust', `${describe(h.sshTrust)} is not an SshTrustActionType (0 AlwaysTrustIgnoreThumbprint, 1 WarnOnThumbprintMismatch, 2 ErrorOnThumbprintMismatch).`);
+  }
+  if (h.acceptKeyOnFirstContact !== undefined && h.acceptKeyOnFirstContact !== null) {
+    if (typeof h.acceptKeyOnFirstContact === 'boolean') login.acceptKeyOnFirstContact = h.acceptKeyOnFirstContact;
+    else at('acceptKeyOnFirstContact', `${describe(h.acceptKeyOnFirstContact)} is not true or false.`);
+  }
+  return login;
 }
 
 const optional = (v: unknown): unknown => (v === undefined || v === '' ? null : v);

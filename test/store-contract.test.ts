@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceStartType, UserPrivilege, type InventorySnapshot } from '../src/inventory';
 import { ActionFailureReason, ActionStatus, jobState, type Creator } from '../src/model';
-import { JOB_CHANNEL, openStore, type Store } from '../src/store';
+import { JOB_CHANNEL, type Store } from '../src/store';
 import { MIGRATIONS, migrate } from '../src/store/migrations';
-import { freshDataDir } from './support/gateway';
-import { createDatabase, postgresAdminUrl } from './support/postgres';
+import { backends } from './support/backends';
 import { sqlOf } from './support/sql';
 
 // One contract, every store: the embedded PGlite store always, PostgreSQL when the machine has it.
@@ -26,33 +24,6 @@ const SNAPSHOT: InventorySnapshot = {
   scheduledTasks: [{ name: 'backup', source: 'crontab', taskPath: '/etc/crontab', userName: 'root', schedule: '0 3 * * *', command: '/usr/local/bin/backup' }],
 };
 const LEASE = 60_000;
-
-interface Backend {
-  name: string;
-  available: boolean;
-  open(): Promise<{ store: Store; url: string | null; cleanup(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'embedded (PGlite)',
-    available: true,
-    async open() {
-      const dir = freshDataDir();
-      const store = await openStore({ databaseUrl: null, dataDir: dir });
-      return { store, url: null, cleanup: async () => { await store.stop(); rmSync(dir, { recursive: true, force: true }); } };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    available: postgresAdminUrl() !== null,
-    async open() {
-      const db = await createDatabase();
-      const store = await openStore({ databaseUrl: db.url, dataDir: '' });
-      return { store, url: db.url, cleanup: async () => { await store.stop(); await db.drop(); } };
-    },
-  },
-];
 
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`store contract: ${backend.name}`, () => {

@@ -1,7 +1,7 @@
 import { jobState, type Host as HostModel, type HostScan, type Job } from '../model';
 import { hostStatusView } from '../status-view';
 import { hostCursor, jobCursor, type Page } from '../service';
-import type { Host, HostConnection, HostScanHostStatus, HostScanJob, HostScanJobConnection, HostScanJobStatus } from './types';
+import { HostKeyTrust, type Host, type HostConnection, type HostScanHostStatus, type HostScanJob, type HostScanJobConnection, type HostScanJobStatus } from './types';
 
 // Model → GraphQL objects. Names follow the vendor's where the vendor has one.
 
@@ -42,6 +42,14 @@ export const toHost = (h: HostModel): Host => ({
   lastScanTimeUtc: h.lastScanTimeUtc,
   lastScanStartTimeUtc: h.lastScanStartTimeUtc,
   lastScanStatus: h.lastScanStatus,
+  credentialName: h.credentialName,
+  credentialId: h.credentialId,
+  sshTrust: h.sshTrust,
+  acceptKeyOnFirstContact: h.acceptKeyOnFirstContact,
+  sshHostKeyFingerprint: h.sshHostKey,
+  sshHostKeyAlgorithm: h.sshHostKeyAlgorithm,
+  sshHostKeyPresented: h.sshHostKeyPresented,
+  sshHostKeyTrust: h.sshHostKeyPresented ? (h.sshHostKey ? HostKeyTrust.Changed : HostKeyTrust.Untrusted) : h.sshHostKey ? HostKeyTrust.Trusted : HostKeyTrust.None,
   createdDateTimeUtc: h.createdAt,
   modifiedDateTimeUtc: h.modifiedAt,
 });

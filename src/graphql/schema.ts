@@ -1,14 +1,17 @@
 import { printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import type { AuditService } from '../audit-service';
+import type { CredentialService } from '../credential-service';
 import type { HostScanService } from '../service';
 import { AuditResolver } from './audit';
+import { CredentialResolver } from './credentials';
 import { HostResolver, JobResolver } from './resolvers';
 
 /** The services resolvers call. */
 export interface GraphQLServices {
   scans: HostScanService;
   audit: AuditService;
+  credentials: CredentialService;
 }
 
 /**
@@ -20,9 +23,10 @@ export async function buildGatewaySchema(services?: GraphQLServices): Promise<Gr
     [JobResolver, new JobResolver(services?.scans as HostScanService)],
     [HostResolver, new HostResolver(services?.scans as HostScanService)],
     [AuditResolver, new AuditResolver(services?.audit as AuditService)],
+    [CredentialResolver, new CredentialResolver(services?.credentials as CredentialService)],
   ]);
   return buildSchema({
-    resolvers: [JobResolver, HostResolver, AuditResolver],
+    resolvers: [JobResolver, HostResolver, AuditResolver, CredentialResolver],
     container: { get: (cls) => instances.get(cls) },
     // type-graphql insists on a PubSub even though our one subscription streams from the service
     // (with its own bounded, coalescing buffers); nothing ever calls this one.

@@ -1,5 +1,6 @@
 import { GraphQLDateTime, GraphQLUUID } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { SshTrustAction } from '../inventory/model';
 import { ActionFailureReason, ActionStatus } from '../model';
 
 // The GraphQL shapes. Every field and argument names its type explicitly, so the schema builds the same
@@ -14,6 +15,24 @@ registerEnumType(ActionFailureReason, {
   name: 'ActionFailureReason',
   description: 'Vendor SbPAM.Constants.ActionConstants+ActionFailureReason (REST sends the integer value).',
 });
+
+registerEnumType(SshTrustAction, {
+  name: 'SshTrustActionType',
+  description: "Vendor SbPAM.Constants.SshConstants+SshTrustActionType: what a scan does when a host's SSH key differs from the trusted one.",
+});
+
+/** Where a host's SSH host key stands. */
+export enum HostKeyTrust {
+  /** No key seen yet. */
+  None = 'None',
+  /** A key is trusted and the host presented no other. */
+  Trusted = 'Trusted',
+  /** The host presented a key other than the trusted one (an Admin may accept it). */
+  Changed = 'Changed',
+  /** The host presented a key and none is trusted (first contact does not trust keys here): an Admin may accept it. */
+  Untrusted = 'Untrusted',
+}
+registerEnumType(HostKeyTrust, { name: 'HostKeyTrust', description: "Where a host's SSH host key stands." });
 
 @ObjectType({ simpleResolvers: true, description: 'One host of a job: the vendor HostScanHostStatus, plus execution details.' })
 export class HostScanHostStatus {
@@ -68,6 +87,14 @@ export class Host {
   @Field(() => GraphQLDateTime, { nullable: true }) lastScanStartTimeUtc!: Date | null;
   @Field(() => ActionStatus, { nullable: true, description: 'How the last scan that ran ended (cancelled ones do not count); null before the first.' })
   lastScanStatus!: ActionStatus | null;
+  @Field(() => String, { nullable: true, description: 'The credential scans log in with; null: scans only probe and read the host key.' }) credentialName!: string | null;
+  @Field(() => GraphQLUUID, { nullable: true }) credentialId!: string | null;
+  @Field(() => SshTrustAction, { description: 'What a scan does when the host key changed.' }) sshTrust!: SshTrustAction;
+  @Field(() => Boolean, { description: 'Whether the first host key seen is trusted (the vendor\'s acceptThumbprintOnFirstDiscovery).' }) acceptKeyOnFirstContact!: boolean;
+  @Field(() => String, { nullable: true, description: 'The trusted SSH host key, SHA256:… as OpenSSH shows it.' }) sshHostKeyFingerprint!: string | null;
+  @Field(() => String, { nullable: true }) sshHostKeyAlgorithm!: string | null;
+  @Field(() => String, { nullable: true, description: 'A key the host presented that is not trusted; acceptHostKey trusts it.' }) sshHostKeyPresented!: string | null;
+  @Field(() => HostKeyTrust) sshHostKeyTrust!: HostKeyTrust;
   @Field(() => GraphQLDateTime) createdDateTimeUtc!: Date;
   @Field(() => GraphQLDateTime) modifiedDateTimeUtc!: Date;
 }
@@ -80,6 +107,10 @@ export class HostInput {
   @Field(() => String, { nullable: true }) ipAddress?: string | null;
   @Field(() => Int, { nullable: true }) sshPort?: number | null;
   @Field(() => Int, { nullable: true }) winRmPort?: number | null;
+  @Field(() => ID, { nullable: true, description: 'The credential to log in with; null removes it; left out keeps the host\'s.' }) credentialId?: string | null;
+  @Field(() => String, { nullable: true, description: 'The credential by name, instead of credentialId.' }) credentialName?: string | null;
+  @Field(() => SshTrustAction, { nullable: true, description: 'Left out keeps the host\'s (ErrorOnThumbprintMismatch for a new host).' }) sshTrust?: SshTrustAction | null;
+  @Field(() => Boolean, { nullable: true, description: 'Left out keeps the host\'s (true for a new host).' }) acceptKeyOnFirstContact?: boolean | null;
 }
 
 @ObjectType({ simpleResolvers: true })

@@ -43,6 +43,8 @@ export function createHostStore(db: Sql) {
         if (err instanceof UpsertConflict) return { conflicts: err.conflicts };
         // Another writer took one of these names with another id between our check and our insert.
         if ((err as { code?: string }).code === '23505') return { conflicts: new Map([[0, 'A host name is taken by another host; try again.']]) };
+        // A credential named here was removed meanwhile.
+        if ((err as { code?: string }).code === '23503') return { conflicts: new Map([[0, 'A credential named here no longer exists; try again.']]) };
         throw err;
       });
     },
@@ -62,6 +64,26 @@ export function createHostStore(db: Sql) {
         [pattern, query.after?.name ?? null, query.after?.id ?? null, query.limit],
       );
       return rows.map(toHost);
+    },
+
+    /**
+     * Trust the key the host presented when it is the one named: `accepted`, or why not (`unknown` host,
+     * or the `presented` key, null when the host presented none that is untrusted).
+     */
+    async acceptHostKey(id: string, fingerprint: string, audit?: AuditEntry): Promise<{ accepted: Host } | { unknown: true } | { presented: string | null }> {
+      return db.transaction(async (tx) => {
+        const rows = await tx.query<HostRow>(
+          `UPDATE hosts h SET ssh_host_key = h.ssh_host_key_presented, ssh_host_key_algorithm = NULL, ssh_host_key_presented = NULL, modified_at = now()
+           WHERE h.id = $1 AND h.ssh_host_key_presented = $2 RETURNING ${HOST_COLUMNS}`,
+          [id, fingerprint],
+        );
+        if (rows[0]) {
+          if (audit) await appendAudit(tx, [audit]);
+          return { accepted: toHost(rows[0]) };
+        }
+        const [host] = await tx.query<{ presented: string | null }>('SELECT ssh_host_key_presented AS presented FROM hosts WHERE id = $1', [id]);
+        return host ? { presented: host.presented } : { unknown: true };
+      });
     },
 
     /** Remove a host; its past scans stay with a null host id. */
@@ -87,14 +109,18 @@ class UpsertConflict extends Error {
 // HOSTS_FILE at once agree on one row instead of one of them failing.
 async function upsertOne(q: Queryable, input: HostInput): Promise<Host> {
   const target = input.id ? '(id)' : '(lower(name))';
+  // Login and trust settings left out of the input keep what the host has (the defaults for a new host).
   const rows = await q.query<HostRow>(
-    `INSERT INTO hosts AS h (id, name, dns_host_name, ip_address, ssh_port, win_rm_port)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO hosts AS h (id, name, dns_host_name, ip_address, ssh_port, win_rm_port, credential_id, ssh_trust, accept_key_on_first_contact)
+     VALUES ($1, $2, $3, $4, $5, $6, $8, coalesce($9, 2), coalesce($10, true))
      ON CONFLICT ${target} DO UPDATE SET name = EXCLUDED.name, dns_host_name = EXCLUDED.dns_host_name,
        ip_address = EXCLUDED.ip_address, ssh_port = EXCLUDED.ssh_port, win_rm_port = EXCLUDED.win_rm_port,
+       credential_id = CASE WHEN $7 THEN EXCLUDED.credential_id ELSE h.credential_id END,
+       ssh_trust = coalesce($9, h.ssh_trust), accept_key_on_first_contact = coalesce($10, h.accept_key_on_first_contact),
        modified_at = now()
      RETURNING ${HOST_COLUMNS}`,
-    [input.id ?? randomUUID(), input.name, input.dnsHostName ?? null, input.ipAddress ?? null, input.sshPort ?? null, input.winRmPort ?? null],
+    [input.id ?? randomUUID(), input.name, input.dnsHostName ?? null, input.ipAddress ?? null, input.sshPort ?? null, input.winRmPort ?? null,
+      input.credentialId !== undefined, input.credentialId ?? null, input.sshTrust ?? null, input.acceptKeyOnFirstContact ?? null],
   );
   return toHost(rows[0]!);
 }

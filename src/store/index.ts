@@ -6,6 +6,7 @@ import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
 import { migrate } from './migrations';
 import type { AuditStore } from './audit';
+import { createCredentialStore, type CredentialStore } from './credentials';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
@@ -20,6 +21,7 @@ export type { ClaimedScan, Finished, Queue, ScanResult } from './queue';
 export type { InventoryStore, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser } from './inventory';
 export type { InventoryUpdate } from './snapshots';
 export type { AuditQuery, AuditRecord, AuditStore } from './audit';
+export { CredentialKind, type Credential, type CredentialListQuery, type CredentialStore, type CredentialWrite } from './credentials';
 
 /**
  * The scan model's persistence: operations by name, never SQL. One SQL dialect underneath, on PGlite
@@ -36,6 +38,8 @@ export interface Store {
   readonly queue: Queue;
   readonly inventory: InventoryStore;
   readonly audit: AuditStore;
+  /** Credentials and their sealed secrets; its statements run on this thread, on either store. */
+  readonly credentials: CredentialStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
   /** Whether the database answers now. */
@@ -82,6 +86,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       ...(embedded
         ? await embedded.stores(nodeId, { origin, snapshotsKept })
         : createStores(db, nodeId, { origin, announce: true, snapshotsKept })),
+      credentials: createCredentialStore(db),
       changes: server ? listenForChanges(server, origin) : null,
       healthy: () => db.healthy(),
       stop: () => (stopping ??= db.close()),

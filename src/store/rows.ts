@@ -3,7 +3,9 @@ import type { ActionFailureReason, ActionStatus, Host, HostScan, Job } from '../
 // Row shapes as the SQL in store.ts selects them, and their mapping to the model.
 
 export const HOST_COLUMNS = `h.id, h.name, h.dns_host_name, h.ip_address, h.os, h.version, h.ssh_port,
-  h.win_rm_port, h.last_scan_time, h.last_scan_start_time, h.last_scan_status, h.created_at, h.modified_at`;
+  h.win_rm_port, h.last_scan_time, h.last_scan_start_time, h.last_scan_status, h.created_at, h.modified_at,
+  h.credential_id, (SELECT c.name FROM credentials c WHERE c.id = h.credential_id) AS credential_name, h.ssh_trust,
+  h.accept_key_on_first_contact, h.ssh_host_key, h.ssh_host_key_algorithm, h.ssh_host_key_presented`;
 
 export interface HostRow {
   id: string;
@@ -19,6 +21,13 @@ export interface HostRow {
   last_scan_status: number | null;
   created_at: Date;
   modified_at: Date;
+  credential_id: string | null;
+  credential_name: string | null;
+  ssh_trust: number;
+  accept_key_on_first_contact: boolean;
+  ssh_host_key: string | null;
+  ssh_host_key_algorithm: string | null;
+  ssh_host_key_presented: string | null;
 }
 
 export const toHost = (r: HostRow): Host => ({
@@ -33,6 +42,13 @@ export const toHost = (r: HostRow): Host => ({
   lastScanTimeUtc: r.last_scan_time,
   lastScanStartTimeUtc: r.last_scan_start_time,
   lastScanStatus: r.last_scan_status as ActionStatus | null,
+  credentialId: r.credential_id,
+  credentialName: r.credential_name,
+  sshTrust: r.ssh_trust,
+  acceptKeyOnFirstContact: r.accept_key_on_first_contact,
+  sshHostKey: r.ssh_host_key,
+  sshHostKeyAlgorithm: r.ssh_host_key_algorithm,
+  sshHostKeyPresented: r.ssh_host_key_presented,
   createdAt: r.created_at,
   modifiedAt: r.modified_at,
 });
