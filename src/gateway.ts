@@ -22,6 +22,7 @@ import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
 import { createPacer } from './pacer';
 import { AuditService } from './audit-service';
+import { BackupService } from './backup-service';
 import { InventoryEvents } from './inventory-events';
 import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
@@ -151,8 +152,9 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   });
   const inventory = new InventoryService({ store, events: inventoryEvents });
   const audit = new AuditService({ store });
+  const backups = new BackupService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
+  return { store, events, runner, service, inventory, audit, backups, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -163,13 +165,14 @@ async function mountEdges(
   core: Core,
   { logger, metrics, lifecycle, verifier, devToken, shutdown }: Wiring & { verifier: TokenVerifier; devToken: string | null },
 ) {
-  const { store, runner, service, audit, runScans } = core;
+  const { store, runner, service, audit, backups, runScans } = core;
   const http = await createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     verifier,
     service,
     audit,
+    backups,
     metrics,
     rateLimits: config.rateLimits,
     tls: config.tls,

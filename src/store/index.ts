@@ -4,6 +4,7 @@ import { listenForChanges, type ChangeNotifications } from './changes';
 import type { Db } from './db';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
+import { encodeBackup } from './backup-file';
 import { migrate } from './migrations';
 import type { AuditStore } from './audit';
 import type { InventoryStore } from './inventory';
@@ -38,6 +39,11 @@ export interface Store {
   readonly audit: AuditStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
+  /**
+   * A backup file of the whole store at one consistent point (see backup-file.ts); null on PostgreSQL,
+   * which pg_dump backs up.
+   */
+  readonly backup: (() => Promise<Buffer>) | null;
   /** Whether the database answers now. */
   healthy(): Promise<boolean>;
   stop(): Promise<void>;
@@ -83,6 +89,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         ? await embedded.stores(nodeId, { origin, snapshotsKept })
         : createStores(db, nodeId, { origin, announce: true, snapshotsKept })),
       changes: server ? listenForChanges(server, origin) : null,
+      backup: embedded ? async () => { const { manifest, tarball } = await embedded.backup(); return encodeBackup(manifest, tarball); } : null,
       healthy: () => db.healthy(),
       stop: () => (stopping ??= db.close()),
     };
