@@ -35,6 +35,8 @@ export async function copyStoreToPostgres(
     try {
       // Both at this gateway's version: the one a gateway starting on either would bring them to.
       await migrate(source);
+      // Before the target is touched: a table this copier would leave behind is refused up front.
+      await checkTables(source);
       await migrate(target);
       return await source.transaction((from) =>
         target.transaction(async (to) => {
