@@ -143,6 +143,10 @@ describe.skipIf(!postgresAdminUrl())('migrate-store: the embedded store into Pos
       const scheduled = await call(`${gateway.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token: adminToken(), body: [hostId] });
       expect(scheduled.status).toBe(200);
       expect(scheduled.json[0].id).not.toBe(jobId);
+      // The server store is backed up with pg_dump: the gateway says so instead of dumping it.
+      const backup = await call(`${gateway.url}/api/v1/backup`, { token: adminToken() });
+      expect(backup.status).toBe(409);
+      expect(backup.json.detail).toMatch(/pg_dump/);
     } finally {
       gateway.child.kill('SIGTERM');
       await gateway.exited;

@@ -6,7 +6,7 @@ import type { BackupService } from '../backup-service';
  * gateway runs (what `npm run backup -- --gateway URL` fetches). Admin only.
  */
 export async function backupRoutes(app: FastifyInstance, { backups }: { backups: BackupService }) {
-  app.get('/', {
+  app.get('', {
     schema: { summary: 'A consistent backup of the embedded store (Auth roles: Admin); 409 on PostgreSQL, which pg_dump backs up' },
     handler: async (request: FastifyRequest, reply) => {
       const file = await backups.backup(request.principal!);
