@@ -201,6 +201,20 @@ describe('backup and restore of the embedded store', () => {
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/exists/);
   }, 120_000);
+
+  it('refuses to back up a store holding a table whose checksums it does not cover, naming it', async () => {
+    const store = await openStore({ databaseUrl: null, dataDir: restoredDir });
+    try {
+      await sqlOf(store).exec('CREATE TABLE stray_things (id integer PRIMARY KEY)');
+    } finally {
+      await store.stop();
+    }
+    const file = join(work, 'stray.backup');
+    const refused = await runCli('backup', ['--out', file, '--data-dir', restoredDir]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/stray_things.*DATA_TABLES/);
+    expect(existsSync(file)).toBe(false);
+  }, 60_000);
 });
 
 async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {

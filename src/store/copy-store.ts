@@ -115,6 +115,9 @@ async function copyTable(from: Queryable, to: Queryable, table: { name: string; 
 async function copyMeta(from: Queryable, to: Queryable): Promise<void> {
   const rows = await from.query<{ key: string; value: string }>('SELECT key, value FROM gateway_meta ORDER BY key');
   for (const { key, value } of rows) {
-    await to.query('INSERT INTO gateway_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value', [key, value]);
+    await to.query(
+      'INSERT INTO gateway_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE gateway_meta.value <> EXCLUDED.value',
+      [key, value],
+    );
   }
 }

@@ -89,7 +89,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         ? await embedded.stores(nodeId, { origin, snapshotsKept })
         : createStores(db, nodeId, { origin, announce: true, snapshotsKept })),
       changes: server ? listenForChanges(server, origin) : null,
-      backup: embedded ? async () => { const { manifest, tarball } = await embedded.backup(); return encodeBackup(manifest, tarball); } : null,
+      backup: embedded ? () => embedded.backup().then(({ manifest, tarball }) => encodeBackup(manifest, tarball)) : null,
       healthy: () => db.healthy(),
       stop: () => (stopping ??= db.close()),
     };
