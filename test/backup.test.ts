@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../src/store';
 import { decodeBackup, encodeBackup, type BackupManifest } from '../src/store/backup-file';
 import { tableSums } from '../src/store/tables';
 import { spawnGateway, type ChildGateway } from './support/child';
@@ -11,7 +10,7 @@ import { runCli } from './support/cli';
 import { freshDataDir } from './support/gateway';
 import { call } from './support/http';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
-import { sqlOf } from './support/sql';
+import { withEmbeddedSql } from './support/sql';
 import { TEST_SECRET, adminToken, appToken } from './support/tokens';
 
 // A backup of a running gateway's embedded store, taken while scans are scheduled and finished, restores
@@ -21,14 +20,7 @@ import { TEST_SECRET, adminToken, appToken } from './support/tokens';
 const HOSTS = 80;
 
 /** Rows and checksums of the store in `dataDir` (opened, so no gateway may be running on it). */
-async function sumsOf(dataDir: string) {
-  const store = await openStore({ databaseUrl: null, dataDir });
-  try {
-    return await sqlOf(store).transaction((tx) => tableSums(tx));
-  } finally {
-    await store.stop();
-  }
-}
+const sumsOf = (dataDir: string) => withEmbeddedSql(dataDir, (db) => db.transaction((tx) => tableSums(tx)));
 
 const listing = (dir: string) => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).sort() : null);
 
@@ -103,17 +95,13 @@ describe('backup and restore of the embedded store', () => {
     expect(liveSums.host_scan_jobs!.rows).toBeGreaterThan(manifest.tables.host_scan_jobs!.rows);
 
     // Finished scans are in the backup: the load's scans completed against the SSH listener.
-    const store = await openStore({ databaseUrl: null, dataDir: restoredDir });
-    let jobId: string;
-    try {
-      const [row] = await sqlOf(store).query<{ job_id: string; done: number }>(
+    const [row] = await withEmbeddedSql(restoredDir, (db) =>
+      db.query<{ job_id: string; done: number }>(
         `SELECT (SELECT job_id::text FROM host_scans WHERE status = 2 LIMIT 1) AS job_id, (SELECT count(*)::int FROM host_scans WHERE status = 2) AS done`,
-      );
-      expect(row!.done).toBeGreaterThan(0);
-      jobId = row!.job_id;
-    } finally {
-      await store.stop();
-    }
+      ),
+    );
+    expect(row!.done).toBeGreaterThan(0);
+    const jobId = row!.job_id;
 
     const gateway = await spawnGateway({ DATA_DIR: restoredDir });
     try {
@@ -203,12 +191,7 @@ describe('backup and restore of the embedded store', () => {
   }, 120_000);
 
   it('refuses to back up a store holding a table whose checksums it does not cover, naming it', async () => {
-    const store = await openStore({ databaseUrl: null, dataDir: restoredDir });
-    try {
-      await sqlOf(store).exec('CREATE TABLE stray_things (id integer PRIMARY KEY)');
-    } finally {
-      await store.stop();
-    }
+    await withEmbeddedSql(restoredDir, (db) => db.exec('CREATE TABLE stray_things (id integer PRIMARY KEY)'));
     const file = join(work, 'stray.backup');
     const refused = await runCli('backup', ['--out', file, '--data-dir', restoredDir]);
     expect(refused.code).toBe(2);

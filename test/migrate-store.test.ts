@@ -8,7 +8,7 @@ import { runCli } from './support/cli';
 import { freshDataDir, startTestGateway } from './support/gateway';
 import { call } from './support/http';
 import { createDatabase, postgresAdminUrl } from './support/postgres';
-import { sqlOf } from './support/sql';
+import { sqlOf, withEmbeddedSql } from './support/sql';
 import { adminToken } from './support/tokens';
 
 // Moving to PostgreSQL: an embedded store of 100,000 jobs (and every other table) is copied, verified,
@@ -77,17 +77,14 @@ describe.skipIf(!postgresAdminUrl())('migrate-store: the embedded store into Pos
     const url = new URL(target.url);
     url.password = PASSWORD; // the server trusts loopback: a password is sent only if asked, and must never be shown
     withPassword = url.toString();
-    const store = await openStore({ databaseUrl: null, dataDir: source });
-    try {
-      await sqlOf(store).exec(FILL);
-      const [job] = await sqlOf(store).query<{ id: string; host: string }>(
+    const [job] = await withEmbeddedSql(source, async (db) => {
+      await db.exec(FILL);
+      return db.query<{ id: string; host: string }>(
         'SELECT j.id::text AS id, s.host_id::text AS host FROM host_scan_jobs j JOIN host_scans s ON s.job_id = j.id ORDER BY j.seq DESC LIMIT 1',
       );
-      jobId = job!.id;
-      hostId = job!.host;
-    } finally {
-      await store.stop();
-    }
+    });
+    jobId = job!.id;
+    hostId = job!.host;
   }, 120_000);
 
   afterAll(async () => {
@@ -162,12 +159,7 @@ describe.skipIf(!postgresAdminUrl())('migrate-store: the embedded store into Pos
   }, 300_000);
 
   it('refuses a store holding a table it does not know, naming it', async () => {
-    const store = await openStore({ databaseUrl: null, dataDir: source });
-    try {
-      await sqlOf(store).exec('CREATE TABLE stray_things (id integer PRIMARY KEY)');
-    } finally {
-      await store.stop();
-    }
+    await withEmbeddedSql(source, (db) => db.exec('CREATE TABLE stray_things (id integer PRIMARY KEY)'));
     const fresh = await createDatabase();
     try {
       const refused = await runCli('migrate-store', ['--to', fresh.url, '--data-dir', source]);
