@@ -28,6 +28,7 @@ import type { Scanner } from './scanner';
 import { tracedScanner } from './scanner/traced';
 import { createPacer } from './pacer';
 import { AuditService } from './audit-service';
+import { BackupService } from './backup-service';
 import { InventoryEvents } from './inventory-events';
 import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
@@ -171,8 +172,9 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   });
   const inventory = new InventoryService({ store, events: inventoryEvents });
   const audit = new AuditService({ store });
+  const backups = new BackupService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store: opened, events, runner, service, inventory, audit, credentials, pacer, runScans: deps.runner ?? true };
+  return { store: opened, events, runner, service, inventory, audit, credentials, backups, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -183,13 +185,14 @@ async function mountEdges(
   core: Core,
   { logger, metrics, lifecycle, verifier, devToken, shutdown, tracing }: Wiring & { verifier: TokenVerifier; devToken: string | null },
 ) {
-  const { store, runner, service, audit, credentials, runScans } = core;
+  const { store, runner, service, audit, credentials, backups, runScans } = core;
   const http = await createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     verifier,
     service,
     audit,
+    backups,
     metrics,
     rateLimits: config.rateLimits,
     tracing,

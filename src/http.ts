@@ -12,8 +12,10 @@ import type { Metrics } from './metrics';
 import { registerOpenApi } from './openapi';
 import { handleError, handleFrameworkError, sendAppError, sendProblem } from './rest/problem';
 import { auditRoutes } from './rest/audit-routes';
+import { backupRoutes } from './rest/backup-routes';
 import { hostScanJobRoutes } from './rest/routes';
 import type { AuditService } from './audit-service';
+import type { BackupService } from './backup-service';
 import type { HostScanService } from './service';
 
 export interface HttpOptions {
@@ -22,6 +24,7 @@ export interface HttpOptions {
   verifier: TokenVerifier;
   service: HostScanService;
   audit: AuditService;
+  backups: BackupService;
   metrics: Metrics;
   /** PEM certificate and key: serve HTTPS (and WSS) instead of HTTP. */
   tls: { cert: string; key: string } | null;
@@ -131,6 +134,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       });
       await api.register(hostScanJobRoutes, { prefix: '/HostScanJob', service: options.service });
       await api.register(auditRoutes, { prefix: '/audit', audit: options.audit });
+      await api.register(backupRoutes, { prefix: '/backup', backups: options.backups });
     },
     { prefix: '/api/v1' },
   );

@@ -39,6 +39,7 @@ describe('OpenAPI', () => {
       '/api/v1/HostScanJob/ByHostIdMultiple',
       '/api/v1/HostScanJob/{hostScanJobId}',
       '/api/v1/audit/export',
+      '/api/v1/backup',
       '/health/live',
       '/health/ready',
     ]);

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 
 const IN_USE = 75; // EX_TEMPFAIL, what flock -E reports when the lock is held elsewhere
 
+/** The `code` of the error when another process holds the lock (a running gateway, say). */
+export const DATA_DIR_IN_USE = 'DATA_DIR_IN_USE';
+
 /**
  * An exclusive advisory lock (flock(2)) on `DATA_DIR/gateway.lock`, held for as long as this process
  * lives. Node has no flock of its own, so a small util-linux `flock` process takes the lock and holds it
@@ -29,7 +32,7 @@ export function lockDataDir(dir: string): Promise<() => Promise<void>> {
       reject(err.code === 'ENOENT' ? new Error('The embedded store needs util-linux `flock` to lock DATA_DIR (apt-get install util-linux).') : err),
     );
     const refused = (code: number | null) => {
-      if (code === IN_USE) reject(new Error(`DATA_DIR ${dir} is in use by another gateway; the embedded store serves one gateway. Use DATABASE_URL to run several.`));
+      if (code === IN_USE) reject(Object.assign(new Error(`DATA_DIR ${dir} is in use by another gateway; the embedded store serves one gateway. Use DATABASE_URL to run several.`), { code: DATA_DIR_IN_USE }));
       else reject(new Error(`Could not lock DATA_DIR ${dir}: ${stderr.trim() || `flock exited with ${code}`}`));
     };
     holder.once('exit', refused);

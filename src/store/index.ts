@@ -4,6 +4,7 @@ import { listenForChanges, type ChangeNotifications } from './changes';
 import type { Db } from './db';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
+import { encodeBackup } from './backup-file';
 import { migrate } from './migrations';
 import type { AuditStore } from './audit';
 import { createCredentialStore, type CredentialStore } from './credentials';
@@ -42,6 +43,11 @@ export interface Store {
   readonly credentials: CredentialStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
+  /**
+   * A backup file of the whole store at one consistent point (see backup-file.ts); null on PostgreSQL,
+   * which pg_dump backs up.
+   */
+  readonly backup: (() => Promise<Buffer>) | null;
   /** Whether the database answers now. */
   healthy(): Promise<boolean>;
   stop(): Promise<void>;
@@ -88,6 +94,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         : createStores(db, nodeId, { origin, announce: true, snapshotsKept })),
       credentials: createCredentialStore(db),
       changes: server ? listenForChanges(server, origin) : null,
+      backup: embedded ? () => embedded.backup().then(({ manifest, tarball }) => encodeBackup(manifest, tarball)) : null,
       healthy: () => db.healthy(),
       stop: () => (stopping ??= db.close()),
     };

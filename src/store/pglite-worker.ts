@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { Queryable, Sql } from './db';
 import { poolDb } from './pool-db';
 import { createStores, type StoreSettings } from './stores';
+import { takeSnapshot, type Snapshot } from './snapshot';
 
 // The embedded database's thread. PGlite is PostgreSQL compiled to WebAssembly and runs synchronously on
 // the thread that calls it; here, that is not the thread serving HTTP and probing hosts, so the two use
@@ -22,6 +23,7 @@ export type Request = { id: number } & (
   | { op: 'end'; tx: number; commit: boolean }
   | { op: 'stores'; nodeId: string; settings: StoreSettings }
   | ({ op: 'call' } & StoreCall)
+  | { op: 'backup' }
   | { op: 'close' }
 );
 
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
   port.postMessage({ id: 0, value: null } satisfies Reply);
 }
 
-type Database = Sql & { close(): Promise<void> };
+type Database = Sql & { backup(): Promise<Snapshot>; close(): Promise<void> };
 
 /** The database: a pool of one `pg` connection over PGlite. */
 async function open(dataDir: string): Promise<Database> {
@@ -86,6 +88,7 @@ async function open(dataDir: string): Promise<Database> {
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, idleTimeoutMillis: 0 });
   return {
     ...poolDb(pool, { prepare: true }),
+    backup: () => takeSnapshot(pool, pglite),
     async close() {
       await pool.end();
       await pglite.close();
@@ -119,6 +122,8 @@ async function run(db: Database, req: Request): Promise<unknown> {
       if (typeof method !== 'function') throw new Error(`No store method ${req.target}.${String(req.method)}.`);
       return await (method as (...args: unknown[]) => unknown)(...(req.args as unknown[]));
     }
+    case 'backup':
+      return db.backup();
     case 'close':
       await db.close();
       return null;

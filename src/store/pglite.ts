@@ -8,6 +8,7 @@ import type { HostStore } from './hosts';
 import type { InventoryStore } from './inventory';
 import type { JobStore } from './jobs';
 import type { StoreCall, WorkerOptions } from './pglite-worker';
+import type { Snapshot } from './snapshot';
 import type { Queue } from './queue';
 import type { StoreSettings } from './stores';
 import { WorkerLink } from './worker-link';
@@ -15,6 +16,8 @@ import { WorkerLink } from './worker-link';
 export interface EmbeddedDb extends Db {
   /** The store's operations, each run whole on the database's thread. */
   stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore; audit: AuditStore }>;
+  /** The data directory and its manifest at one consistent point between transactions (see the worker). */
+  backup(): Promise<Snapshot>;
   /** Kill the database's thread as a crash would; it restarts by itself (tests of the restart only). */
   terminateForTests(): Promise<void>;
 }
@@ -82,6 +85,7 @@ export async function openPglite(dataDir: string, logger: Logger): Promise<Embed
     async healthy() {
       return link.up && !closing;
     },
+    backup: () => link.call<Snapshot>({ op: 'backup' }),
     terminateForTests: () => link.terminateForTests(),
     close() {
       closing ??= link.close().then(() => releaseLock());
