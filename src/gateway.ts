@@ -17,7 +17,7 @@ import { JobCache } from './job-cache';
 import { createLogger } from './logger';
 import { createLifecycle, type Lifecycle } from './lifecycle';
 import { createMetrics, type Metrics } from './metrics';
-import { bridgeRemoteEvents } from './remote-events';
+import { bridgeRemoteEvents, type RemoteEvents } from './remote-events';
 import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
 import { createPacer } from './pacer';
@@ -106,7 +106,10 @@ interface Wiring {
 
 /** The store, the event bus and its cache, the bridge to other instances, the runner and the service. */
 async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, lifecycle, shutdown }: Wiring) {
-  const store = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir, logger });
+  const store = await openStore({
+    databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, databaseListenUrl: config.databaseListenUrl,
+    notify: !config.events.url, dataDir: config.dataDir, logger,
+  });
   lifecycle.add('store closed', () => store.stop());
   await seedHosts(config, store);
 
@@ -115,9 +118,11 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'), pacer);
   const cache = new JobCache(events);
   lifecycle.add('job cache cleared', () => cache.stop());
+  let remote: RemoteEvents | null = null;
   if (store.changes) {
-    const bridge = await bridgeRemoteEvents({ changes: store.changes, jobs: store.jobs, events, logger, onDeaf: (deaf) => cache.setTrusted(!deaf) });
-    lifecycle.add('listen stopped', () => bridge.stop());
+    const { checkMs, pollMs } = config.events;
+    remote = await bridgeRemoteEvents({ changes: store.changes, jobs: store.jobs, events, logger, checkMs, pollMs, onDeaf: (deaf) => cache.setTrusted(!deaf) });
+    lifecycle.add('listen stopped', () => remote!.stop());
   }
   const inventoryEvents = new InventoryEvents();
   const concurrency = fitConcurrency(config.scanConcurrency);
@@ -152,7 +157,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const inventory = new InventoryService({ store, events: inventoryEvents });
   const audit = new AuditService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
+  return { store, events, remote, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -180,6 +185,9 @@ async function mountEdges(
       shutdown.reason ??
       (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
       ((await store.healthy()) ? null : 'The database is unreachable.'),
+    // Ready, not drained: the fallback poll keeps it correct, and every instance behind the same pooler
+    // would be drained at once.
+    degraded: () => core.remote?.deafness() ?? null,
   });
   const schema = await buildGatewaySchema({ scans: service, audit });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
@@ -212,7 +220,7 @@ async function mountEdges(
     pacer: core.pacer,
   });
   lifecycle.add('websockets closed (1001)', () => sockets.stop());
-  metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => sockets.activeSubscriptions, longestRenewalGapMs: () => runner.longestRenewalGapMs });
+  metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => sockets.activeSubscriptions, longestRenewalGapMs: () => runner.longestRenewalGapMs, deafness: () => core.remote?.deafness() ?? null });
 
   const { port } = http.server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

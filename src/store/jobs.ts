@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ActionStatus, jobState, type Creator, type Job } from '../model';
-import { IDS_PER_NOTIFY, JOB_CHANNEL } from './changes';
+import { encodeChanges } from '../change-message';
+import { JOB_CHANNEL } from './changes';
 import type { AuditEntry } from '../audit';
 import { appendAudit } from './audit';
 import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
@@ -14,6 +15,12 @@ export interface JobListQuery {
   /** Only jobs older than this `seq` (cursor paging). */
   beforeSeq?: string | null;
   status?: ActionStatus | null;
+}
+
+/** A place in the order of job changes: their time (database time), then their id. */
+export interface ChangePosition {
+  readonly at: Date;
+  readonly id: string;
 }
 
 export interface JobStoreOptions {
@@ -46,14 +53,14 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     );
     const byId = new Map(jobs.map((j) => [j.id, j]));
     for (const row of bumped) Object.assign(byId.get(row.id)!, { revision: row.revision, modifiedAt: row.modified_at });
-    await announce(q, ids);
+    await announce(q, jobs);
     return jobs;
   };
 
-  const announce = async (q: Queryable, ids: readonly string[]): Promise<void> => {
+  const announce = async (q: Queryable, jobs: readonly Job[]): Promise<void> => {
     if (!options.announce) return;
-    for (let i = 0; i < ids.length; i += IDS_PER_NOTIFY) {
-      await q.query('SELECT pg_notify($1, $2)', [JOB_CHANNEL, `${options.origin} ${ids.slice(i, i + IDS_PER_NOTIFY).join(',')}`]);
+    for (const payload of encodeChanges(options.origin, jobs.map((j) => ({ id: j.id, revision: j.revision })))) {
+      await q.query('SELECT pg_notify($1, $2)', [JOB_CHANNEL, payload]);
     }
   };
 
@@ -139,7 +146,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
               jobOf.set(hostId, jobId);
             }
           }
-          await announce(tx, created.map((j) => j.id));
+          await announce(tx, created);
         }
         const byId = new Map(created.map((j) => [j.id, j]));
         const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
@@ -155,10 +162,27 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
 
     listIds,
 
-    /** Ids of jobs changed at or after `since` (database time), for catching up on missed announcements. */
-    async changedSince(since: Date): Promise<string[]> {
-      const rows = await db.query<{ id: string }>('SELECT id FROM host_scan_jobs WHERE modified_at >= $1', [since]);
-      return rows.map((r) => r.id);
+    /**
+     * Jobs changed after `position` (database time, then id), oldest first, at most `limit`; with the
+     * database's time at the read, where the next sweep may start. For catching up on missed announcements.
+     */
+    async changesAfter(position: ChangePosition, limit: number): Promise<{ changes: (ChangePosition & { revision: number })[]; now: Date }> {
+      const rows = await db.query<{ now: Date; id: string | null; revision: number | null; modified_at: Date | null }>(
+        `SELECT n.now, c.id, c.revision, c.modified_at FROM (SELECT now() AS now) n
+         LEFT JOIN LATERAL (
+           SELECT id, revision, modified_at FROM host_scan_jobs
+           WHERE (modified_at, id) > ($1::timestamptz, $2::uuid) ORDER BY modified_at, id LIMIT $3
+         ) c ON true`,
+        [position.at, position.id, limit],
+      );
+      const changes = rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, revision: r.revision!, at: r.modified_at! }));
+      return { changes, now: rows[0]!.now };
+    },
+
+    /** The database's clock now. */
+    async now(): Promise<Date> {
+      const [row] = await db.query<{ now: Date }>('SELECT now() AS now');
+      return row!.now;
     },
 
     /** How many jobs have each status. */
