@@ -29,6 +29,8 @@ import { fitConcurrency } from './scanner/fd-budget';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
+import { openEventTransport } from './transports';
+import type { Job } from './model';
 
 export interface Gateway {
   /** Base URL for loopback clients, e.g. `http://127.0.0.1:6500`. */
@@ -118,10 +120,17 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'), pacer);
   const cache = new JobCache(events);
   lifecycle.add('job cache cleared', () => cache.stop());
+  const changes = config.events.url ? await openEventTransport(config.events.url, { origin: store.origin, nodeId: store.nodeId, onError: warnEvery(10_000, logger) }) : store.changes;
+  if (changes?.stop) lifecycle.add('event transport closed', () => changes.stop!());
+  // NOTIFY is sent by the store in the change's transaction; another transport is told after commit.
+  const publish = (jobs: readonly Job[]) => {
+    events.publish(jobs);
+    changes?.announce?.(jobs.map((j) => ({ id: j.id, revision: j.revision })));
+  };
   let remote: RemoteEvents | null = null;
-  if (store.changes) {
+  if (changes) {
     const { checkMs, pollMs } = config.events;
-    remote = await bridgeRemoteEvents({ changes: store.changes, jobs: store.jobs, events, logger, checkMs, pollMs, onDeaf: (deaf) => cache.setTrusted(!deaf) });
+    remote = await bridgeRemoteEvents({ changes, jobs: store.jobs, events, logger, checkMs, pollMs, onDeaf: (deaf) => cache.setTrusted(!deaf) });
     lifecycle.add('listen stopped', () => remote!.stop());
   }
   const inventoryEvents = new InventoryEvents();
@@ -133,7 +142,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     queue: store.queue,
     scanner: deps.scanner ?? createCredentialedScanner({ probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }), credentials: null }),
     logger,
-    publish: (jobs) => events.publish(jobs),
+    publish,
     publishInventory: (updates) => inventoryEvents.publish(updates),
     concurrency,
     timeoutMs: config.scanTimeoutMs,
@@ -149,7 +158,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     maxHostIds: config.maxHostIds,
     refusal: () => shutdown.reason,
     onJobsChanged: (jobs) => {
-      events.publish(jobs);
+      publish(jobs);
       runner.wake();
     },
     onCancelRunning: (scanIds) => runner.cancel(scanIds),
@@ -226,6 +235,16 @@ async function mountEdges(
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return { url, port, sockets };
+}
+
+/** A warning for failed announcements, at most once per `ms` (an outage fails every one). */
+function warnEvery(ms: number, logger: Logger): (err: unknown) => void {
+  let last = 0;
+  return (err) => {
+    if (Date.now() - last < ms) return;
+    last = Date.now();
+    logger.warn({ code: (err as { code?: string }).code }, 'could not announce job changes; other instances read them with the fallback poll');
+  };
 }
 
 /**

@@ -22,11 +22,13 @@ export function createListenCheck(o: { probe(token: string): Promise<void>; time
         timer = setTimeout(() => resolve(`a probe sent on it did not come back within ${o.timeoutMs} ms`), o.timeoutMs);
       });
       try {
-        await o.probe(token);
-        return await Promise.race([back, late]);
-      } catch (err) {
-        // The code only: a driver's message may quote a connection URL.
-        return `a probe could not be sent (${(err as { code?: string }).code ?? (err as Error).name ?? 'error'})`;
+        // A send that hangs (a transport buffering while it reconnects) counts as not coming back.
+        const sent = o.probe(token).then(
+          () => back,
+          // The code only: a driver's message may quote a connection URL.
+          (err: unknown) => `a probe could not be sent (${(err as { code?: string }).code ?? (err as Error).name ?? 'error'})`,
+        );
+        return await Promise.race([sent, late]);
       } finally {
         clearTimeout(timer);
         waiting.delete(token);

@@ -104,8 +104,13 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
       o.onDeaf?.(true);
     }
     deaf = why;
-    // Polling goes on until a sweep that started after the path came back reaches the present.
     if (deaf) startPolling();
+    else if (pollTimer) {
+      // Heard again: read what was missed now, not a poll period later; polling ends when it is read.
+      clearTimeout(pollTimer);
+      pollTimer = null;
+      startPolling();
+    }
   };
 
   let checking: Promise<void> | null = null;
