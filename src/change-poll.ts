@@ -10,18 +10,18 @@ const FIRST_ID = '00000000-0000-0000-0000-000000000000';
  * states the bus does not know yet. The bus drops states it already has, so reading one twice is harmless.
  */
 export function createChangePoll(o: { jobs: Pick<Store['jobs'], 'changesAfter' | 'getJobs'>; events: JobEventBus; pageSize: number; overlapMs: number }) {
-  let from: Date | null = null;
+  let from: number | null = null;
   let position: ChangePosition | null = null;
-  let sweepStartedAt: Date | null = null;
+  let sweepStartedAt: number | null = null;
   return {
-    /** Every change committed before `at` (database time) was heard; the next sweep starts there. */
-    heardUntil(at: Date): void {
-      if (!position && (!from || at > from)) from = at;
+    /** Every change committed before `at` (database time, µs) was heard; the next sweep starts there. */
+    heardUntil(at: number): void {
+      if (!position && (from === null || at > from)) from = at;
     },
     /** Read one page; true when the sweep reached the present. */
     async step(): Promise<boolean> {
-      if (!from) throw new Error('heardUntil must be called before the first sweep.');
-      position ??= { at: new Date(from.getTime() - o.overlapMs), id: FIRST_ID };
+      if (from === null) throw new Error('heardUntil must be called before the first sweep.');
+      position ??= { at: from - o.overlapMs * 1000, id: FIRST_ID };
       const page = await o.jobs.changesAfter(position, o.pageSize);
       sweepStartedAt ??= page.now;
       const unknown = page.changes.filter((c) => c.revision > (o.events.latestRevision(c.id) ?? -1));

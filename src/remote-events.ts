@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createBackoff } from './backoff';
 import type { JobChange } from './change-message';
 import { createChangePoll } from './change-poll';
 import type { JobEventBus } from './events';
@@ -74,15 +75,24 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
   let pollTimer: NodeJS.Timeout | null = null;
   let polling: Promise<void> | null = null;
 
+  // A store that does not answer is read again after a backoff, and said once, not every tick.
+  const backoff = createBackoff(o.pollMs, Math.max(o.pollMs, 5_000));
+  let failing = false;
   const tick = async () => {
     pollTimer = null;
     let caughtUp = false;
+    let delay: number;
     try {
-      // One page per tick while deaf; once the path delivers again, finish the sweep at once.
+      // One page per tick while deaf (a full page is followed at once); when heard again, the rest at once.
       caughtUp = await poll.step();
       while (!caughtUp && !deaf && !stopped) caughtUp = await poll.step();
+      delay = caughtUp ? o.pollMs : 0;
+      failing = false;
+      backoff.reset();
     } catch (err) {
-      log.warn({ err }, 'could not read job changes from the store');
+      if (!failing) log.warn({ err }, 'could not read job changes from the store; trying again with backoff');
+      failing = true;
+      delay = backoff.next();
     }
     if (stopped) return;
     if (caughtUp && !deaf) {
@@ -90,7 +100,7 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
       o.onDeaf?.(false);
       return;
     }
-    pollTimer = setTimeout(() => void (polling = tick().finally(() => (polling = null))), caughtUp ? o.pollMs : 0);
+    pollTimer = setTimeout(() => void (polling = tick().finally(() => (polling = null))), delay);
     pollTimer.unref();
   };
   const startPolling = () => {
@@ -119,7 +129,7 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
       const at = await o.jobs.now().catch(() => null);
       const why = await check.run();
       // Heard then and heard before: nothing in between was missed, the next sweep may start here.
-      if (!why && at && !deaf && !pollTimer && !polling) poll.heardUntil(at);
+      if (!why && at !== null && !deaf && !pollTimer && !polling) poll.heardUntil(at);
       unheard = why ? `${o.changes.name}: ${why}` : null;
       if (!stopped) update();
     })().finally(() => (checking = null)));

@@ -17,11 +17,17 @@ export interface JobListQuery {
   status?: ActionStatus | null;
 }
 
-/** A place in the order of job changes: their time (database time), then their id. */
+/**
+ * A place in the order of job changes: their time, then their id. Times are the database's, in whole
+ * microseconds since 1970 (a Date's milliseconds would round a change's time and read it again forever).
+ */
 export interface ChangePosition {
-  readonly at: Date;
+  readonly at: number;
   readonly id: string;
 }
+
+// Exact as a JavaScript number until the year 2255.
+const MICROS = (expr: string) => `(extract(epoch FROM ${expr}) * 1000000)::bigint`;
 
 export interface JobStoreOptions {
   /** Identifies this process in change announcements, so it can skip its own. */
@@ -163,26 +169,27 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     listIds,
 
     /**
-     * Jobs changed after `position` (database time, then id), oldest first, at most `limit`; with the
-     * database's time at the read, where the next sweep may start. For catching up on missed announcements.
+     * Jobs changed after `position`, oldest first, at most `limit`; with the database's time at the read,
+     * where the next sweep may start. For catching up on missed announcements.
      */
-    async changesAfter(position: ChangePosition, limit: number): Promise<{ changes: (ChangePosition & { revision: number })[]; now: Date }> {
-      const rows = await db.query<{ now: Date; id: string | null; revision: number | null; modified_at: Date | null }>(
-        `SELECT n.now, c.id, c.revision, c.modified_at FROM (SELECT now() AS now) n
+    async changesAfter(position: ChangePosition, limit: number): Promise<{ changes: (ChangePosition & { revision: number })[]; now: number }> {
+      const rows = await db.query<{ now: string; id: string | null; revision: number | null; at: string | null }>(
+        `SELECT ${MICROS('n.now')} AS now, c.id, c.revision, ${MICROS('c.modified_at')} AS at FROM (SELECT now() AS now) n
          LEFT JOIN LATERAL (
            SELECT id, revision, modified_at FROM host_scan_jobs
-           WHERE (modified_at, id) > ($1::timestamptz, $2::uuid) ORDER BY modified_at, id LIMIT $3
+           WHERE (modified_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid)
+           ORDER BY modified_at, id LIMIT $3
          ) c ON true`,
         [position.at, position.id, limit],
       );
-      const changes = rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, revision: r.revision!, at: r.modified_at! }));
-      return { changes, now: rows[0]!.now };
+      const changes = rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, revision: r.revision!, at: Number(r.at) }));
+      return { changes, now: Number(rows[0]!.now) };
     },
 
-    /** The database's clock now. */
-    async now(): Promise<Date> {
-      const [row] = await db.query<{ now: Date }>('SELECT now() AS now');
-      return row!.now;
+    /** The database's clock now, in microseconds since 1970 (see ChangePosition). */
+    async now(): Promise<number> {
+      const [row] = await db.query<{ now: string }>(`SELECT ${MICROS('now()')} AS now`);
+      return Number(row!.now);
     },
 
     /** How many jobs have each status. */
