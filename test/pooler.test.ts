@@ -14,6 +14,7 @@ const token = adminToken();
 const POLL_MS = 1_000;
 // Room for a loaded machine (two cores shared with other test runs); still far below a deaf minute.
 const MARGIN_MS = 5_000;
+const PASSWORD = 'never-shown-7f3a';
 
 describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behind PgBouncer in transaction pooling mode', () => {
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -39,8 +40,11 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
 
   it('run every query path through it; without DATABASE_LISTEN_URL the listener is deaf, says so, and the fallback poll carries a cancel on A to B', async () => {
     const { db, bouncer } = await start();
+    // Trust authentication ignores the password; the gateway must still never show it.
+    const withPassword = new URL(bouncer.through(db.name));
+    withPassword.password = PASSWORD;
     const [a, b] = await spawnTwo({
-      DATABASE_URL: bouncer.through(db.name), SCAN_CONCURRENCY: '2', SCAN_LEASE_MS: '3000', SCAN_TIMEOUT_MS: '60000',
+      DATABASE_URL: withPassword.toString(), SCAN_CONCURRENCY: '2', SCAN_LEASE_MS: '3000', SCAN_TIMEOUT_MS: '60000',
       EVENTS_POLL_MS: String(POLL_MS), EVENTS_CHECK_MS: '1000',
     });
 
@@ -53,6 +57,7 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
       expect(health.body.reason).toContain(`127.0.0.1:${bouncer.port}`);
       expect(health.deaf).toBe(1);
       expect(g.lines.some((l) => l.includes('"level":40') && l.includes('may go unheard'))).toBe(true);
+      expect(JSON.stringify(health) + g.lines.join('\n') + (await call(`${g.url}/metrics`)).text).not.toContain(PASSWORD);
     }
 
     // A scan that completes: claim, heartbeat and result writes, all through the pooler.

@@ -38,7 +38,7 @@ export interface Store {
   readonly queue: Queue;
   readonly inventory: InventoryStore;
   readonly audit: AuditStore;
-  /** Changes other instances commit; null where no other instance can share the database. */
+  /** Changes other instances commit, over NOTIFY; null on the embedded store and when another transport carries them. */
   readonly changes: ChangeNotifications | null;
   /** Whether the database answers now. */
   healthy(): Promise<boolean>;
