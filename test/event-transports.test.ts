@@ -10,6 +10,7 @@ import { adminToken } from './support/tokens';
 const token = adminToken();
 // Room for a loaded machine; far below the 60 s fallback poll these gateways run with.
 const MARGIN_MS = 5_000;
+const PASSWORD = 'never-shown-2c9e';
 
 for (const broker of BROKERS) {
   describe.skipIf(!postgresAdminUrl() || !broker.available())(`two gateways with EVENTS_URL=${broker.name}://…`, () => {
@@ -17,6 +18,17 @@ for (const broker of BROKERS) {
     afterAll(async () => {
       for (const c of cleanup.reverse()) await c().catch(() => {});
     });
+
+    it(`refuse to start when ${broker.name} does not answer, naming EVENTS_URL and no password`, async () => {
+      const db = await createDatabase();
+      cleanup.push(() => db.drop());
+      const url = `${broker.name}://user:${PASSWORD}@127.0.0.1:${await closedPort()}`;
+      const started = spawnGateway({ DATABASE_URL: db.url, EVENTS_URL: url });
+      const error = await started.then(() => null, (err: Error) => err.message);
+      expect(error).toMatch(/exited \(1\) before listening/);
+      expect(error).toContain('EVENTS_URL: could not connect to');
+      expect(error).not.toContain(PASSWORD);
+    }, 60_000);
 
     it(`carry a cancel on A to B over ${broker.name}, and lose no change while it restarts`, async () => {
       const db = await createDatabase();
