@@ -17,7 +17,7 @@ import { JobCache } from './job-cache';
 import { createLogger } from './logger';
 import { createLifecycle, type Lifecycle } from './lifecycle';
 import { createMetrics, type Metrics } from './metrics';
-import { bridgeRemoteEvents, type RemoteEvents } from './remote-events';
+import { connectInstances } from './instances';
 import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
 import { createPacer } from './pacer';
@@ -29,8 +29,6 @@ import { fitConcurrency } from './scanner/fd-budget';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
-import { openEventTransport } from './transports';
-import type { Job } from './model';
 
 export interface Gateway {
   /** Base URL for loopback clients, e.g. `http://127.0.0.1:6500`. */
@@ -120,19 +118,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'), pacer);
   const cache = new JobCache(events);
   lifecycle.add('job cache cleared', () => cache.stop());
-  const changes = config.events.url ? await openEventTransport(config.events.url, { origin: store.origin, nodeId: store.nodeId, onError: warnEvery(10_000, logger) }) : store.changes;
-  if (changes?.stop) lifecycle.add('event transport closed', () => changes.stop!());
-  // NOTIFY is sent by the store in the change's transaction; another transport is told after commit.
-  const publish = (jobs: readonly Job[]) => {
-    events.publish(jobs);
-    changes?.announce?.(jobs.map((j) => ({ id: j.id, revision: j.revision })));
-  };
-  let remote: RemoteEvents | null = null;
-  if (changes) {
-    const { checkMs, pollMs } = config.events;
-    remote = await bridgeRemoteEvents({ changes, jobs: store.jobs, events, logger, checkMs, pollMs, onDeaf: (deaf) => cache.setTrusted(!deaf) });
-    lifecycle.add('listen stopped', () => remote!.stop());
-  }
+  const { remote, publish } = await connectInstances({ settings: config.events, store, events, cache, logger, lifecycle });
   const inventoryEvents = new InventoryEvents();
   const concurrency = fitConcurrency(config.scanConcurrency);
   if (concurrency < config.scanConcurrency) {
@@ -235,16 +221,6 @@ async function mountEdges(
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return { url, port, sockets };
-}
-
-/** A warning for failed announcements, at most once per `ms` (an outage fails every one). */
-function warnEvery(ms: number, logger: Logger): (err: unknown) => void {
-  let last = 0;
-  return (err) => {
-    if (Date.now() - last < ms) return;
-    last = Date.now();
-    logger.warn({ code: (err as { code?: string }).code }, 'could not announce job changes; other instances read them with the fallback poll');
-  };
 }
 
 /**
