@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { BROKERS } from './support/brokers';
 import { spawnGateway, type ChildGateway } from './support/child';
-import { cancelReachesB, eventHealth, watchJobs } from './support/cross-instance';
+import { cancelReachesB, eventHealth, untilHealth, watchJobs } from './support/cross-instance';
 import { call } from './support/http';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { createDatabase, postgresAdminUrl } from './support/postgres';
@@ -82,12 +82,7 @@ for (const broker of BROKERS) {
       for (const id of jobIds) expect(watch.seen.get(id)?.at(-1)?.status).toBe('Complete');
       // B noticed the outage, said so, and is well again.
       expect(b.lines.some((l) => l.includes('"level":40') && l.includes('may go unheard'))).toBe(true);
-      const deadline = Date.now() + 20_000;
-      while ((await eventHealth(b)).deaf !== 0) {
-        expect(Date.now()).toBeLessThan(deadline);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      expect((await eventHealth(b)).body).toEqual({ status: 'ready' });
+      expect((await untilHealth(b, (h) => h.deaf === 0, 20_000)).body).toEqual({ status: 'ready' });
     }, 90_000);
   });
 }

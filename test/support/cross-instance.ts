@@ -114,3 +114,14 @@ export async function eventHealth(gateway: ChildGateway) {
   const deaf = /^job_events_deaf (\d+)/m.exec(metrics.text)?.[1];
   return { status: ready.status, body: ready.json as { status: string; reason?: string }, deaf: deaf === undefined ? null : Number(deaf) };
 }
+
+/** Read a gateway's event health until `ok` holds, for at most `ms`. */
+export async function untilHealth(g: ChildGateway, ok: (h: Awaited<ReturnType<typeof eventHealth>>) => boolean, ms: number) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const health = await eventHealth(g);
+    if (ok(health)) return health;
+    expect(Date.now(), JSON.stringify(health)).toBeLessThan(deadline);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
