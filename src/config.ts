@@ -10,6 +10,17 @@ export interface Config {
   readonly databaseUrl: string | null;
   /** Connections each instance keeps to PostgreSQL (server store only). */
   readonly databasePoolSize: number;
+  /** A direct (session) connection for LISTEN only, beside a transaction pooler in `databaseUrl`. */
+  readonly databaseListenUrl: string | null;
+  /** How job changes reach other instances, and how the path is checked and stood in for. */
+  readonly events: {
+    /** nats:// or redis:// (rediss://): an event transport instead of PostgreSQL NOTIFY. */
+    readonly url: string | null;
+    /** How often a probe proves the path delivers. */
+    readonly checkMs: number;
+    /** How often changes are read from the store while it does not. */
+    readonly pollMs: number;
+  };
   readonly hostsFile: string | null;
   /** HS256 key bytes from `JWT_SECRET`. */
   readonly jwtSecret: Buffer | null;
@@ -117,6 +128,7 @@ export function loadConfig(env: Env): Config {
     dataDir: text(env, 'DATA_DIR') ?? './data',
     databaseUrl: databaseUrl(env),
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    ...events(env),
     hostsFile: text(env, 'HOSTS_FILE'),
     jwtSecret,
     jwtPublicKey,
@@ -228,19 +240,48 @@ function credentialsKey(env: Env): Buffer | null {
   return key;
 }
 
-function databaseUrl(env: Env): string | null {
-  const raw = text(env, 'DATABASE_URL');
+function databaseUrl(env: Env, name = 'DATABASE_URL'): string | null {
+  const raw = text(env, name);
   if (raw === null) return null;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgres://user@host:5432/database).');
+    throw new ConfigError(name, 'is not a URL (expected postgres://user@host:5432/database).');
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError('DATABASE_URL', `must use postgres:// or postgresql:// (got ${url.protocol}//).`);
+    throw new ConfigError(name, `must use postgres:// or postgresql:// (got ${url.protocol}//).`);
   }
   return raw;
+}
+
+/** DATABASE_LISTEN_URL and EVENTS_*: both need the server store, and exclude each other. */
+function events(env: Env): Pick<Config, 'databaseListenUrl' | 'events'> {
+  const server = text(env, 'DATABASE_URL') !== null;
+  const listenUrl = databaseUrl(env, 'DATABASE_LISTEN_URL');
+  const url = text(env, 'EVENTS_URL');
+  if (listenUrl && !server) throw new ConfigError('DATABASE_LISTEN_URL', 'needs DATABASE_URL (the embedded store serves one gateway).');
+  if (url) {
+    if (!server) throw new ConfigError('EVENTS_URL', 'needs DATABASE_URL (the embedded store serves one gateway).');
+    if (listenUrl) throw new ConfigError('DATABASE_LISTEN_URL', 'is not used when EVENTS_URL is set; unset one of them.');
+    let protocol: string;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw new ConfigError('EVENTS_URL', 'is not a URL (expected nats://host:4222 or redis://host:6379).');
+    }
+    if (!['nats:', 'redis:', 'rediss:'].includes(protocol)) {
+      throw new ConfigError('EVENTS_URL', `must use nats://, redis:// or rediss:// (got ${protocol}//).`);
+    }
+  }
+  return {
+    databaseListenUrl: listenUrl,
+    events: Object.freeze({
+      url,
+      checkMs: int(env, 'EVENTS_CHECK_MS', 10_000, 100, 3_600_000),
+      pollMs: int(env, 'EVENTS_POLL_MS', 1_000, 50, 60_000),
+    }),
+  };
 }
 
 function tls(env: Env): { cert: string; key: string } | null {

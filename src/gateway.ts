@@ -22,7 +22,7 @@ import { JobCache } from './job-cache';
 import { createLogger } from './logger';
 import { createLifecycle, type Lifecycle } from './lifecycle';
 import { createMetrics, type Metrics } from './metrics';
-import { bridgeRemoteEvents } from './remote-events';
+import { connectInstances } from './instances';
 import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
 import { tracedScanner } from './scanner/traced';
@@ -119,7 +119,10 @@ interface Wiring {
 
 /** The store, the event bus and its cache, the bridge to other instances, the runner and the service. */
 async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, lifecycle, shutdown, tracing }: Wiring) {
-  const opened = await openStore({ databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, dataDir: config.dataDir, logger });
+  const opened = await openStore({
+    databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, databaseListenUrl: config.databaseListenUrl,
+    notify: !config.events.url, dataDir: config.dataDir, logger,
+  });
   lifecycle.add('store closed', () => opened.stop());
   await seedHosts(config, opened, lifecycle);
   // What the service and the runner call; `opened` stays the gateway's handle (and raw SQL's key in tests).
@@ -130,10 +133,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'), pacer);
   const cache = new JobCache(events);
   lifecycle.add('job cache cleared', () => cache.stop());
-  if (store.changes) {
-    const bridge = await bridgeRemoteEvents({ changes: store.changes, jobs: store.jobs, events, logger, onDeaf: (deaf) => cache.setTrusted(!deaf) });
-    lifecycle.add('listen stopped', () => bridge.stop());
-  }
+  const { remote, publish } = await connectInstances({ settings: config.events, store, events, cache, logger, lifecycle });
   const inventoryEvents = new InventoryEvents();
   const traced = (scanner: Scanner) => (tracing ? tracedScanner(scanner, tracing) : scanner);
   const credentialKey = credentialKeyFor({ configured: config.credentialsKey, production: config.production, dataDir: config.dataDir, logger });
@@ -149,7 +149,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
       credentials: credentialVault(store, credentialKey),
     })),
     logger,
-    publish: (jobs) => events.publish(jobs),
+    publish,
     publishInventory: (updates) => inventoryEvents.publish(updates),
     concurrency,
     timeoutMs: config.scanTimeoutMs,
@@ -165,7 +165,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     maxHostIds: config.maxHostIds,
     refusal: () => shutdown.reason,
     onJobsChanged: (jobs) => {
-      events.publish(jobs);
+      publish(jobs);
       runner.wake();
     },
     onCancelRunning: (scanIds) => runner.cancel(scanIds),
@@ -174,7 +174,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const audit = new AuditService({ store });
   const backups = new BackupService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store: opened, events, runner, service, inventory, audit, credentials, backups, pacer, runScans: deps.runner ?? true };
+  return { store: opened, events, remote, runner, service, inventory, audit, credentials, backups, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -204,6 +204,9 @@ async function mountEdges(
       shutdown.reason ??
       (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
       ((await store.healthy()) ? null : 'The database is unreachable.'),
+    // Ready, not drained: the fallback poll keeps it correct, and every instance behind the same pooler
+    // would be drained at once.
+    degraded: () => core.remote?.deafness() ?? null,
   });
   const schema = await buildGatewaySchema({ scans: service, audit, credentials });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
@@ -236,7 +239,7 @@ async function mountEdges(
     pacer: core.pacer,
   });
   lifecycle.add('websockets closed (1001)', () => sockets.stop());
-  metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => sockets.activeSubscriptions, longestRenewalGapMs: () => runner.longestRenewalGapMs });
+  metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => sockets.activeSubscriptions, longestRenewalGapMs: () => runner.longestRenewalGapMs, deafness: () => core.remote?.deafness() ?? null });
 
   const { port } = http.server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -38,6 +38,8 @@ export interface HttpOptions {
   tracing: Tracing | null;
   /** Readiness: null when ready, else why not (answered with 503). */
   notReady: () => Promise<string | null> | string | null;
+  /** Ready but impaired: null when not, else why (answered with 200 and status `degraded`). */
+  degraded?: () => string | null;
 }
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -110,12 +112,14 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
   app.get('/health/live', { schema: { summary: 'The process runs', response: { 200: status() } } }, async () => ({ status: 'live' }));
   app.get('/health/ready', {
     schema: {
-      summary: 'The store is open and the gateway takes work (503 while starting, draining or without its database)',
-      response: { 200: status(), 503: status({ reason: { type: 'string' } }) },
+      summary: 'The store is open and the gateway takes work (503 while starting, draining or without its database; 200 degraded while it works around a fault)',
+      response: { 200: status({ reason: { type: 'string' } }), 503: status({ reason: { type: 'string' } }) },
     },
   }, async (_request, reply) => {
     const reason = await options.notReady();
-    return reason ? reply.code(503).send({ status: 'unavailable', reason }) : { status: 'ready' };
+    if (reason) return reply.code(503).send({ status: 'unavailable', reason });
+    const impaired = options.degraded?.();
+    return impaired ? { status: 'degraded', reason: impaired } : { status: 'ready' };
   });
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),

@@ -4,10 +4,11 @@ import type { Job } from './model';
 
 /**
  * The latest known state of recently seen jobs, kept current by the event bus: every committed change is
- * published there (by this instance, or relayed from others over NOTIFY), so a cached job is never older
+ * published there (by this instance, or relayed from others over NOTIFY or EVENTS_URL), so a cached job is never older
  * than the last change this instance heard of. A state published but not yet delivered to the cache (a
  * large burst is delivered over several turns) makes the cached one a miss. While changes from other
- * instances may be going unheard (the LISTEN connection is down) the cache is switched off and emptied.
+ * instances may be going unheard (the listening connection is down, or a probe did not come back) the
+ * cache is switched off and emptied, until the fallback poll has read what was missed.
  */
 export class JobCache {
   private readonly jobs: LRUCache<string, Job>;

@@ -8,6 +8,8 @@ export interface MetricSources {
   openSockets: () => number;
   activeSubscriptions: () => number;
   longestRenewalGapMs: () => number;
+  /** Why job changes from other instances may go unheard, or null. */
+  deafness: () => string | null;
 }
 
 /**
@@ -73,6 +75,14 @@ export function createMetrics() {
     registers: [registry],
     collect() {
       if (sources) this.set(sources.longestRenewalGapMs() / 1000);
+    },
+  });
+  new Gauge({
+    name: 'job_events_deaf',
+    help: '1 while job changes from other instances may go unheard (a probe did not come back, or the connection is lost) and are read by the fallback poll instead, else 0.',
+    registers: [registry],
+    collect() {
+      if (sources) this.set(sources.deafness() ? 1 : 0);
     },
   });
   new Gauge({

@@ -1,32 +1,51 @@
 import type { Logger } from 'pino';
+import { createBackoff } from './backoff';
+import type { JobChange } from './change-message';
+import { createChangePoll } from './change-poll';
 import type { JobEventBus } from './events';
-import type { Job } from './model';
+import { createListenCheck } from './listen-check';
 import type { ChangeNotifications, Store } from './store';
 
-/**
- * Brings job changes committed by other instances into this instance's event bus: they announce job
- * ids, this instance reads those jobs once and publishes them to every local subscriber. After
- * notifications were lost, it re-reads every job changed since shortly before the loss, so no
- * subscriber misses a terminal state.
- */
-export async function bridgeRemoteEvents(o: {
+export interface RemoteEventOptions {
   changes: ChangeNotifications;
   jobs: Store['jobs'];
   events: JobEventBus;
   logger: Logger;
-  /** Told when changes from other instances may be going unheard (true) and when they are heard again. */
+  /** How often the path is checked with a probe. */
+  checkMs: number;
+  /** How often changes are read from the store while the path is deaf. */
+  pollMs: number;
+  /** How long a probe may take to come back. @default 3000 */
+  probeTimeoutMs?: number;
+  /** Told when changes from other instances may be going unheard (true) and when every one is known again. */
   onDeaf?: (deaf: boolean) => void;
-}): Promise<{ stop(): Promise<void> }> {
-  const log = o.logger.child({ component: 'remote-events' });
+}
+
+export interface RemoteEvents {
+  /** Null while changes from other instances are heard; else why they may not be (they are polled meanwhile). */
+  deafness(): string | null;
+  stop(): Promise<void>;
+}
+
+// Transactions that change jobs last milliseconds; a change stamped this long before a sweep's start
+// and committed after it is not expected.
+const OVERLAP_MS = 5_000;
+const PAGE_SIZE = 500;
+
+/**
+ * Brings job changes committed by other instances into this instance's event bus: they announce job ids
+ * and revisions, this instance reads the jobs whose state it does not know and publishes them. At start
+ * and every `checkMs` it proves that the path delivers (its own probe comes back); while it does not, or
+ * while its connection is down, it reads changes from the store every `pollMs` instead, and once the
+ * path delivers again it reads what changed meanwhile, so no subscriber misses a state.
+ */
+export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteEvents> {
+  const log = o.logger.child({ component: 'remote-events', path: o.changes.name });
+  const check = createListenCheck({ probe: (token) => o.changes.probe(token), timeoutMs: o.probeTimeoutMs ?? 3_000 });
+  const poll = createChangePoll({ jobs: o.jobs, events: o.events, pageSize: PAGE_SIZE, overlapMs: OVERLAP_MS });
   let pending = new Set<string>();
   let reading: Promise<void> | null = null;
-  // Database time of the newest change seen; resynchronisation starts a little before it.
-  let newestSeen: Date | null = null;
-
-  const publish = (jobs: Job[]) => {
-    for (const job of jobs) if (!newestSeen || job.modifiedAt > newestSeen) newestSeen = job.modifiedAt;
-    o.events.publish(jobs);
-  };
+  let stopped = false;
 
   // One read per burst: ids that arrive while a read runs are read together next.
   const drain = async () => {
@@ -34,7 +53,7 @@ export async function bridgeRemoteEvents(o: {
       const ids = [...pending];
       pending = new Set();
       try {
-        publish(await o.jobs.getJobs(ids));
+        o.events.publish(await o.jobs.getJobs(ids));
       } catch (err) {
         log.warn({ err, jobs: ids.length }, 'could not read jobs announced by another instance');
       }
@@ -42,35 +61,105 @@ export async function bridgeRemoteEvents(o: {
     reading = null;
   };
 
-  const onChange = (ids: string[]) => {
-    for (const id of ids) pending.add(id);
-    reading ??= drain();
+  const onChange = (changes: JobChange[]) => {
+    for (const c of changes) {
+      if (c.revision === null || c.revision > (o.events.latestRevision(c.id) ?? -1)) pending.add(c.id);
+    }
+    if (pending.size > 0) reading ??= drain();
   };
 
-  const onReconnect = async () => {
-    const since = new Date((newestSeen ?? new Date()).getTime() - 5_000);
+  // Deaf while the connection is lost or the last probe did not come back.
+  let lost = false;
+  let unheard: string | null = null;
+  let deaf: string | null = null;
+  let pollTimer: NodeJS.Timeout | null = null;
+  let polling: Promise<void> | null = null;
+
+  // A store that does not answer is read again after a backoff, and said once, not every tick.
+  const backoff = createBackoff(o.pollMs, Math.max(o.pollMs, 5_000));
+  let failing = false;
+  const tick = async () => {
+    pollTimer = null;
+    let caughtUp = false;
+    let delay: number;
     try {
-      const ids = await o.jobs.changedSince(since);
-      for (const id of ids) pending.add(id);
-      log.info({ jobs: ids.length }, 'listening again; re-read jobs changed meanwhile');
-      reading ??= drain();
-      await reading;
-      o.onDeaf?.(false);
+      // One page per tick while deaf (a full page is followed at once); when heard again, the rest at once.
+      caughtUp = await poll.step();
+      while (!caughtUp && !deaf && !stopped) caughtUp = await poll.step();
+      delay = caughtUp ? o.pollMs : 0;
+      failing = false;
+      backoff.reset();
     } catch (err) {
-      log.warn({ err }, 'could not re-read jobs after reconnecting');
+      if (!failing) log.warn({ err }, 'could not read job changes from the store; trying again with backoff');
+      failing = true;
+      delay = backoff.next();
+    }
+    if (stopped) return;
+    if (caughtUp && !deaf) {
+      log.info('job changes from other instances are heard again; the fallback poll stopped');
+      o.onDeaf?.(false);
+      return;
+    }
+    pollTimer = setTimeout(() => void (polling = tick().finally(() => (polling = null))), delay);
+    pollTimer.unref();
+  };
+  const startPolling = () => {
+    if (!pollTimer && !polling) void (polling = tick().finally(() => (polling = null)));
+  };
+
+  const update = () => {
+    const why = lost ? `${o.changes.name}: its connection is lost` : unheard;
+    if (why && why !== deaf) {
+      log.warn({ why, pollMs: o.pollMs }, `job changes from other instances may go unheard by ${o.changes.name}; reading them from the store every ${o.pollMs} ms until they are heard again`);
+      o.onDeaf?.(true);
+    }
+    deaf = why;
+    if (deaf) startPolling();
+    else if (pollTimer) {
+      // Heard again: read what was missed now, not a poll period later; polling ends when it is read.
+      clearTimeout(pollTimer);
+      pollTimer = null;
+      startPolling();
     }
   };
 
-  const onLost = () => {
-    log.warn('lost the LISTEN connection; changes made by other instances go unheard until it is back');
-    o.onDeaf?.(true);
-  };
+  let checking: Promise<void> | null = null;
+  const runCheck = () =>
+    (checking ??= (async () => {
+      const at = await o.jobs.now().catch(() => null);
+      const why = await check.run();
+      // Heard then and heard before: nothing in between was missed, the next sweep may start here.
+      if (!why && at !== null && !deaf && !pollTimer && !polling) poll.heardUntil(at);
+      unheard = why ? `${o.changes.name}: ${why}` : null;
+      if (!stopped) update();
+    })().finally(() => (checking = null)));
 
-  const unlisten = await o.changes.listen({ onChange, onLost, onReconnect: () => void onReconnect() });
+  poll.heardUntil(await o.jobs.now());
+  const unlisten = await o.changes.listen({
+    onChange,
+    onProbe: (token) => check.heard(token),
+    onLost: () => {
+      lost = true;
+      update();
+    },
+    onReconnect: () => {
+      lost = false;
+      void runCheck();
+    },
+  });
+  await runCheck();
+  if (!deaf) log.info('job changes from other instances are heard (probe came back)');
+  const checkTimer = setInterval(() => void runCheck(), o.checkMs);
+  checkTimer.unref();
+
   return {
+    deafness: () => deaf,
     async stop() {
+      stopped = true;
+      clearInterval(checkTimer);
+      if (pollTimer) clearTimeout(pollTimer);
       await unlisten();
-      await reading;
+      await Promise.all([reading, polling, checking]);
     },
   };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config';
 
 const SECRET = 'x'.repeat(32);
+const PG = 'postgres://u:pw@127.0.0.1:5432/db';
 
 describe('loadConfig', () => {
   it('applies the operator contract defaults', () => {
@@ -23,6 +24,15 @@ describe('loadConfig', () => {
     expect(c.jwtSecret?.toString()).toBe(SECRET);
   });
 
+  it('reads the event path settings', () => {
+    expect(loadConfig({}).events).toEqual({ url: null, checkMs: 10_000, pollMs: 1_000 });
+    const listen = loadConfig({ DATABASE_URL: PG, DATABASE_LISTEN_URL: 'postgres://u@10.0.0.5:5432/db' });
+    expect(listen.databaseListenUrl).toBe('postgres://u@10.0.0.5:5432/db');
+    const nats = loadConfig({ DATABASE_URL: PG, EVENTS_URL: 'nats://127.0.0.1:4222', EVENTS_CHECK_MS: '500', EVENTS_POLL_MS: '250' });
+    expect(nats.events).toEqual({ url: 'nats://127.0.0.1:4222', checkMs: 500, pollMs: 250 });
+    expect(loadConfig({ DATABASE_URL: PG, EVENTS_URL: 'rediss://:pw@127.0.0.1:6380' }).events.url).toBe('rediss://:pw@127.0.0.1:6380');
+  });
+
   const bad: [string, Record<string, string>, string][] = [
     ['PORT not a number', { PORT: 'http' }, 'PORT'],
     ['PORT out of range', { PORT: '70000' }, 'PORT'],
@@ -35,6 +45,13 @@ describe('loadConfig', () => {
     ['DATABASE_POOL_SIZE zero', { DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE'],
     ['DATABASE_URL not a URL', { DATABASE_URL: 'localhost:5432' }, 'DATABASE_URL'],
     ['DATABASE_URL another scheme', { DATABASE_URL: 'mysql://root@127.0.0.1/db' }, 'DATABASE_URL'],
+    ['DATABASE_LISTEN_URL without DATABASE_URL', { DATABASE_LISTEN_URL: 'postgres://u@127.0.0.1/db' }, 'DATABASE_LISTEN_URL'],
+    ['DATABASE_LISTEN_URL another scheme', { DATABASE_URL: PG, DATABASE_LISTEN_URL: 'redis://127.0.0.1' }, 'DATABASE_LISTEN_URL'],
+    ['EVENTS_URL without DATABASE_URL', { EVENTS_URL: 'nats://127.0.0.1:4222' }, 'EVENTS_URL'],
+    ['EVENTS_URL another scheme', { DATABASE_URL: PG, EVENTS_URL: 'amqp://guest:guest@127.0.0.1' }, 'EVENTS_URL'],
+    ['EVENTS_URL not a URL', { DATABASE_URL: PG, EVENTS_URL: '127.0.0.1:4222' }, 'EVENTS_URL'],
+    ['EVENTS_URL beside DATABASE_LISTEN_URL', { DATABASE_URL: PG, DATABASE_LISTEN_URL: PG, EVENTS_URL: 'redis://127.0.0.1' }, 'DATABASE_LISTEN_URL'],
+    ['EVENTS_POLL_MS too small', { EVENTS_POLL_MS: '5' }, 'EVENTS_POLL_MS'],
     ['production without a key', { NODE_ENV: 'production' }, 'JWT_SECRET'],
     ['production without an issuer', { NODE_ENV: 'production', JWT_SECRET: SECRET, JWT_AUDIENCE: 'a' }, 'JWT_ISSUER'],
     ['production without an audience', { NODE_ENV: 'production', JWT_SECRET: SECRET, JWT_ISSUER: 'i' }, 'JWT_AUDIENCE'],
@@ -51,5 +68,6 @@ describe('loadConfig', () => {
     expect((error as ConfigError).variable).toBe(variable);
     expect((error as Error).message.startsWith(variable)).toBe(true);
     if (env.JWT_SECRET) expect((error as Error).message).not.toContain(env.JWT_SECRET);
+    expect((error as Error).message).not.toMatch(/:pw@|guest:guest/);
   });
 });

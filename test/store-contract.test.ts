@@ -298,10 +298,29 @@ for (const backend of backends) {
       listener.on('notification', (n) => payloads.push(n.payload ?? ''));
       await listener.query(`LISTEN ${JOB_CHANNEL}`);
       const { job } = await scheduleOne();
-      await store.jobs.cancel(job.id, 'x');
+      const cancelled = await store.jobs.cancel(job.id, 'x');
       await new Promise((r) => setTimeout(r, 200));
       await listener.end();
-      expect(payloads).toEqual([`${store.origin} ${job.id}`, `${store.origin} ${job.id}`]);
+      expect(cancelled!.job.revision).toBeGreaterThan(job.revision);
+      expect(payloads).toEqual([`${store.origin} ${job.id}:${job.revision}`, `${store.origin} ${job.id}:${cancelled!.job.revision}`]);
+    });
+
+    it('lists job changes after a (time, id) position in pages, with the database clock', async () => {
+      const from = { at: await store.jobs.now(), id: '00000000-0000-0000-0000-000000000000' };
+      const [h1, h2, h3] = await hosts(3);
+      const { jobs } = await store.jobs.schedule([h1!.id, h2!.id, h3!.id], CREATOR);
+      const cancelled = await store.jobs.cancel(jobs![1]!.id, 'x');
+      // Pages of two until a short one (other jobs changed meanwhile may show too); a position that lost
+      // precision would read the same change again and never get there.
+      const seen: { id: string; revision: number; at: number }[] = [];
+      let rest = await store.jobs.changesAfter(from, 2);
+      for (seen.push(...rest.changes); rest.changes.length === 2 && seen.length < 1000; seen.push(...rest.changes)) rest = await store.jobs.changesAfter(rest.changes[1]!, 2);
+      const ours = seen.filter((c) => jobs!.some((j) => j.id === c.id));
+      expect(ours.map((c) => c.id).sort()).toEqual(jobs!.map((j) => j.id).sort());
+      expect(seen.map((c) => c.at)).toEqual(seen.map((c) => c.at).sort((x, y) => x - y));
+      expect(seen.find((c) => c.id === jobs![1]!.id)!.revision).toBe(cancelled!.job.revision);
+      expect(rest.now).toBeGreaterThanOrEqual(from.at);
+      expect((await store.jobs.changesAfter({ at: rest.now, id: from.id }, 2)).changes.filter((c) => jobs!.some((j) => j.id === c.id))).toEqual([]);
     });
 
     async function count(table: string): Promise<number> {

@@ -13,9 +13,11 @@ import type { Queue } from './queue';
 import { openPglite } from './pglite';
 import { openPostgres } from './postgres';
 import { createStores } from './stores';
+import { redactUrl } from '../redact-url';
 
 export type { ChangeListener, ChangeNotifications } from './changes';
-export { JOB_CHANNEL } from './changes';
+export { JOB_CHANNEL, PROBE_CHANNEL } from './changes';
+export type { ChangePosition } from './jobs';
 export type { HostListQuery, UpsertResult } from './hosts';
 export type { JobListQuery, ScheduleResult } from './jobs';
 export type { ClaimedScan, Finished, Queue, ScanResult } from './queue';
@@ -41,7 +43,7 @@ export interface Store {
   readonly audit: AuditStore;
   /** Credentials and their sealed secrets; its statements run on this thread, on either store. */
   readonly credentials: CredentialStore;
-  /** Changes other instances commit; null where no other instance can share the database. */
+  /** Changes other instances commit, over NOTIFY; null on the embedded store and when another transport carries them. */
   readonly changes: ChangeNotifications | null;
   /**
    * A backup file of the whole store at one consistent point (see backup-file.ts); null on PostgreSQL,
@@ -56,6 +58,13 @@ export interface Store {
 export interface StoreOptions {
   databaseUrl: string | null;
   databasePoolSize?: number;
+  /** A direct (session) connection for LISTEN only, beside a transaction pooler in DATABASE_URL. */
+  databaseListenUrl?: string | null;
+  /**
+   * Announce job changes with NOTIFY and listen for them (PostgreSQL). Off when another event transport
+   * carries them. @default true
+   */
+  notify?: boolean;
   dataDir: string;
   /** Inventory snapshots kept per host. @default 10 */
   snapshotsKept?: number;
@@ -76,7 +85,7 @@ export function sqlOf(store: Store): Db {
 /** Open the configured database, apply migrations and build the store. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const embedded = options.databaseUrl ? null : await openPglite(options.dataDir, options.logger ?? pino({ level: 'silent' }));
-  const server = embedded ? null : await openPostgres(options.databaseUrl!, { poolSize: options.databasePoolSize });
+  const server = embedded ? null : await openPostgres(options.databaseUrl!, { poolSize: options.databasePoolSize, listenUrl: options.databaseListenUrl });
   const db = (embedded ?? server)!;
   try {
     await migrate(db);
@@ -85,15 +94,17 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     let stopping: Promise<void> | null = null;
     const origin = `${process.pid}-${randomUUID()}`;
     const snapshotsKept = options.snapshotsKept ?? 10;
+    const notify = !!server && options.notify !== false;
+    const listenName = `PostgreSQL LISTEN (${redactUrl(options.databaseListenUrl ?? options.databaseUrl ?? '')})`;
     const store: Store = {
       kind: embedded ? 'embedded' : 'postgres',
       nodeId,
       origin,
       ...(embedded
         ? await embedded.stores(nodeId, { origin, snapshotsKept })
-        : createStores(db, nodeId, { origin, announce: true, snapshotsKept })),
+        : createStores(db, nodeId, { origin, announce: notify, snapshotsKept })),
       credentials: createCredentialStore(db),
-      changes: server ? listenForChanges(server, origin) : null,
+      changes: server && notify ? listenForChanges(server, origin, listenName) : null,
       backup: embedded ? () => embedded.backup().then(({ manifest, tarball }) => encodeBackup(manifest, tarball)) : null,
       healthy: () => db.healthy(),
       stop: () => (stopping ??= db.close()),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ActionStatus, jobState, type Creator, type Job } from '../model';
-import { IDS_PER_NOTIFY, JOB_CHANNEL } from './changes';
+import { encodeChanges } from '../change-message';
+import { JOB_CHANNEL } from './changes';
 import type { AuditEntry } from '../audit';
 import { appendAudit } from './audit';
 import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
@@ -15,6 +16,18 @@ export interface JobListQuery {
   beforeSeq?: string | null;
   status?: ActionStatus | null;
 }
+
+/**
+ * A place in the order of job changes: their time, then their id. Times are the database's, in whole
+ * microseconds since 1970 (a Date's milliseconds would round a change's time and read it again forever).
+ */
+export interface ChangePosition {
+  readonly at: number;
+  readonly id: string;
+}
+
+// Exact as a JavaScript number until the year 2255.
+const MICROS = (expr: string) => `(extract(epoch FROM ${expr}) * 1000000)::bigint`;
 
 export interface JobStoreOptions {
   /** Identifies this process in change announcements, so it can skip its own. */
@@ -46,14 +59,14 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     );
     const byId = new Map(jobs.map((j) => [j.id, j]));
     for (const row of bumped) Object.assign(byId.get(row.id)!, { revision: row.revision, modifiedAt: row.modified_at });
-    await announce(q, ids);
+    await announce(q, jobs);
     return jobs;
   };
 
-  const announce = async (q: Queryable, ids: readonly string[]): Promise<void> => {
+  const announce = async (q: Queryable, jobs: readonly Job[]): Promise<void> => {
     if (!options.announce) return;
-    for (let i = 0; i < ids.length; i += IDS_PER_NOTIFY) {
-      await q.query('SELECT pg_notify($1, $2)', [JOB_CHANNEL, `${options.origin} ${ids.slice(i, i + IDS_PER_NOTIFY).join(',')}`]);
+    for (const payload of encodeChanges(options.origin, jobs.map((j) => ({ id: j.id, revision: j.revision })))) {
+      await q.query('SELECT pg_notify($1, $2)', [JOB_CHANNEL, payload]);
     }
   };
 
@@ -139,7 +152,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
               jobOf.set(hostId, jobId);
             }
           }
-          await announce(tx, created.map((j) => j.id));
+          await announce(tx, created);
         }
         const byId = new Map(created.map((j) => [j.id, j]));
         const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
@@ -155,10 +168,28 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
 
     listIds,
 
-    /** Ids of jobs changed at or after `since` (database time), for catching up on missed announcements. */
-    async changedSince(since: Date): Promise<string[]> {
-      const rows = await db.query<{ id: string }>('SELECT id FROM host_scan_jobs WHERE modified_at >= $1', [since]);
-      return rows.map((r) => r.id);
+    /**
+     * Jobs changed after `position`, oldest first, at most `limit`; with the database's time at the read,
+     * where the next sweep may start. For catching up on missed announcements.
+     */
+    async changesAfter(position: ChangePosition, limit: number): Promise<{ changes: (ChangePosition & { revision: number })[]; now: number }> {
+      const rows = await db.query<{ now: string; id: string | null; revision: number | null; at: string | null }>(
+        `SELECT ${MICROS('n.now')} AS now, c.id, c.revision, ${MICROS('c.modified_at')} AS at FROM (SELECT now() AS now) n
+         LEFT JOIN LATERAL (
+           SELECT id, revision, modified_at FROM host_scan_jobs
+           WHERE (modified_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid)
+           ORDER BY modified_at, id LIMIT $3
+         ) c ON true`,
+        [position.at, position.id, limit],
+      );
+      const changes = rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, revision: r.revision!, at: Number(r.at) }));
+      return { changes, now: Number(rows[0]!.now) };
+    },
+
+    /** The database's clock now, in microseconds since 1970 (see ChangePosition). */
+    async now(): Promise<number> {
+      const [row] = await db.query<{ now: string }>(`SELECT ${MICROS('now()')} AS now`);
+      return Number(row!.now);
     },
 
     /** How many jobs have each status. */

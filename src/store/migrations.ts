@@ -211,6 +211,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         FOR EACH ROW EXECUTE FUNCTION audit_records_append_only();
     `,
   },
+  {
+    version: 5,
+    name: 'job changes in order, for catching up on missed announcements',
+    // The fallback poll reads jobs changed after a (time, id) position while notifications are missing.
+    sql: `CREATE INDEX host_scan_jobs_changes ON host_scan_jobs (modified_at, id);`,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */

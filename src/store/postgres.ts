@@ -5,9 +5,10 @@ import { poolDb } from './pool-db';
 
 /**
  * The server store: a `pg` Pool against PostgreSQL. Connection failures surface as UNAVAILABLE;
- * LISTEN runs on a dedicated connection that reconnects with backoff.
+ * LISTEN runs on a dedicated connection that reconnects with backoff, to `listenUrl` when given (a
+ * direct session connection beside a transaction pooler, whose pooled connections drop notifications).
  */
-export async function openPostgres(url: string, options: { poolSize?: number } = {}): Promise<ListeningDb> {
+export async function openPostgres(url: string, options: { poolSize?: number; listenUrl?: string | null } = {}): Promise<ListeningDb> {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
@@ -16,7 +17,7 @@ export async function openPostgres(url: string, options: { poolSize?: number } =
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', () => {});
-  const listeners = createListenConnection(url);
+  const listeners = createListenConnection(options.listenUrl ?? url);
   return {
     ...poolDb(pool, { prepare: false }),
     listen: listeners.listen,

@@ -1,0 +1,88 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { BROKERS } from './support/brokers';
+import { spawnGateway, type ChildGateway } from './support/child';
+import { cancelReachesB, eventHealth, untilHealth, watchJobs } from './support/cross-instance';
+import { call } from './support/http';
+import { closedPort, sshListener, type TestListener } from './support/listeners';
+import { createDatabase, postgresAdminUrl } from './support/postgres';
+import { adminToken } from './support/tokens';
+
+const token = adminToken();
+// Room for a loaded machine; far below the 60 s fallback poll these gateways run with.
+const MARGIN_MS = 5_000;
+const PASSWORD = 'never-shown-2c9e';
+
+for (const broker of BROKERS) {
+  describe.skipIf(!postgresAdminUrl() || !broker.available())(`two gateways with EVENTS_URL=${broker.name}://…`, () => {
+    const cleanup: (() => Promise<unknown>)[] = [];
+    afterAll(async () => {
+      for (const c of cleanup.reverse()) await c().catch(() => {});
+    });
+
+    it(`refuse to start when ${broker.name} does not answer, naming EVENTS_URL and no password`, async () => {
+      const db = await createDatabase();
+      cleanup.push(() => db.drop());
+      const url = `${broker.name}://user:${PASSWORD}@127.0.0.1:${await closedPort()}`;
+      const started = spawnGateway({ DATABASE_URL: db.url, EVENTS_URL: url });
+      const error = await started.then(() => null, (err: Error) => err.message);
+      expect(error).toMatch(/exited \(1\) before listening/);
+      expect(error).toContain('EVENTS_URL: could not connect to');
+      expect(error).not.toContain(PASSWORD);
+    }, 60_000);
+
+    it(`carry a cancel on A to B over ${broker.name}, and lose no change while it restarts`, async () => {
+      const db = await createDatabase();
+      cleanup.push(() => db.drop());
+      const events = await broker.start();
+      cleanup.push(() => events.stop());
+      const env = {
+        DATABASE_URL: db.url, EVENTS_URL: events.url, SCAN_CONCURRENCY: '10', SCAN_LEASE_MS: '3000', SCAN_TIMEOUT_MS: '60000',
+        EVENTS_CHECK_MS: '500',
+        // A poll this slow cannot be what delivers the cancel in time; after an outage the catch-up
+        // sweep (at once when the broker is heard again) must bring what was missed.
+        EVENTS_POLL_MS: '60000',
+      };
+      const a = await spawnGateway(env);
+      const b = await spawnGateway(env);
+      const both: ChildGateway[] = [a, b];
+      cleanup.push(() => Promise.all(both.map((c) => (c.child.kill('SIGKILL'), c.exited))));
+      for (const g of [a, b]) {
+        const health = await eventHealth(g);
+        expect(health.body).toEqual({ status: 'ready' });
+        expect(health.deaf).toBe(0);
+        expect(g.lines.join('\n')).not.toContain('pg_notify');
+      }
+
+      await cancelReachesB(a, b, db.url, `${broker.name}-cancel`, MARGIN_MS);
+
+      // Scans that finish one by one over about 6 s, on both instances; the broker is down for 2 s of it.
+      const closed = await closedPort();
+      const listeners: TestListener[] = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => sshListener('SSH-2.0-OpenSSH_9.2p1', { delayMs: 300 * i })),
+      );
+      cleanup.push(() => Promise.all(listeners.map((l) => l.close())));
+      const upsert = await call(`${a.url}/graphql`, {
+        token,
+        body: {
+          query: 'mutation($h: [HostInput!]!) { upsertHosts(hosts: $h) { id } }',
+          variables: { h: listeners.map((l, i) => ({ name: `${broker.name}-slow-${i}`, ipAddress: '127.0.0.1', sshPort: l.port, winRmPort: closed })) },
+        },
+      });
+      const scheduled = await call(`${a.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: upsert.json.data.upsertHosts.map((h: { id: string }) => h.id) });
+      const jobIds: string[] = scheduled.json.map((j: { id: string }) => j.id);
+      const watch = watchJobs(b, jobIds);
+      cleanup.push(async () => watch.dispose());
+      await new Promise((r) => setTimeout(r, 1_000));
+      await events.restart(2_000);
+      const back = Date.now();
+
+      await watch.done;
+      // What was missed is read once the broker is heard again (EVENTS_CHECK_MS), not at the next 60 s poll.
+      expect(Date.now() - back).toBeLessThan(20_000);
+      for (const id of jobIds) expect(watch.seen.get(id)?.at(-1)?.status).toBe('Complete');
+      // B noticed the outage, said so, and is well again.
+      expect(b.lines.some((l) => l.includes('"level":40') && l.includes('may go unheard'))).toBe(true);
+      expect((await untilHealth(b, (h) => h.deaf === 0, 20_000)).body).toEqual({ status: 'ready' });
+    }, 90_000);
+  });
+}
