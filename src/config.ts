@@ -62,6 +62,8 @@ export interface Config {
   readonly shutdownDrainMs: number;
   /** Audit records older than this many days are removed. */
   readonly auditRetentionDays: number;
+  /** Shortest gap between two progress messages of one batch subscription. */
+  readonly batchProgressIntervalMs: number;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -145,6 +147,7 @@ export function loadConfig(env: Env): Config {
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    batchProgressIntervalMs: int(env, 'BATCH_PROGRESS_INTERVAL_MS', 250, 50, 60_000),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });

@@ -137,6 +137,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     events,
     cache,
     maxHostIds: config.maxHostIds,
+    batchProgressIntervalMs: config.batchProgressIntervalMs,
     refusal: () => shutdown.reason,
     onJobsChanged: (jobs) => {
       events.publish(jobs);

@@ -174,3 +174,28 @@ function deriveJobStatus(statuses: ActionStatus[]): ActionStatus {
 /** Whether every scan of the job is terminal. */
 export const isJobTerminal = (job: Pick<Job, 'scans'>): boolean =>
   job.scans.length > 0 && job.scans.every((s) => isTerminal(s.status));
+
+/** A schedule call's scans counted by state (complete counts CompletedWithErrors and CompletedNotRun too). */
+export interface BatchCounts {
+  total: number;
+  queued: number;
+  running: number;
+  paused: number;
+  complete: number;
+  failed: number;
+  cancelled: number;
+  createdAt: Date;
+  /** Seconds since the batch was made, by the database clock. */
+  elapsedSeconds: number;
+}
+
+/** A batch's progress: its counts, the share finished and an estimate of the time left. */
+export interface BatchProgress extends BatchCounts {
+  id: string;
+  /** Finished scans (complete, failed or cancelled) per hundred, to one decimal. */
+  percent: number;
+  /** Unfinished scans at the rate scans finished so far; null before the first finishes or while only paused ones are left. */
+  etaSeconds: number | null;
+  /** Nothing queued, running or paused is left. */
+  finished: boolean;
+}

@@ -1,9 +1,11 @@
 import { auditEntry, type Caller } from './audit';
 import { requireRole, type Principal, type Role } from './auth';
 import { badInput, notFound, unavailable, type FieldErrors } from './errors';
+import { batchProgress } from './batch';
+import { BatchStream } from './batch-stream';
 import { JobStream, type JobEventBus } from './events';
 import type { JobCache } from './job-cache';
-import { ActionStatus, type Host, type Job } from './model';
+import { ActionStatus, type BatchProgress, type Host, type Job } from './model';
 import type { Store } from './store';
 import { hasControlCharacters, hostInputs, idList, intParam, uuidParam } from './validate';
 
@@ -16,12 +18,20 @@ export interface ServiceOptions {
   /** Recently read jobs, kept current by the event bus; reads go to the store without it. */
   cache?: JobCache;
   maxHostIds: number;
+  /** Shortest gap between two progress messages of one batch watcher. @default 250 */
+  batchProgressIntervalMs?: number;
   /** Told about every job the service changed, after the change is committed. */
   onJobsChanged?: (jobs: readonly Job[]) => void;
   /** Asked to abort scans that are running when their job is cancelled. */
   onCancelRunning?: (scanIds: readonly string[]) => void;
   /** Refuses new work with UNAVAILABLE while it returns a reason (shutdown). */
   refusal?: () => string | null;
+}
+
+/** What one schedule call made: its batch and its jobs, in request order. */
+export interface Scheduled {
+  batchId: string;
+  jobs: Job[];
 }
 
 export interface Page<T> {
@@ -46,6 +56,11 @@ export class HostScanService {
    * Unknown ids: BAD_INPUT naming each, and nothing is scheduled.
    */
   async scheduleHostScans(caller: Caller, input: { hostIds: unknown }): Promise<Job[]> {
+    return (await this.scheduleBatch(caller, input)).jobs;
+  }
+
+  /** scheduleHostScans with the id of the batch the call made: every job it returned, new or not. */
+  async scheduleBatch(caller: Caller, input: { hostIds: unknown }): Promise<Scheduled> {
     requireRole(caller, SCAN_ROLES);
     const { ids, indexes } = idList(input.hostIds, this.options.maxHostIds, 'host');
     return this.schedule(caller, ids, (id) => indexes.get(id)!.map((i) => `$[${i}]`));
@@ -55,11 +70,11 @@ export class HostScanService {
   async scheduleHostScan(caller: Caller, input: { hostId: unknown }): Promise<Job> {
     requireRole(caller, SCAN_ROLES);
     const hostId = uuidParam(input.hostId, 'hostId');
-    const [job] = await this.schedule(caller, [hostId], () => ['hostId']);
-    return job!;
+    const { jobs } = await this.schedule(caller, [hostId], () => ['hostId']);
+    return jobs[0]!;
   }
 
-  private async schedule(caller: Caller, hostIds: string[], keysOf: (missingId: string) => string[]): Promise<Job[]> {
+  private async schedule(caller: Caller, hostIds: string[], keysOf: (missingId: string) => string[]): Promise<Scheduled> {
     this.refuseWhenDraining();
     const result = await this.store.jobs.schedule(
       hostIds,
@@ -73,7 +88,42 @@ export class HostScanService {
       throw badInput(errors, `Unknown host id${result.missing.length > 1 ? 's' : ''}: ${listed}.`);
     }
     this.options.onJobsChanged?.(result.jobs);
-    return result.jobs;
+    return { batchId: result.batchId, jobs: result.jobs };
+  }
+
+  /** A batch's progress; NOT_FOUND for an id no schedule call returned. */
+  async getBatch(principal: Principal, input: { id: unknown }): Promise<BatchProgress> {
+    requireRole(principal, SCAN_ROLES);
+    const id = uuidParam(input.id, 'batchId');
+    const progress = await this.readBatch(id);
+    if (!progress) throw notFound(`Unable to find host scan batch ${id}.`);
+    return progress;
+  }
+
+  /**
+   * A batch's progress now, then again whenever its counts changed, at most once per
+   * `batchProgressIntervalMs`; ends with the state in which nothing is queued, running or paused.
+   */
+  async watchBatch(principal: Principal, input: { id: unknown }): Promise<AsyncIterableIterator<BatchProgress>> {
+    requireRole(principal, SCAN_ROLES);
+    const id = uuidParam(input.id, 'batchId');
+    const jobIds = new Set(await this.store.batches.jobIds(id));
+    // Listen before reading, so no change between the read and the subscription is lost.
+    const stream = new BatchStream(this.options.events, { jobIds, read: () => this.readBatch(id), intervalMs: this.options.batchProgressIntervalMs ?? 250 });
+    try {
+      const progress = await this.readBatch(id);
+      if (!progress) throw notFound(`Unable to find host scan batch ${id}.`);
+      stream.offer(progress);
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+    return stream;
+  }
+
+  private async readBatch(id: string): Promise<BatchProgress | null> {
+    const counts = await this.store.batches.counts(id);
+    return counts && batchProgress(id, counts);
   }
 
   async getJob(principal: Principal, input: { id: unknown }): Promise<Job> {

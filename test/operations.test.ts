@@ -38,6 +38,7 @@ describe('OpenAPI', () => {
       '/api/v1/HostScanJob/ByHostId/{hostId}',
       '/api/v1/HostScanJob/ByHostIdMultiple',
       '/api/v1/HostScanJob/{hostScanJobId}',
+      '/api/v1/audit/export',
       '/health/live',
       '/health/ready',
     ]);

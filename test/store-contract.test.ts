@@ -112,6 +112,19 @@ for (const backend of backends) {
       expect(await count('host_scan_jobs')).toBe(before);
     });
 
+    it('makes each schedule call a batch of every job it returned, new or not, counted by scan state', async () => {
+      const [a, b] = await hosts(2);
+      const first = await store.jobs.schedule([a!.id], CREATOR);
+      const second = await store.jobs.schedule([a!.id, b!.id], CREATOR);
+      expect(second.batchId).not.toBe(first.batchId);
+      expect(new Set(await store.batches.jobIds(second.batchId!))).toEqual(new Set(second.jobs!.map((j) => j.id)));
+      expect(await store.batches.counts(second.batchId!)).toMatchObject({ total: 2, queued: 2, running: 0, paused: 0, complete: 0, failed: 0, cancelled: 0 });
+      await store.jobs.cancel(first.jobs![0]!.id, 'test');
+      expect(await store.batches.counts(second.batchId!)).toMatchObject({ total: 2, queued: 1, cancelled: 1 });
+      expect(await store.batches.counts(first.batchId!)).toMatchObject({ total: 1, queued: 0, cancelled: 1 });
+      expect(await store.batches.counts(randomUUID())).toBeNull();
+    });
+
     it('gives callers that schedule the same hosts at once the same jobs, and leaves no empty job', async () => {
       const some = await hosts(5);
       const ids = some.map((h) => h.id);

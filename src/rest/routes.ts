@@ -25,6 +25,9 @@ const entityJson = (job: Job, reply: FastifyReply): string => {
   return json;
 };
 
+/** The batch a schedule call made, beside the vendor's body (which stays as the vendor's). */
+export const BATCH_HEADER = 'X-HostScan-Batch-Id';
+
 const errors = { 400: problemDetails, 401: problemDetails, 403: problemDetails, 404: problemDetails } as const;
 const idParam = (name: string) => ({ type: 'object', properties: { [name]: { type: 'string', format: 'uuid' } } }) as const;
 
@@ -38,10 +41,14 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
     schema: {
       summary: 'Schedule a host scan for multiple hosts (Auth roles: Admin,App)',
       body: hostIdArray,
-      response: { 200: { type: 'array', items: hostScanJobStatus }, ...errors },
+      response: {
+        200: { type: 'array', items: hostScanJobStatus, description: `Success; the call's batch id is in the ${BATCH_HEADER} header.` },
+        ...errors,
+      },
     },
-    handler: async (request) => {
-      const jobs = await service.scheduleHostScans(caller(request), { hostIds: request.body });
+    handler: async (request, reply) => {
+      const { batchId, jobs } = await service.scheduleBatch(caller(request), { hostIds: request.body });
+      void reply.header(BATCH_HEADER, batchId);
       return jobs.map(jobStatusView);
     },
   });

@@ -3,10 +3,11 @@ import { ActionStatus, jobState, type Creator, type Job } from '../model';
 import { IDS_PER_NOTIFY, JOB_CHANNEL } from './changes';
 import type { AuditEntry } from '../audit';
 import { appendAudit } from './audit';
+import { recordBatch } from './batches';
 import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
 import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
 
-export type ScheduleResult = { jobs: Job[]; missing?: undefined } | { jobs?: undefined; missing: string[] };
+export type ScheduleResult = { jobs: Job[]; batchId: string; missing?: undefined } | { jobs?: undefined; batchId?: undefined; missing: string[] };
 
 export interface JobListQuery {
   limit: number;
@@ -89,7 +90,8 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     /**
      * One job per host id (ids distinct, in request order) in one transaction. A host with a queued or
      * running scan gets that job back. Unknown hosts: nothing is written and `missing` lists them. The
-     * audit entry is written in the same transaction, its target the jobs and its details which were new.
+     * jobs returned form a new batch (new and existing ones alike). The audit entry is written in the
+     * same transaction, its target the jobs and its details which were new and the batch.
      */
     async schedule(hostIds: readonly string[], creator: Creator, audit?: AuditEntry): Promise<ScheduleResult> {
       return db.transaction(async (tx) => {
@@ -144,10 +146,12 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
         const byId = new Map(created.map((j) => [j.id, j]));
         const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
         for (const job of await readByIds(tx, jobIds.filter((id) => !byId.has(id)))) byId.set(job.id, job);
+        const batchId = randomUUID();
+        await recordBatch(tx, batchId, creator.subject, jobIds);
         if (audit) {
-          await appendAudit(tx, [{ ...audit, target: jobIds.join(',').slice(0, 1000), details: { ...audit.details, hosts: hostIds.length, newJobs: created.length } }]);
+          await appendAudit(tx, [{ ...audit, target: jobIds.join(',').slice(0, 1000), details: { ...audit.details, hosts: hostIds.length, newJobs: created.length, batchId } }]);
         }
-        return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined) };
+        return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined), batchId };
       });
     },
 

@@ -211,6 +211,24 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         FOR EACH ROW EXECUTE FUNCTION audit_records_append_only();
     `,
   },
+  {
+    version: 5,
+    name: 'scan batches: the jobs each schedule call returned',
+    sql: `
+      CREATE TABLE host_scan_batches (
+        id uuid PRIMARY KEY,
+        created_by text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- A job a call got back because its host was already queued belongs to that call's batch too.
+      CREATE TABLE host_scan_batch_jobs (
+        batch_id uuid NOT NULL REFERENCES host_scan_batches (id) ON DELETE CASCADE,
+        job_id uuid NOT NULL REFERENCES host_scan_jobs (id) ON DELETE CASCADE,
+        PRIMARY KEY (batch_id, job_id)
+      );
+      CREATE INDEX host_scan_batch_jobs_job ON host_scan_batch_jobs (job_id);
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */

@@ -2,6 +2,7 @@ import type { Sql } from './db';
 import { createHostStore } from './hosts';
 import { createJobStore, type JobStoreOptions } from './jobs';
 import { createAuditStore } from './audit';
+import { createBatchStore } from './batches';
 import { createInventoryStore } from './inventory';
 import { createQueue } from './queue';
 
@@ -20,5 +21,6 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     queue: createQueue(db, changed, { snapshotsKept: settings.snapshotsKept }),
     inventory: createInventoryStore(db),
     audit: createAuditStore(db),
+    batches: createBatchStore(db),
   };
 }
