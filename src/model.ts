@@ -151,11 +151,13 @@ const JOB_DESCRIPTIONS: Partial<Record<ActionStatus, string>> = {
   [ActionStatus.Failed]: 'Failed.',
   [ActionStatus.Cancelled]: 'Cancelled.',
   [ActionStatus.CompletedWithErrors]: 'Completed with errors.',
+  [ActionStatus.Paused]: 'Paused.',
 };
 
 /**
- * Job status from its scans: all queued → Queued; any not terminal → Running; all terminal →
- * Complete, Failed or Cancelled when they agree, CompletedWithErrors when they are mixed.
+ * Job status from its scans: all queued → Queued; some paused and none queued or running → Paused; any
+ * other not terminal → Running; all terminal → Complete, Failed or Cancelled when they agree,
+ * CompletedWithErrors when they are mixed.
  */
 export function jobState(scans: readonly Pick<HostScan, 'status'>[]): JobState {
   const status = deriveJobStatus(scans.map((s) => s.status));
@@ -165,6 +167,9 @@ export function jobState(scans: readonly Pick<HostScan, 'status'>[]): JobState {
 function deriveJobStatus(statuses: ActionStatus[]): ActionStatus {
   if (statuses.length === 0) return ActionStatus.Unknown;
   if (statuses.every((s) => s === ActionStatus.Queued)) return ActionStatus.Queued;
+  if (statuses.includes(ActionStatus.Paused) && !statuses.some((s) => s === ActionStatus.Queued || s === ActionStatus.Running)) {
+    return ActionStatus.Paused;
+  }
   if (!statuses.every(isTerminal)) return ActionStatus.Running;
   const first = statuses[0]!;
   if (statuses.every((s) => s === first)) return first;

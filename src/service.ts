@@ -6,7 +6,7 @@ import { BatchStream } from './batch-stream';
 import { JobStream, type JobEventBus } from './events';
 import type { JobCache } from './job-cache';
 import { ActionStatus, type BatchProgress, type Host, type Job } from './model';
-import type { Store } from './store';
+import type { PauseTarget, Store } from './store';
 import { hasControlCharacters, hostInputs, idList, intParam, uuidParam } from './validate';
 
 const SCAN_ROLES: readonly Role[] = ['Admin', 'App'];
@@ -206,6 +206,57 @@ export class HostScanService {
     if (result.running.length > 0) this.options.onCancelRunning?.(result.running);
     this.options.onJobsChanged?.([result.job]);
     return result.job;
+  }
+
+  /**
+   * Pause a job: its queued scans wait Paused (7) and start no new host scan until resumed; a scan that is
+   * already running finishes and records its result (a probe is short, and its result is worth keeping).
+   * Any scan role, as the vendor lets Admin and App start and stop host scans. Idempotent.
+   */
+  async pauseJob(caller: Caller, input: { id: unknown }): Promise<Job> {
+    return this.pauseOrResumeJob(caller, input, true);
+  }
+
+  /** Resume a job: its paused scans are queued again, due now. Idempotent. */
+  async resumeJob(caller: Caller, input: { id: unknown }): Promise<Job> {
+    return this.pauseOrResumeJob(caller, input, false);
+  }
+
+  /** Pause every job of a batch (see pauseJob); jobs it shares with other batches pause there too. */
+  async pauseBatch(caller: Caller, input: { id: unknown }): Promise<BatchProgress> {
+    return this.pauseOrResumeBatch(caller, input, true);
+  }
+
+  async resumeBatch(caller: Caller, input: { id: unknown }): Promise<BatchProgress> {
+    return this.pauseOrResumeBatch(caller, input, false);
+  }
+
+  private async pauseOrResumeJob(caller: Caller, input: { id: unknown }, pause: boolean): Promise<Job> {
+    requireRole(caller, SCAN_ROLES);
+    const id = uuidParam(input.id, 'hostScanJobId');
+    await this.pauseOrResume(caller, { jobId: id }, pause, () => notFound(`Unable to find host scan job ${id}.`));
+    const [job] = await this.jobsByIds([id]);
+    return visibleTo(caller, job!);
+  }
+
+  private async pauseOrResumeBatch(caller: Caller, input: { id: unknown }, pause: boolean): Promise<BatchProgress> {
+    requireRole(caller, SCAN_ROLES);
+    const id = uuidParam(input.id, 'batchId');
+    const missing = () => notFound(`Unable to find host scan batch ${id}.`);
+    await this.pauseOrResume(caller, { batchId: id }, pause, missing);
+    const progress = await this.readBatch(id);
+    if (!progress) throw missing();
+    return progress;
+  }
+
+  private async pauseOrResume(caller: Caller, target: PauseTarget, pause: boolean, missing: () => Error): Promise<void> {
+    if (!pause) this.refuseWhenDraining();
+    const action = `${target.jobId ? 'job' : 'batch'}.${pause ? 'pause' : 'resume'}`;
+    const description = pause ? `Paused by ${caller.userName}` : `Queued (resumed by ${caller.userName})`;
+    const transition = pause ? this.store.pausing.pause : this.store.pausing.resume;
+    const result = await transition(target, description, auditEntry(caller, action, target.jobId ?? target.batchId));
+    if (!result) throw missing();
+    this.options.onJobsChanged?.(result.changed);
   }
 
   async listHosts(principal: Principal, input: { first?: unknown; after?: unknown; search?: unknown }): Promise<Page<Host>> {

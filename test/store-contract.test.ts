@@ -248,6 +248,42 @@ for (const backend of backends) {
       expect(await store.jobs.cancel(randomUUID(), 'x')).toBeNull();
     });
 
+    it('pauses queued scans out of the queue and resumes them; a paused host keeps its job; running ones run on', async () => {
+      const { host, job } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      const paused = await store.pausing.pause({ jobId: job.id }, 'Paused by test');
+      expect(paused).toMatchObject({ moved: 1, running: 0 });
+      expect(paused!.changed[0]!.scans[0]).toMatchObject({ status: ActionStatus.Paused, statusDescription: 'Paused by test' });
+      expect(jobState(paused!.changed[0]!.scans).status).toBe(ActionStatus.Paused);
+      expect((await store.pausing.pause({ jobId: job.id }, 'again'))!.moved).toBe(0);
+      expect(await claimScan(scanId)).toBeUndefined();
+      expect((await store.jobs.schedule([host.id], CREATOR)).jobs![0]!.id).toBe(job.id);
+      expect((await store.pausing.resume({ jobId: job.id }, 'Queued (resumed)'))!.changed[0]!.scans[0]).toMatchObject({ status: ActionStatus.Queued });
+      expect(await claimScan(scanId)).toMatchObject({ id: scanId });
+      // Running: flagged, not stopped; handed back or lost, it waits Paused instead of queued.
+      expect(await store.pausing.pause({ jobId: job.id }, 'Paused by test')).toMatchObject({ moved: 0, running: 1 });
+      const [released] = await store.queue.release('owner-a', [scanId]);
+      expect(released!.scans[0]).toMatchObject({ status: ActionStatus.Paused });
+      await store.pausing.resume({ jobId: job.id }, 'Queued');
+      await claimScan(scanId, 'dying');
+      await store.pausing.pause({ jobId: job.id }, 'Paused by test');
+      await sqlOf(store).query(`UPDATE host_scans SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [scanId]);
+      const [reclaimed] = (await store.queue.reclaimExpired(3, 10_000)).filter((j) => j.id === job.id);
+      expect(reclaimed!.scans[0]).toMatchObject({ status: ActionStatus.Paused, statusDescription: expect.stringMatching(/resume retries it/) });
+      expect((await store.jobs.cancel(job.id, 'Cancelled by test'))!.job.scans[0]).toMatchObject({ status: ActionStatus.Cancelled });
+      expect(await store.pausing.pause({ jobId: randomUUID() }, 'x')).toBeNull();
+    });
+
+    it('pauses and resumes every job of a batch', async () => {
+      const some = await hosts(3);
+      const { jobs, batchId } = await store.jobs.schedule(some.map((h) => h.id), CREATOR);
+      expect(await store.pausing.pause({ batchId: batchId! }, 'Paused')).toMatchObject({ moved: 3 });
+      expect(await store.batches.counts(batchId!)).toMatchObject({ total: 3, paused: 3, queued: 0 });
+      expect((await store.pausing.resume({ batchId: batchId! }, 'Queued'))!.changed.map((j) => j.id).sort()).toEqual(jobs!.map((j) => j.id).sort());
+      expect(await store.batches.counts(batchId!)).toMatchObject({ total: 3, paused: 0, queued: 3 });
+      expect(await store.pausing.resume({ batchId: randomUUID() }, 'x')).toBeNull();
+    });
+
     it('reclaims expired leases with backoff, then fails the scan once attempts run out', async () => {
       const { job } = await scheduleOne();
       const scanId = job.scans[0]!.id;

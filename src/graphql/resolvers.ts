@@ -44,6 +44,28 @@ export class JobResolver {
     return jobs.map((job) => ({ ...toJobStatus(job), batchId }));
   }
 
+  @Mutation(() => HostScanJobStatus, {
+    description: 'Queued scans wait Paused and start no new host scan until resumed; a running scan finishes and records its result. Idempotent.',
+  })
+  async pauseHostScanJob(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanJobStatus> {
+    return toJobStatus(await this.service.pauseJob(ctx.principal, { id }));
+  }
+
+  @Mutation(() => HostScanJobStatus, { description: 'Paused scans are queued again. Idempotent.' })
+  async resumeHostScanJob(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanJobStatus> {
+    return toJobStatus(await this.service.resumeJob(ctx.principal, { id }));
+  }
+
+  @Mutation(() => HostScanBatch, { description: "Pause every job of the batch, as pauseHostScanJob does (jobs shared with other batches pause there too)." })
+  async pauseHostScanBatch(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanBatch> {
+    return toBatch(await this.service.pauseBatch(ctx.principal, { id }));
+  }
+
+  @Mutation(() => HostScanBatch, { description: "Resume every job of the batch." })
+  async resumeHostScanBatch(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanBatch> {
+    return toBatch(await this.service.resumeBatch(ctx.principal, { id }));
+  }
+
   @Query(() => HostScanBatch, { nullable: true, description: 'A schedule call\'s progress; null and a NOT_FOUND error for an unknown id.' })
   async hostScanBatch(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanBatch> {
     return toBatch(await this.service.getBatch(ctx.principal, { id }));

@@ -7,6 +7,7 @@ import type { JobStore } from './jobs';
 import { migrate } from './migrations';
 import type { AuditStore } from './audit';
 import type { BatchStore } from './batches';
+import type { PauseStore } from './pausing';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
@@ -22,6 +23,7 @@ export type { InventoryStore, SnapshotChange, SnapshotGroup, SnapshotRecord, Sna
 export type { InventoryUpdate } from './snapshots';
 export type { AuditQuery, AuditRecord, AuditStore } from './audit';
 export type { BatchStore } from './batches';
+export type { PauseResult, PauseStore, PauseTarget } from './pausing';
 
 /**
  * The scan model's persistence: operations by name, never SQL. One SQL dialect underneath, on PGlite
@@ -39,6 +41,7 @@ export interface Store {
   readonly inventory: InventoryStore;
   readonly audit: AuditStore;
   readonly batches: BatchStore;
+  readonly pausing: PauseStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
   /** Whether the database answers now. */

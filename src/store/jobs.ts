@@ -181,7 +181,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     },
 
     /**
-     * Queued scans become Cancelled at once; running ones are flagged for the runner to abort.
+     * Queued and paused scans become Cancelled at once; running ones are flagged for the runner to abort.
      * Returns null for an unknown job, else the job and the ids of its scans still running.
      */
     async cancel(jobId: string, reason: string, audit?: AuditEntry): Promise<{ job: Job; running: string[] } | null> {
@@ -193,7 +193,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
         const cancelled = await tx.query(
           `UPDATE host_scans SET status = ${ActionStatus.Cancelled}, status_description = $2, finished_at = now(),
              modified_at = now(), lease_owner = NULL, lease_expires_at = NULL
-           WHERE job_id = $1 AND status = ${ActionStatus.Queued} RETURNING id`,
+           WHERE job_id = $1 AND status IN (${ActionStatus.Queued}, ${ActionStatus.Paused}) RETURNING id`,
           [jobId, reason],
         );
         const running = await tx.query<{ id: string }>(

@@ -229,6 +229,17 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX host_scan_batch_jobs_job ON host_scan_batch_jobs (job_id);
     `,
   },
+  {
+    version: 6,
+    name: 'pausing host scans',
+    sql: `
+      -- A running scan that is paused finishes; should its lease be lost or handed back, it waits Paused.
+      ALTER TABLE host_scans ADD COLUMN pause_requested boolean NOT NULL DEFAULT false;
+      -- A paused scan is still its host's active scan: scheduling the host again returns the paused job.
+      DROP INDEX host_scans_one_active_per_host;
+      CREATE UNIQUE INDEX host_scans_one_active_per_host ON host_scans (host_id) WHERE status IN (0, 1, 7);
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */

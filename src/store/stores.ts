@@ -3,6 +3,7 @@ import { createHostStore } from './hosts';
 import { createJobStore, type JobStoreOptions } from './jobs';
 import { createAuditStore } from './audit';
 import { createBatchStore } from './batches';
+import { createPauseStore } from './pausing';
 import { createInventoryStore } from './inventory';
 import { createQueue } from './queue';
 
@@ -22,5 +23,6 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     inventory: createInventoryStore(db),
     audit: createAuditStore(db),
     batches: createBatchStore(db),
+    pausing: createPauseStore(db, changed),
   };
 }
