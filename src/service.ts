@@ -5,7 +5,7 @@ import { batchProgress } from './batch';
 import { BatchStream } from './batch-stream';
 import { JobStream, type JobEventBus } from './events';
 import type { JobCache } from './job-cache';
-import { ActionStatus, type BatchProgress, type Host, type Job } from './model';
+import { ActionStatus, type BatchProgress, type Host, type HostScan, type Job } from './model';
 import type { PauseTarget, Store } from './store';
 import { hasControlCharacters, hostInputs, idList, intParam, uuidParam } from './validate';
 
@@ -251,12 +251,63 @@ export class HostScanService {
 
   private async pauseOrResume(caller: Caller, target: PauseTarget, pause: boolean, missing: () => Error): Promise<void> {
     if (!pause) this.refuseWhenDraining();
-    const action = `${target.jobId ? 'job' : 'batch'}.${pause ? 'pause' : 'resume'}`;
+    const action = `${target.jobId ? 'job' : target.batchId ? 'batch' : 'scan'}.${pause ? 'pause' : 'resume'}`;
     const description = pause ? `Paused by ${caller.userName}` : `Queued (resumed by ${caller.userName})`;
     const transition = pause ? this.store.pausing.pause : this.store.pausing.resume;
-    const result = await transition(target, description, auditEntry(caller, action, target.jobId ?? target.batchId));
+    const result = await transition(target, description, auditEntry(caller, action, target.jobId ?? target.batchId ?? target.scanId ?? null));
     if (!result) throw missing();
     this.options.onJobsChanged?.(result.changed);
+  }
+
+  /**
+   * The vendor's Start of one host scan (`GET …/Host/{hostScanHostId}/Start`): a paused scan is queued
+   * again; a queued or running one is left as it is. A finished scan is not run again: schedule its host.
+   */
+  async startHostScan(caller: Caller, input: { hostScanHostId: unknown }): Promise<{ job: Job; scan: HostScan }> {
+    requireRole(caller, SCAN_ROLES);
+    const scanId = uuidParam(input.hostScanHostId, 'hostScanHostId');
+    const missing = () => notFound(`Unable to find host scan host ${scanId}.`);
+    await this.pauseOrResume(caller, { scanId }, false, missing);
+    return this.scanWithJob(caller, scanId, missing);
+  }
+
+  /**
+   * The vendor's Stop of one host scan: a queued or paused scan ends Cancelled at once (recording
+   * `hostConnected` when given), a running one is aborted. Idempotent.
+   */
+  async stopHostScan(caller: Caller, input: { hostScanHostId: unknown; hostConnected?: unknown }): Promise<{ job: Job; scan: HostScan }> {
+    requireRole(caller, SCAN_ROLES);
+    const scanId = uuidParam(input.hostScanHostId, 'hostScanHostId');
+    const hostConnected = input.hostConnected ?? null;
+    if (hostConnected !== null && typeof hostConnected !== 'boolean') throw badInput({ hostConnected: ['Expected true or false.'] });
+    const missing = () => notFound(`Unable to find host scan host ${scanId}.`);
+    const jobId = await this.store.jobs.jobIdOfScan(scanId);
+    if (!jobId) throw missing();
+    const result = await this.store.jobs.cancel(jobId, `Stopped by ${caller.userName}`, auditEntry(caller, 'scan.stop', scanId), { id: scanId, hostConnected });
+    if (!result) throw missing();
+    if (result.running.length > 0) this.options.onCancelRunning?.(result.running);
+    this.options.onJobsChanged?.([result.job]);
+    return this.scanWithJob(caller, scanId, missing);
+  }
+
+  /**
+   * The vendor's "scan a host now" by managed resource (`POST …/{managedResourceId}`): a managed resource
+   * maps here when a host has its id (hosts imported from the vendor keep their ids); else NOT_FOUND.
+   */
+  async scanManagedResource(caller: Caller, input: { managedResourceId: unknown }): Promise<Job> {
+    requireRole(caller, SCAN_ROLES);
+    const id = uuidParam(input.managedResourceId, 'managedResourceId');
+    if (!(await this.store.hosts.get(id))) throw notFound(`Unable to find resource ${id}.`);
+    const { jobs } = await this.schedule(caller, [id], () => ['managedResourceId']);
+    return jobs[0]!;
+  }
+
+  private async scanWithJob(principal: Principal, scanId: string, missing: () => Error): Promise<{ job: Job; scan: HostScan }> {
+    const jobId = await this.store.jobs.jobIdOfScan(scanId);
+    const [job] = jobId ? await this.store.jobs.getJobs([jobId]) : [];
+    const scan = job?.scans.find((s) => s.id === scanId);
+    if (!job || !scan) throw missing();
+    return { job: visibleTo(principal, job), scan };
   }
 
   async listHosts(principal: Principal, input: { first?: unknown; after?: unknown; search?: unknown }): Promise<Page<Host>> {

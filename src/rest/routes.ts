@@ -3,9 +3,9 @@ import type { Caller } from '../audit';
 import type { Principal } from '../auth';
 import type { Job } from '../model';
 import type { HostScanService } from '../service';
-import { hostIdArray, hostScanJob, hostScanJobStatus, problemDetails } from './schemas';
+import { hostIdArray, hostScanHost, hostScanJob, hostScanJobStatus, problemDetails } from './schemas';
 import { jobStatusView } from '../status-view';
-import { toJobEntity } from './wire';
+import { toHostScanHost, toJobEntity } from './wire';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -113,6 +113,47 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
       const { hostScanJobId } = request.params as { hostScanJobId: string };
       await service.cancelJob(caller(request), { id: hostScanJobId });
       return reply.code(202).send();
+    },
+  });
+
+  app.get('/Host/:hostScanHostId/Start', {
+    schema: {
+      summary: 'Start a host scan job (Auth roles: Admin,App): a paused host scan is queued again',
+      params: idParam('hostScanHostId'),
+      response: { 200: hostScanHost, ...errors },
+    },
+    handler: async (request) => {
+      const { hostScanHostId } = request.params as { hostScanHostId: string };
+      const { job, scan } = await service.startHostScan(caller(request), { hostScanHostId });
+      return toHostScanHost(job, scan);
+    },
+  });
+
+  app.get('/Host/:hostScanHostId/Stop', {
+    schema: {
+      summary: 'Terminate a host scan job (Auth roles: Admin,App)',
+      params: idParam('hostScanHostId'),
+      querystring: { type: 'object', properties: { hostConnected: { type: 'boolean', description: 'True if the host was connected to when the scan terminated' } } },
+      response: { 200: { type: 'null', description: 'Success' }, ...errors },
+    },
+    handler: async (request, reply) => {
+      const { hostScanHostId } = request.params as { hostScanHostId: string };
+      const { hostConnected } = request.query as { hostConnected?: unknown };
+      const flag = hostConnected === 'true' ? true : hostConnected === 'false' ? false : hostConnected;
+      await service.stopHostScan(caller(request), { hostScanHostId, hostConnected: flag });
+      return reply.code(200).send();
+    },
+  });
+
+  app.post('/:managedResourceId', {
+    schema: {
+      summary: 'Scan a host now (Auth roles: Admin,App): the host with the managed resource\'s id, else 404',
+      params: idParam('managedResourceId'),
+      response: { 200: hostScanJobStatus, ...errors },
+    },
+    handler: async (request) => {
+      const { managedResourceId } = request.params as { managedResourceId: string };
+      return jobStatusView(await service.scanManagedResource(caller(request), { managedResourceId }));
     },
   });
 }

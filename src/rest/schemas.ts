@@ -58,7 +58,7 @@ const jobOwnFields = {
   createdFromAddress: nullableString,
 } as const;
 
-const hostScanHost = {
+export const hostScanHost = {
   type: 'object',
   description: 'SbPAM.Models.HostScanHost',
   properties: {

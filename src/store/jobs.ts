@@ -180,11 +180,23 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
       return rows[0]?.job_id ?? null;
     },
 
+    /** The job a host scan belongs to, if the scan exists. */
+    async jobIdOfScan(scanId: string): Promise<string | null> {
+      const rows = await db.query<{ job_id: string }>('SELECT job_id FROM host_scans WHERE id = $1', [scanId]);
+      return rows[0]?.job_id ?? null;
+    },
+
     /**
      * Queued and paused scans become Cancelled at once; running ones are flagged for the runner to abort.
+     * With `scan`, only that host scan of the job, recording whether the host was reached when given.
      * Returns null for an unknown job, else the job and the ids of its scans still running.
      */
-    async cancel(jobId: string, reason: string, audit?: AuditEntry): Promise<{ job: Job; running: string[] } | null> {
+    async cancel(
+      jobId: string,
+      reason: string,
+      audit?: AuditEntry,
+      scan?: { id: string; hostConnected: boolean | null },
+    ): Promise<{ job: Job; running: string[] } | null> {
       return db.transaction(async (tx) => {
         // Lock order everywhere: scan rows, then the job row (changed).
         await tx.query('SELECT id FROM host_scans WHERE job_id = $1 ORDER BY id FOR UPDATE', [jobId]);
@@ -192,14 +204,14 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
         if (exists.length === 0) return null;
         const cancelled = await tx.query(
           `UPDATE host_scans SET status = ${ActionStatus.Cancelled}, status_description = $2, finished_at = now(),
-             modified_at = now(), lease_owner = NULL, lease_expires_at = NULL
-           WHERE job_id = $1 AND status IN (${ActionStatus.Queued}, ${ActionStatus.Paused}) RETURNING id`,
-          [jobId, reason],
+             modified_at = now(), lease_owner = NULL, lease_expires_at = NULL, host_connected = coalesce($4::boolean, host_connected)
+           WHERE job_id = $1 AND ($3::uuid IS NULL OR id = $3) AND status IN (${ActionStatus.Queued}, ${ActionStatus.Paused}) RETURNING id`,
+          [jobId, reason, scan?.id ?? null, scan?.hostConnected ?? null],
         );
         const running = await tx.query<{ id: string }>(
           `UPDATE host_scans SET cancel_requested = true, modified_at = now()
-           WHERE job_id = $1 AND status = ${ActionStatus.Running} RETURNING id`,
-          [jobId],
+           WHERE job_id = $1 AND ($2::uuid IS NULL OR id = $2) AND status = ${ActionStatus.Running} RETURNING id`,
+          [jobId, scan?.id ?? null],
         );
         const [job] = cancelled.length > 0 ? await changed(tx, [jobId]) : await readByIds(tx, [jobId]);
         if (audit) await appendAudit(tx, [{ ...audit, details: { ...audit.details, cancelledQueued: cancelled.length, abortingRunning: running.length } }]);

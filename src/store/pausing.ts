@@ -4,8 +4,11 @@ import { appendAudit } from './audit';
 import type { Queryable, Sql } from './db';
 import type { JobChanges } from './jobs';
 
-/** What to pause or resume: one job, or every job of a batch. */
-export type PauseTarget = { jobId: string; batchId?: undefined } | { batchId: string; jobId?: undefined };
+/** What to pause or resume: one job, every job of a batch, or one host scan. */
+export type PauseTarget =
+  | { jobId: string; batchId?: undefined; scanId?: undefined }
+  | { batchId: string; jobId?: undefined; scanId?: undefined }
+  | { scanId: string; jobId?: undefined; batchId?: undefined };
 
 /** What a pause or resume changed: the jobs whose state changed, and how many scans it moved or flagged. */
 export interface PauseResult {
@@ -25,7 +28,9 @@ export function createPauseStore(db: Sql, changed: JobChanges) {
   const jobIdsOf = async (tx: Queryable, target: PauseTarget): Promise<string[] | null> => {
     const rows = target.jobId
       ? await tx.query<{ id: string }>('SELECT id FROM host_scan_jobs WHERE id = $1', [target.jobId])
-      : await tx.query<{ id: string }>('SELECT job_id AS id FROM host_scan_batch_jobs WHERE batch_id = $1', [target.batchId]);
+      : target.batchId
+        ? await tx.query<{ id: string }>('SELECT job_id AS id FROM host_scan_batch_jobs WHERE batch_id = $1', [target.batchId])
+        : await tx.query<{ id: string }>('SELECT job_id AS id FROM host_scans WHERE id = $1', [target.scanId]);
     return rows.length === 0 ? null : rows.map((r) => r.id);
   };
 
@@ -38,13 +43,14 @@ export function createPauseStore(db: Sql, changed: JobChanges) {
       const [from, to] = pause ? [ActionStatus.Queued, ActionStatus.Paused] : [ActionStatus.Paused, ActionStatus.Queued];
       const moved = await tx.query<{ job_id: string }>(
         `UPDATE host_scans SET status = ${to}, status_description = $2, pause_requested = false, run_after = now(), modified_at = now()
-         WHERE job_id = ANY($1::uuid[]) AND status = ${from} RETURNING job_id`,
-        [jobIds, description],
+         WHERE job_id = ANY($1::uuid[]) AND ($3::uuid IS NULL OR id = $3) AND status = ${from} RETURNING job_id`,
+        [jobIds, description, target.scanId ?? null],
       );
       const running = await tx.query<{ id: string }>(
         `UPDATE host_scans SET pause_requested = $2
-         WHERE job_id = ANY($1::uuid[]) AND status = ${ActionStatus.Running} AND pause_requested <> $2 RETURNING id`,
-        [jobIds, pause],
+         WHERE job_id = ANY($1::uuid[]) AND ($3::uuid IS NULL OR id = $3) AND status = ${ActionStatus.Running}
+           AND pause_requested <> $2 RETURNING id`,
+        [jobIds, pause, target.scanId ?? null],
       );
       const jobs = await changed(tx, moved.map((r) => r.job_id));
       if (audit) await appendAudit(tx, [{ ...audit, details: { ...audit.details, jobs: jobIds.length, moved: moved.length, running: running.length } }]);
