@@ -1,6 +1,7 @@
 import { auditEntry, type Caller } from './audit';
 import { requireRole, type Principal, type Role } from './auth';
 import { badInput, notFound, unavailable, type FieldErrors } from './errors';
+import { parseRequests, rowErrors, type HostScanJobResponse } from './host-requests';
 import { batchProgress } from './batch';
 import { BatchStream } from './batch-stream';
 import { JobStream, type JobEventBus } from './events';
@@ -300,6 +301,43 @@ export class HostScanService {
     if (!(await this.store.hosts.get(id))) throw notFound(`Unable to find resource ${id}.`);
     const { jobs } = await this.schedule(caller, [id], () => ['managedResourceId']);
     return jobs[0]!;
+  }
+
+  /**
+   * The vendor's ValidateImportedCSV: each request with what is wrong with it, field by field; changes
+   * nothing. A value of the wrong type is BAD_INPUT for the whole call.
+   */
+  async validateRequests(principal: Principal, input: { requests: unknown }): Promise<HostScanJobResponse[]> {
+    requireRole(principal, SCAN_ROLES);
+    const requests = parseRequests(input.requests, this.options.maxHostIds);
+    const known = await this.store.requests.credentialsKnown(requests);
+    return requests.map((r, i) => ({ ...r, ...rowErrors(r, known[i]!) }));
+  }
+
+  /**
+   * The vendor's `POST /api/v1/HostScanJob`: create or update the requested hosts and scan them in one
+   * job. Admin only, unlike the vendor's Admin and App: it writes hosts (credentials, key trust), which
+   * this gateway reserves for Admin. Any request in error: BAD_INPUT keyed `$[i].field`, nothing written.
+   */
+  async createJobFromRequests(caller: Caller, input: { requests: unknown }): Promise<{ batchId: string; job: Job }> {
+    requireRole(caller, HOST_WRITE_ROLES);
+    this.refuseWhenDraining();
+    const requests = parseRequests(input.requests, this.options.maxHostIds);
+    const errors: FieldErrors = {};
+    const known = await this.store.requests.credentialsKnown(requests);
+    requests.forEach((r, i) => {
+      for (const [key, message] of Object.entries(rowErrors(r, known[i]!))) {
+        if (message) errors[`$[${i}].${key.replace(/Error$/, '')}`] = [message];
+      }
+    });
+    if (Object.keys(errors).length > 0) throw badInput(errors);
+    const creator = { subject: caller.subject, userName: caller.userName, address: caller.address ?? null };
+    const result = await this.store.requests.createJob(requests, creator, auditEntry(caller, 'jobs.create', null));
+    if (result.unknownCredentials) {
+      throw badInput(Object.fromEntries(result.unknownCredentials.map((i) => [`$[${i}].credentialName`, ['The credential no longer exists.']])));
+    }
+    this.options.onJobsChanged?.([result.job]);
+    return { batchId: result.batchId, job: result.job };
   }
 
   private async scanWithJob(principal: Principal, scanId: string, missing: () => Error): Promise<{ job: Job; scan: HostScan }> {

@@ -39,6 +39,7 @@ describe('OpenAPI', () => {
       '/api/v1/HostScanJob/ByHostIdMultiple',
       '/api/v1/HostScanJob/Host/{hostScanHostId}/Start',
       '/api/v1/HostScanJob/Host/{hostScanHostId}/Stop',
+      '/api/v1/HostScanJob/ValidateImportedCSV',
       '/api/v1/HostScanJob/{hostScanJobId}',
       '/api/v1/HostScanJob/{managedResourceId}',
       '/api/v1/audit/export',

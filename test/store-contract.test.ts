@@ -284,6 +284,24 @@ for (const backend of backends) {
       expect(await store.pausing.resume({ batchId: randomUUID() }, 'x')).toBeNull();
     });
 
+    it('keeps a job of several scans right when two workers finish its scans at once', async () => {
+      const request = (dnsHostName: string) => ({ dnsHostName, ipAddress: '127.0.0.1', os: null, credentialId: null, credentialName: null, platformName: null,
+        acceptThumbprintOnFirstDiscovery: null, sshTrustActionType: null, certificateType: null, trustedThumbprint: null, sshPort: null, source: null });
+      const made = await store.requests.createJob([request(`m-${randomUUID()}.test`), request(`m-${randomUUID()}.test`)], CREATOR);
+      const [a, b] = made.job!.scans;
+      expect(await claimScan(a!.id, 'w1')).toBeDefined();
+      expect(await claimScan(b!.id, 'w2')).toBeDefined();
+      const ended = (status: ActionStatus.Complete | ActionStatus.Failed) => ({ status, description: 'done', failureReason: ActionFailureReason.NoError, hostConnected: true });
+      await Promise.all([
+        store.queue.finish('w1', [{ scanId: a!.id, result: ended(ActionStatus.Complete) }]),
+        store.queue.finish('w2', [{ scanId: b!.id, result: ended(ActionStatus.Failed) }]),
+      ]);
+      const [job] = await store.jobs.getJobs([made.job!.id]);
+      expect(jobState(job!.scans).status).toBe(ActionStatus.CompletedWithErrors);
+      const [row] = await sqlOf(store).query<{ status: number }>('SELECT status FROM host_scan_jobs WHERE id = $1', [job!.id]);
+      expect(row!.status).toBe(ActionStatus.CompletedWithErrors);
+    });
+
     it('reclaims expired leases with backoff, then fails the scan once attempts run out', async () => {
       const { job } = await scheduleOne();
       const scanId = job.scans[0]!.id;

@@ -6,6 +6,8 @@ import { gql } from './support/graphql';
 import { call } from './support/http';
 import { adminToken, appToken, token } from './support/tokens';
 import { countJobs } from './support/sql';
+import { closedPort } from './support/listeners';
+import { waitForJob } from './support/jobs';
 
 // The vendor's remaining HostScanJob routes, shapes as their reference pages give them.
 
@@ -78,5 +80,103 @@ describe('GET /api/v1/HostScanJob/Host/{hostScanHostId}/Start and /Stop', () => 
     expect((await rest(`/Host/${scanId}/Stop?hostConnected=perhaps`)).status).toBe(400);
     expect((await rest(`/Host/${scanId}/Stop`, { token: token({ roles: ['Auditor'] }) })).status).toBe(403);
     expect((await scanState(jobId)).status).toBe('Queued');
+  });
+});
+
+describe('POST /api/v1/HostScanJob/ValidateImportedCSV', () => {
+  const ERRORS = ['credentialNameError', 'dnsHostNameError', 'ipAddressError', 'platformNameError'];
+
+  it('answers each request with its per-field errors and changes nothing', async () => {
+    const [hostsBefore, jobsBefore] = [(await t.gateway.store.hosts.list({ limit: 100_000 })).length, await countJobs(t.gateway.store)];
+    const res = await rest('/ValidateImportedCSV', {
+      body: [
+        { dnsHostName: 'good.test.local', ipAddress: '127.0.0.1', os: 'Linux', platformName: 'Linux', sshPort: 22 },
+        { dnsHostName: 'bad ip.test', ipAddress: '300.1.2.3' },
+        { os: 'Windows' },
+        { ipAddress: '127.0.0.2', credentialName: 'no-such-credential', platformName: 'Amiga' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.json[0]).sort()).toEqual([
+      'acceptThumbprintOnFirstDiscovery', 'certificateType', 'credentialId', 'credentialName', 'dnsHostName', 'ipAddress', 'os', 'platformName',
+      'source', 'sshPort', 'sshTrustActionType', 'trustedThumbprint', ...ERRORS,
+    ].sort());
+    const errorsOf = (row: any) => Object.fromEntries(ERRORS.filter((k) => row[k] !== null).map((k) => [k, row[k]]));
+    expect(res.json.map(errorsOf)).toEqual([
+      {},
+      { dnsHostNameError: "'bad ip.test' is not a DNS host name.", ipAddressError: "'300.1.2.3' is not an IP address." },
+      { dnsHostNameError: 'A DNS host name or an IP address is required.' },
+      { credentialNameError: "No credential has the name 'no-such-credential'.", platformNameError: "Unknown platform 'Amiga'; expected Linux or Windows." },
+    ]);
+    expect(res.json[0]).toMatchObject({ dnsHostName: 'good.test.local', sshPort: 22, credentialId: null });
+    expect((await t.gateway.store.hosts.list({ limit: 100_000 })).length).toBe(hostsBefore);
+    expect(await countJobs(t.gateway.store)).toBe(jobsBefore);
+  });
+
+  it('refuses values of the wrong type for the whole call, naming each', async () => {
+    const res = await rest('/ValidateImportedCSV', { body: [{ ipAddress: '127.0.0.1', sshPort: 'twenty-two' }, 7] });
+    expect(res.status).toBe(400);
+    expect(Object.keys(res.json.errors).sort()).toEqual(['$[0].sshPort', '$[1]']);
+  });
+});
+
+describe('POST /api/v1/HostScanJob', () => {
+  it('creates or updates the hosts by name and scans them in one job, answering its HostScanJobStatus', async () => {
+    const existing = (await t.gateway.service.upsertHosts(ADMIN, { hosts: [{ name: `known-${randomUUID()}.test.local`, ipAddress: '127.0.0.3' }] }))[0]!;
+    const fresh = `new-${randomUUID()}.test.local`;
+    const res = await rest('', {
+      token: adminToken(),
+      body: [
+        { dnsHostName: fresh, ipAddress: '127.0.0.4', os: 'Linux', sshPort: 2222, sshTrustActionType: 1, acceptThumbprintOnFirstDiscovery: false },
+        { dnsHostName: existing.name.toUpperCase(), os: 'Windows', sshPort: 2200 },
+      ],
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.headers.get('x-hostscan-batch-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Object.keys(res.json).sort()).toEqual(['hostScanHostStatus', 'id', 'status', 'statusDescription']);
+    expect(res.json.status).toBe(0);
+    expect(res.json.hostScanHostStatus.map((s: any) => s.name.toLowerCase())).toEqual([fresh, existing.name.toLowerCase()]);
+    const updated = await t.gateway.service.getHost(ADMIN, { id: existing.id });
+    expect(updated).toMatchObject({ ipAddress: '127.0.0.3', sshPort: 2200, os: 'Windows' });
+    const created = await t.gateway.service.getHost(ADMIN, { id: res.json.hostScanHostStatus[0].hostId });
+    expect(created).toMatchObject({ name: fresh, ipAddress: '127.0.0.4', sshPort: 2222, os: 'Linux' });
+    const batch = await gql(t.url, adminToken(), 'query($id: ID!) { hostScanBatch(id: $id) { total queued } }', { id: res.headers.get('x-hostscan-batch-id') });
+    expect(batch.body.data.hostScanBatch).toEqual({ total: 2, queued: 2 });
+
+    // The same hosts again, both still queued: the job that has them.
+    const again = await rest('', { token: adminToken(), body: [{ dnsHostName: fresh }] });
+    expect(again.json.id).toBe(res.json.id);
+  });
+
+  it('writes nothing while any request is in error, and is for Admin only', async () => {
+    const name = `nope-${randomUUID()}.test.local`;
+    const jobsBefore = await countJobs(t.gateway.store);
+    const bad = await rest('', { token: adminToken(), body: [{ dnsHostName: name }, { ipAddress: '999.0.0.1' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.json.errors).toEqual({ '$[1].ipAddress': ["'999.0.0.1' is not an IP address."] });
+    const app = await rest('', { body: [{ dnsHostName: name }] });
+    expect(app.status).toBe(403);
+    expect(await countJobs(t.gateway.store)).toBe(jobsBefore);
+    expect((await t.gateway.service.listHosts(ADMIN, { search: name })).items).toEqual([]);
+  });
+});
+
+describe('a job of several hosts, run by the runner', () => {
+  it('runs every host scan of a POST /api/v1/HostScanJob job to the end, its status agreeing with its scans', { timeout: 60_000 }, async () => {
+    const gw = await startTestGateway();
+    try {
+      const closed = await closedPort();
+      const body = [1, 2, 3].map(() => ({ dnsHostName: `run-${randomUUID()}.test.local`, ipAddress: '127.0.0.1', sshPort: closed }));
+      const res = await call(`${gw.url}/api/v1/HostScanJob`, { token: adminToken(), body });
+      expect(res.status).toBe(200);
+      const entity = await waitForJob(gw.url, res.json.id, adminToken());
+      expect(entity.hostScanJobHostJoin).toHaveLength(3);
+      const listed = (await call(`${gw.url}/api/v1/HostScanJob`, { token: adminToken() })).json.find((j: any) => j.id === res.json.id);
+      const statuses = listed.hostScanHostStatus.map((s: any) => s.status);
+      expect(statuses.every((s: number) => s === 2 || s === 3)).toBe(true);
+      expect(listed.status).toBe(new Set(statuses).size === 1 ? statuses[0] : 5);
+    } finally {
+      await gw.stop();
+    }
   });
 });

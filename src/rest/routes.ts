@@ -3,7 +3,7 @@ import type { Caller } from '../audit';
 import type { Principal } from '../auth';
 import type { Job } from '../model';
 import type { HostScanService } from '../service';
-import { hostIdArray, hostScanHost, hostScanJob, hostScanJobStatus, problemDetails } from './schemas';
+import { hostIdArray, hostScanHost, hostScanJob, hostScanJobRequests, hostScanJobResponses, hostScanJobStatus, problemDetails } from './schemas';
 import { jobStatusView } from '../status-view';
 import { toHostScanHost, toJobEntity } from './wire';
 
@@ -51,6 +51,28 @@ export async function hostScanJobRoutes(app: FastifyInstance, { service }: { ser
       void reply.header(BATCH_HEADER, batchId);
       return jobs.map(jobStatusView);
     },
+  });
+
+  app.post('/', {
+    schema: {
+      summary: 'Create a host scan job (Auth roles: Admin; the vendor also lets App): hosts created or updated by name, then scanned in one job',
+      body: hostScanJobRequests,
+      response: { 200: { ...hostScanJobStatus, description: `Success; the call's batch id is in the ${BATCH_HEADER} header.` }, ...errors },
+    },
+    handler: async (request, reply) => {
+      const { batchId, job } = await service.createJobFromRequests(caller(request), { requests: request.body });
+      void reply.header(BATCH_HEADER, batchId);
+      return jobStatusView(job);
+    },
+  });
+
+  app.post('/ValidateImportedCSV', {
+    schema: {
+      summary: 'Validate host scan requests to generate host scan jobs (Auth roles: Admin,App): per-field errors; changes nothing',
+      body: hostScanJobRequests,
+      response: { 200: hostScanJobResponses, ...errors },
+    },
+    handler: async (request) => service.validateRequests(principal(request), { requests: request.body }),
   });
 
   app.get('/', {

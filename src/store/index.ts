@@ -8,6 +8,7 @@ import { migrate } from './migrations';
 import type { AuditStore } from './audit';
 import type { BatchStore } from './batches';
 import type { PauseStore } from './pausing';
+import type { RequestStore } from './host-requests';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
@@ -42,6 +43,7 @@ export interface Store {
   readonly audit: AuditStore;
   readonly batches: BatchStore;
   readonly pausing: PauseStore;
+  readonly requests: RequestStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
   /** Whether the database answers now. */

@@ -31,12 +31,15 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
    * Read the jobs as they are now, store each one's status (derived from its scans) and bump its
    * revision; on PostgreSQL, also announce the change in the same transaction: NOTIFY is delivered at
    * commit, so no committed change goes unannounced. Callers hold the changed scan rows locked (lock order
-   * everywhere: scan rows, then job rows), and jobs made by this gateway have one scan each, so the status
-   * read here cannot be overtaken by a concurrent change.
+   * everywhere: scan rows, then job rows, each in id order), so the status read here cannot be overtaken
+   * by a concurrent change.
    */
   const changed = async (q: Queryable, jobIds: readonly string[]): Promise<Job[]> => {
-    const ids = [...new Set(jobIds)];
+    const ids = [...new Set(jobIds)].sort();
     if (ids.length === 0) return [];
+    // A job of several scans (POST /api/v1/HostScanJob) can change in two transactions at once: the job
+    // rows are locked before its scans are read, so the later one reads what the earlier one committed.
+    await q.query('SELECT id FROM host_scan_jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
     const jobs = await readByIds(q, ids);
     const bumped = await q.query<{ id: string; revision: number; modified_at: Date }>(
       `UPDATE host_scan_jobs j SET status = v.status, revision = j.revision + 1, modified_at = now()

@@ -4,6 +4,7 @@ import { createJobStore, type JobStoreOptions } from './jobs';
 import { createAuditStore } from './audit';
 import { createBatchStore } from './batches';
 import { createPauseStore } from './pausing';
+import { createRequestStore } from './host-requests';
 import { createInventoryStore } from './inventory';
 import { createQueue } from './queue';
 
@@ -24,5 +25,6 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     audit: createAuditStore(db),
     batches: createBatchStore(db),
     pausing: createPauseStore(db, changed),
+    requests: createRequestStore(db, changed),
   };
 }
