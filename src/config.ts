@@ -64,6 +64,10 @@ export interface Config {
   readonly auditRetentionDays: number;
   /** Shortest gap between two progress messages of one batch subscription. */
   readonly batchProgressIntervalMs: number;
+  /** How often each instance looks for due schedule slots. */
+  readonly scheduleTickMs: number;
+  /** Whether the newest slot a schedule missed while no gateway ran fires once at start. */
+  readonly scheduleCatchUp: boolean;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -148,6 +152,8 @@ export function loadConfig(env: Env): Config {
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
     batchProgressIntervalMs: int(env, 'BATCH_PROGRESS_INTERVAL_MS', 250, 50, 60_000),
+    scheduleTickMs: int(env, 'SCHEDULE_TICK_MS', 5_000, 100, 600_000),
+    scheduleCatchUp: flag(env, 'SCHEDULE_CATCH_UP', true),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });
@@ -237,4 +243,11 @@ function tls(env: Env): { cert: string; key: string } | null {
     return pem;
   };
   return { cert: read('TLS_CERT_FILE', certFile, /-----BEGIN CERTIFICATE-----/), key: read('TLS_KEY_FILE', keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/) };
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new ConfigError(name, `must be true or false (got '${value}').`);
 }

@@ -27,6 +27,8 @@ import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
+import { ScheduleService } from './schedule-service';
+import { createTicker, type Ticker } from './schedules/ticker';
 import { openStore, type Store } from './store';
 
 export interface Gateway {
@@ -39,6 +41,8 @@ export interface Gateway {
   readonly events: JobEventBus;
   readonly runner: Runner;
   readonly sockets: GraphQLSockets;
+  /** Fires due schedule slots; tests call `tick(now)` with their own clock. */
+  readonly schedules: Ticker;
   /** Ready-to-use tokens when the gateway made an ephemeral key (development without a configured key). */
   readonly devTokens: { admin: string; app: string } | null;
   /**
@@ -54,6 +58,10 @@ export interface GatewayDeps {
   runner?: boolean;
   /** The network scanner by default. */
   scanner?: Scanner;
+  /** The clock schedules read; the system's by default. */
+  now?: () => Date;
+  /** Whether schedules fire on their own; tests turn it off and call `schedules.tick(now)`. @default true */
+  scheduleTicker?: boolean;
 }
 
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -78,7 +86,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   try {
     const core = await openCore(config, deps, { logger, metrics, lifecycle, shutdown });
     const edges = await mountEdges(config, core, { logger, metrics, lifecycle, verifier, devToken: devTokens?.admin ?? null, shutdown });
-    const { store, service, inventory, events, runner } = core;
+    const { store, service, inventory, events, runner, ticker } = core;
     const { url, port, sockets } = edges;
     logger.info({ port, url, store: store.kind, tls: !!config.tls, algorithms: verifier.algorithms, version: VERSION }, 'gateway listening');
 
@@ -89,7 +97,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       logger.info({ inFlight: runner.inFlight }, 'stopping: readiness 503, new schedules refused');
       await lifecycle.stopAll((name) => logger.info({ ms: Date.now() - begun }, `stopping: ${name} done`));
     };
-    return { url, port, store, service, inventory, events, runner, sockets, devTokens, stop: () => (stopping ??= stop()) };
+    return { url, port, store, service, inventory, events, runner, sockets, schedules: ticker, devTokens, stop: () => (stopping ??= stop()) };
   } catch (err) {
     await lifecycle.stopAll();
     throw err;
@@ -147,8 +155,21 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   });
   const inventory = new InventoryService({ store, events: inventoryEvents });
   const audit = new AuditService({ store });
+  const now = deps.now ?? (() => new Date());
+  const schedules = new ScheduleService({ store, maxHostIds: config.maxHostIds, now });
+  const ticker = createTicker({
+    store,
+    logger,
+    now,
+    tickMs: config.scheduleTickMs,
+    catchUp: config.scheduleCatchUp,
+    onJobs: (jobs) => {
+      events.publish(jobs);
+      runner.wake();
+    },
+  });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
+  return { store, events, runner, service, inventory, audit, schedules, ticker, pacer, runScans: deps.runner ?? true, tickSchedules: deps.scheduleTicker ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -159,7 +180,7 @@ async function mountEdges(
   core: Core,
   { logger, metrics, lifecycle, verifier, devToken, shutdown }: Wiring & { verifier: TokenVerifier; devToken: string | null },
 ) {
-  const { store, runner, service, audit, runScans } = core;
+  const { store, runner, service, audit, schedules, ticker, runScans } = core;
   const http = await createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -176,7 +197,7 @@ async function mountEdges(
       (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
       ((await store.healthy()) ? null : 'The database is unreachable.'),
   });
-  const schema = await buildGatewaySchema({ scans: service, audit });
+  const schema = await buildGatewaySchema({ scans: service, audit, schedules });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
   const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http') });
@@ -184,6 +205,8 @@ async function mountEdges(
   await http.listen({ port: config.port, host: config.host });
   lifecycle.add('http closed', () => closeHttp(http));
   if (runScans) runner.start();
+  if (core.tickSchedules) ticker.start();
+  lifecycle.add('schedules stopped', () => ticker.stop());
   // Scans in flight may finish within SHUTDOWN_DRAIN_MS on a graceful stop; a failed start drains nothing.
   lifecycle.add('scans drained or handed back', () => runner.stop(shutdown.reason ? config.shutdownDrainMs : 0));
   const sockets = attachGraphQLSockets({

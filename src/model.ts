@@ -135,6 +135,8 @@ export interface Job {
   nodeId: string;
   createdAt: Date;
   modifiedAt: Date;
+  /** The recurring schedule whose firing made the job; null (or absent) for a job someone asked for. */
+  scheduleId?: string | null;
   scans: HostScan[];
 }
 

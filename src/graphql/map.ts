@@ -28,6 +28,7 @@ export const toJob = (job: Job): HostScanJob => ({
   nodeId: job.nodeId,
   createdDateTimeUtc: job.createdAt,
   modifiedDateTimeUtc: job.modifiedAt,
+  scheduleId: job.scheduleId ?? null,
 });
 
 export const toHost = (h: HostModel): Host => ({

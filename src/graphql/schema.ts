@@ -2,13 +2,16 @@ import { printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import type { AuditService } from '../audit-service';
 import type { HostScanService } from '../service';
+import type { ScheduleService } from '../schedule-service';
 import { AuditResolver } from './audit';
 import { HostResolver, JobResolver } from './resolvers';
+import { ScheduleResolver } from './schedules';
 
 /** The services resolvers call. */
 export interface GraphQLServices {
   scans: HostScanService;
   audit: AuditService;
+  schedules: ScheduleService;
 }
 
 /**
@@ -20,9 +23,10 @@ export async function buildGatewaySchema(services?: GraphQLServices): Promise<Gr
     [JobResolver, new JobResolver(services?.scans as HostScanService)],
     [HostResolver, new HostResolver(services?.scans as HostScanService)],
     [AuditResolver, new AuditResolver(services?.audit as AuditService)],
+    [ScheduleResolver, new ScheduleResolver(services?.schedules as ScheduleService)],
   ]);
   return buildSchema({
-    resolvers: [JobResolver, HostResolver, AuditResolver],
+    resolvers: [JobResolver, HostResolver, AuditResolver, ScheduleResolver],
     container: { get: (cls) => instances.get(cls) },
     // type-graphql insists on a PubSub even though our one subscription streams from the service
     // (with its own bounded, coalescing buffers); nothing ever calls this one.

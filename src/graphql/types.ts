@@ -57,6 +57,7 @@ export class HostScanJob extends HostScanJobStatus {
   @Field(() => GraphQLUUID, { description: 'Identifies the database the job lives in.' }) nodeId!: string;
   @Field(() => GraphQLDateTime) createdDateTimeUtc!: Date;
   @Field(() => GraphQLDateTime) modifiedDateTimeUtc!: Date;
+  @Field(() => GraphQLUUID, { nullable: true, description: 'The recurring schedule whose firing made the job.' }) scheduleId!: string | null;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'A machine in the inventory, with what its last scan found.' })

@@ -9,6 +9,7 @@ import type { AuditStore } from './audit';
 import type { BatchStore } from './batches';
 import type { PauseStore } from './pausing';
 import type { RequestStore } from './host-requests';
+import type { ScheduleStore } from './schedules';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
@@ -44,6 +45,7 @@ export interface Store {
   readonly batches: BatchStore;
   readonly pausing: PauseStore;
   readonly requests: RequestStore;
+  readonly schedules: ScheduleStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
   /** Whether the database answers now. */

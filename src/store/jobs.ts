@@ -87,76 +87,79 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     return rows.map((r) => r.id);
   };
 
+  /**
+   * One job per host id (ids distinct, in request order) in one transaction. A host with a queued or
+   * running scan gets that job back. Unknown hosts: nothing is written and `missing` lists them. The
+   * jobs returned form a new batch (new and existing ones alike). The audit entry is written in the
+   * same transaction, its target the jobs and its details which were new and the batch.
+   */
+  const scheduleIn = async (tx: Queryable, hostIds: readonly string[], creator: Creator, audit?: AuditEntry, scheduleId: string | null = null): Promise<ScheduleResult> => {
+    // One read for both questions: which hosts exist (FOR SHARE keeps them from being removed before
+    // our scans reference them), and which already have a queued or running job.
+    const found = await tx.query<{ id: string; job_id: string | null }>(
+      `SELECT h.id, s.job_id FROM hosts h
+       LEFT JOIN host_scans s ON s.host_id = h.id AND s.${ACTIVE_SCAN}
+       WHERE h.id = ANY($1::uuid[]) FOR SHARE OF h`,
+      [hostIds],
+    );
+    const known = new Set(found.map((r) => r.id));
+    const missing = hostIds.filter((id) => !known.has(id));
+    if (missing.length > 0) return { missing };
+
+    const jobOf = new Map(found.filter((r) => r.job_id).map((r) => [r.id, r.job_id!]));
+    const fresh = hostIds.filter((id) => !jobOf.has(id));
+    let created: Job[] = [];
+    if (fresh.length > 0) {
+      const jobIds = fresh.map(() => randomUUID());
+      // Jobs and their scans in one statement (the foreign key is checked at its end, when both exist),
+      // which also returns them as a read would: no second round trip for what was just written.
+      const rows = await tx.query<JobScanRow>(
+        `WITH j AS (
+           INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address, schedule_id)
+           SELECT id, $4, $5, $6, $7::uuid FROM unnest($2::uuid[]) AS id
+           RETURNING *),
+         s AS (
+           INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
+             ssh_port, win_rm_port)
+           SELECT v.id, v.job_id, h.id, 0, h.name, h.dns_host_name, h.ip_address, h.os, h.version,
+             h.ssh_port, h.win_rm_port
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id)
+           JOIN hosts h ON h.id = v.host_id
+           ON CONFLICT (host_id) WHERE ${ACTIVE_SCAN} DO NOTHING
+           RETURNING *)
+         SELECT ${JOB_COLUMNS} FROM j JOIN s ON s.job_id = j.id`,
+        [fresh.map(() => randomUUID()), jobIds, fresh, creator.subject, creator.userName, creator.address, scheduleId],
+      );
+      created = toJobs(rows, nodeId);
+      for (const r of rows) jobOf.set(r.host_id!, r.job_id);
+      if (created.length < fresh.length) {
+        // A concurrent call scheduled some of these hosts first: drop our empty jobs, use theirs.
+        const used = new Set(created.map((j) => j.id));
+        await tx.query('DELETE FROM host_scan_jobs WHERE id = ANY($1::uuid[])', [jobIds.filter((id) => !used.has(id))]);
+        for (const [hostId, jobId] of await activeJobs(tx, fresh.filter((id) => !jobOf.has(id)))) {
+          jobOf.set(hostId, jobId);
+        }
+      }
+      await announce(tx, created.map((j) => j.id));
+    }
+    const byId = new Map(created.map((j) => [j.id, j]));
+    const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
+    for (const job of await readByIds(tx, jobIds.filter((id) => !byId.has(id)))) byId.set(job.id, job);
+    const batchId = randomUUID();
+    await recordBatch(tx, batchId, creator.subject, jobIds);
+    if (audit) {
+      await appendAudit(tx, [{ ...audit, target: jobIds.join(',').slice(0, 1000), details: { ...audit.details, hosts: hostIds.length, newJobs: created.length, batchId } }]);
+    }
+    return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined), batchId };
+  };
+
   return {
     changed,
+    scheduleIn,
 
-    /**
-     * One job per host id (ids distinct, in request order) in one transaction. A host with a queued or
-     * running scan gets that job back. Unknown hosts: nothing is written and `missing` lists them. The
-     * jobs returned form a new batch (new and existing ones alike). The audit entry is written in the
-     * same transaction, its target the jobs and its details which were new and the batch.
-     */
-    async schedule(hostIds: readonly string[], creator: Creator, audit?: AuditEntry): Promise<ScheduleResult> {
-      return db.transaction(async (tx) => {
-        // One read for both questions: which hosts exist (FOR SHARE keeps them from being removed before
-        // our scans reference them), and which already have a queued or running job.
-        const found = await tx.query<{ id: string; job_id: string | null }>(
-          `SELECT h.id, s.job_id FROM hosts h
-           LEFT JOIN host_scans s ON s.host_id = h.id AND s.${ACTIVE_SCAN}
-           WHERE h.id = ANY($1::uuid[]) FOR SHARE OF h`,
-          [hostIds],
-        );
-        const known = new Set(found.map((r) => r.id));
-        const missing = hostIds.filter((id) => !known.has(id));
-        if (missing.length > 0) return { missing };
-
-        const jobOf = new Map(found.filter((r) => r.job_id).map((r) => [r.id, r.job_id!]));
-        const fresh = hostIds.filter((id) => !jobOf.has(id));
-        let created: Job[] = [];
-        if (fresh.length > 0) {
-          const jobIds = fresh.map(() => randomUUID());
-          // Jobs and their scans in one statement (the foreign key is checked at its end, when both exist),
-          // which also returns them as a read would: no second round trip for what was just written.
-          const rows = await tx.query<JobScanRow>(
-            `WITH j AS (
-               INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address)
-               SELECT id, $4, $5, $6 FROM unnest($2::uuid[]) AS id
-               RETURNING *),
-             s AS (
-               INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
-                 ssh_port, win_rm_port)
-               SELECT v.id, v.job_id, h.id, 0, h.name, h.dns_host_name, h.ip_address, h.os, h.version,
-                 h.ssh_port, h.win_rm_port
-               FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id)
-               JOIN hosts h ON h.id = v.host_id
-               ON CONFLICT (host_id) WHERE ${ACTIVE_SCAN} DO NOTHING
-               RETURNING *)
-             SELECT ${JOB_COLUMNS} FROM j JOIN s ON s.job_id = j.id`,
-            [fresh.map(() => randomUUID()), jobIds, fresh, creator.subject, creator.userName, creator.address],
-          );
-          created = toJobs(rows, nodeId);
-          for (const r of rows) jobOf.set(r.host_id!, r.job_id);
-          if (created.length < fresh.length) {
-            // A concurrent call scheduled some of these hosts first: drop our empty jobs, use theirs.
-            const used = new Set(created.map((j) => j.id));
-            await tx.query('DELETE FROM host_scan_jobs WHERE id = ANY($1::uuid[])', [jobIds.filter((id) => !used.has(id))]);
-            for (const [hostId, jobId] of await activeJobs(tx, fresh.filter((id) => !jobOf.has(id)))) {
-              jobOf.set(hostId, jobId);
-            }
-          }
-          await announce(tx, created.map((j) => j.id));
-        }
-        const byId = new Map(created.map((j) => [j.id, j]));
-        const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
-        for (const job of await readByIds(tx, jobIds.filter((id) => !byId.has(id)))) byId.set(job.id, job);
-        const batchId = randomUUID();
-        await recordBatch(tx, batchId, creator.subject, jobIds);
-        if (audit) {
-          await appendAudit(tx, [{ ...audit, target: jobIds.join(',').slice(0, 1000), details: { ...audit.details, hosts: hostIds.length, newJobs: created.length, batchId } }]);
-        }
-        return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined), batchId };
-      });
-    },
+    /** One job per host id, in a transaction of its own (see scheduleIn). */
+    schedule: (hostIds: readonly string[], creator: Creator, audit?: AuditEntry): Promise<ScheduleResult> =>
+      db.transaction((tx) => scheduleIn(tx, hostIds, creator, audit)),
 
     getJobs: (ids: readonly string[]) => readByIds(db, ids),
 
@@ -225,7 +228,9 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
 }
 
 /** What the store offers callers; `changed` is the queue's, inside its transactions (see createStores). */
-export type JobStore = Omit<ReturnType<typeof createJobStore>, 'changed'>;
+export type JobStore = Omit<ReturnType<typeof createJobStore>, 'changed' | 'scheduleIn'>;
+/** Schedules jobs inside the caller's transaction (a schedule's firing). */
+export type ScheduleIn = ReturnType<typeof createJobStore>['scheduleIn'];
 /** Reads the jobs a transition changed and bumps their status and revision, inside the caller's transaction. */
 export type JobChanges = ReturnType<typeof createJobStore>['changed'];
 

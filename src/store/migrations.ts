@@ -240,6 +240,40 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE UNIQUE INDEX host_scans_one_active_per_host ON host_scans (host_id) WHERE status IN (0, 1, 7);
     `,
   },
+  {
+    version: 7,
+    name: 'recurring scan schedules and their firings',
+    sql: `
+      CREATE TABLE scan_schedules (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        cron text NOT NULL,
+        time_zone text NOT NULL,
+        -- Which hosts: these ids, or names matching a pattern, or all hosts (exactly one is set).
+        host_ids uuid[],
+        name_pattern text,
+        all_hosts boolean NOT NULL DEFAULT false,
+        enabled boolean NOT NULL DEFAULT true,
+        -- Slots at or before this never fire (set at creation and when re-enabled).
+        fire_after timestamptz NOT NULL DEFAULT now(),
+        created_by text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        modified_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE UNIQUE INDEX scan_schedules_name_key ON scan_schedules (lower(name));
+      -- One row per slot that fired: the primary key is the claim, written with the slot's jobs.
+      CREATE TABLE scan_schedule_firings (
+        schedule_id uuid NOT NULL REFERENCES scan_schedules (id) ON DELETE CASCADE,
+        slot timestamptz NOT NULL,
+        batch_id uuid,
+        fired_by text NOT NULL,
+        fired_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (schedule_id, slot)
+      );
+      ALTER TABLE host_scan_jobs ADD COLUMN schedule_id uuid;
+      CREATE INDEX host_scan_jobs_schedule ON host_scan_jobs (schedule_id) WHERE schedule_id IS NOT NULL;
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */

@@ -5,6 +5,7 @@ import { createAuditStore } from './audit';
 import { createBatchStore } from './batches';
 import { createPauseStore } from './pausing';
 import { createRequestStore } from './host-requests';
+import { createScheduleStore } from './schedules';
 import { createInventoryStore } from './inventory';
 import { createQueue } from './queue';
 
@@ -16,7 +17,7 @@ export interface StoreSettings extends JobStoreOptions {
 /** The store's parts over one database (on the embedded store's thread, or beside a `pg` pool). */
 export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
   // The queue's transitions bump jobs inside their own transactions; callers only see the job store's API.
-  const { changed, ...jobs } = createJobStore(db, nodeId, settings);
+  const { changed, scheduleIn, ...jobs } = createJobStore(db, nodeId, settings);
   return {
     hosts: createHostStore(db),
     jobs,
@@ -26,5 +27,6 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     batches: createBatchStore(db),
     pausing: createPauseStore(db, changed),
     requests: createRequestStore(db, changed),
+    schedules: createScheduleStore(db, scheduleIn),
   };
 }
