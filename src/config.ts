@@ -68,6 +68,8 @@ export interface Config {
   readonly scheduleTickMs: number;
   /** Whether the newest slot a schedule missed while no gateway ran fires once at start. */
   readonly scheduleCatchUp: boolean;
+  /** Finished jobs that last changed longer ago than this many days are removed; 0 keeps them all. */
+  readonly jobRetentionDays: number;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -154,6 +156,7 @@ export function loadConfig(env: Env): Config {
     batchProgressIntervalMs: int(env, 'BATCH_PROGRESS_INTERVAL_MS', 250, 50, 60_000),
     scheduleTickMs: int(env, 'SCHEDULE_TICK_MS', 5_000, 100, 600_000),
     scheduleCatchUp: flag(env, 'SCHEDULE_CATCH_UP', true),
+    jobRetentionDays: int(env, 'JOB_RETENTION_DAYS', 0, 0, 36_500),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });

@@ -22,6 +22,7 @@ import { createRunner, type Runner } from './runner';
 import type { Scanner } from './scanner';
 import { createPacer } from './pacer';
 import { AuditService } from './audit-service';
+import { keepFor } from './retention';
 import { InventoryEvents } from './inventory-events';
 import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
@@ -168,7 +169,12 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
       runner.wake();
     },
   });
-  lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
+  lifecycle.add('audit retention stopped', keepFor({ what: 'audit records', days: config.auditRetentionDays, batch: 1000, prune: (before, n) => store.audit.prune(before, n), logger }));
+  if (config.jobRetentionDays > 0) {
+    // Removed jobs may still be in the cache, which would answer for them until evicted.
+    const prune = (before: Date, n: number) => store.retention.pruneJobs(before, n);
+    lifecycle.add('job retention stopped', keepFor({ what: 'finished jobs', days: config.jobRetentionDays, prune, logger, onRemoved: () => cache.clear() }));
+  }
   return { store, events, runner, service, inventory, audit, schedules, ticker, pacer, runScans: deps.runner ?? true, tickSchedules: deps.scheduleTicker ?? true };
 }
 
@@ -234,32 +240,6 @@ async function mountEdges(
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return { url, port, sockets };
-}
-
-/**
- * Remove audit records older than the retention, hourly and soon after start, in small batches so a
- * long backlog never holds the store. Returns the function that stops it.
- */
-function keepAuditFor(store: Store, days: number, logger: Logger): () => void {
-  let running: Promise<void> | null = null;
-  const prune = () => {
-    running ??= (async () => {
-      const before = new Date(Date.now() - days * 86_400_000);
-      let removed = 0;
-      for (let n = 1000; n === 1000; removed += n) n = await store.audit.prune(before, 1000);
-      if (removed > 0) logger.info({ removed, before }, 'audit records past the retention removed');
-    })()
-      .catch((err: unknown) => logger.warn({ err }, 'could not remove audit records past the retention'))
-      .finally(() => (running = null));
-  };
-  const first = setTimeout(prune, 60_000);
-  const hourly = setInterval(prune, 3_600_000);
-  first.unref();
-  hourly.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(hourly);
-  };
 }
 
 /**

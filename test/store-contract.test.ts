@@ -6,6 +6,7 @@ import { ServiceStartType, UserPrivilege, type InventorySnapshot } from '../src/
 import { ActionFailureReason, ActionStatus, jobState, type Creator } from '../src/model';
 import { JOB_CHANNEL, openStore, type Store } from '../src/store';
 import { MIGRATIONS, migrate } from '../src/store/migrations';
+import { pruneAll } from '../src/retention';
 import { freshDataDir } from './support/gateway';
 import { createDatabase, postgresAdminUrl } from './support/postgres';
 import { sqlOf } from './support/sql';
@@ -300,6 +301,27 @@ for (const backend of backends) {
       expect(jobState(job!.scans).status).toBe(ActionStatus.CompletedWithErrors);
       const [row] = await sqlOf(store).query<{ status: number }>('SELECT status FROM host_scan_jobs WHERE id = $1', [job!.id]);
       expect(row!.status).toBe(ActionStatus.CompletedWithErrors);
+    });
+
+    it('prunes finished jobs past the retention in small batches, keeping running and recent ones', async () => {
+      const old = await Promise.all([1, 2, 3].map(() => scheduleOne()));
+      const active = await scheduleOne();
+      const recent = await scheduleOne();
+      for (const { job } of [...old, recent]) await store.jobs.cancel(job.id, 'done');
+      const ids = [...old, active].map((o) => o.job.id);
+      await sqlOf(store).query(`UPDATE host_scan_jobs SET modified_at = now() - interval '40 days' WHERE id = ANY($1::uuid[])`, [ids]);
+      await sqlOf(store).query(`UPDATE host_scan_batches SET created_at = now() - interval '40 days' WHERE id IN (SELECT batch_id FROM host_scan_batch_jobs WHERE job_id = ANY($1::uuid[]))`, [ids]);
+      const before = new Date(Date.now() - 30 * 86_400_000);
+      const calls: number[] = [];
+      const removed = await pruneAll(async (b, n) => { const k = await store.retention.pruneJobs(b, n); calls.push(k); return k; }, before, 2);
+      expect(removed).toBeGreaterThanOrEqual(3);
+      expect(calls.slice(0, 2)).toEqual([2, calls[1]]);
+      expect(calls.every((k) => k <= 2)).toBe(true);
+      const left = new Set((await store.jobs.getJobs([...ids, recent.job.id])).map((j) => j.id));
+      expect(left).toEqual(new Set([active.job.id, recent.job.id]));
+      const orphans = await sqlOf(store).query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM host_scan_batches b WHERE NOT EXISTS (SELECT 1 FROM host_scan_batch_jobs m WHERE m.batch_id = b.id) AND b.created_at < $1`, [before]);
+      expect(orphans[0]!.n).toBe(0);
     });
 
     it('reclaims expired leases with backoff, then fails the scan once attempts run out', async () => {

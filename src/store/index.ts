@@ -10,6 +10,7 @@ import type { BatchStore } from './batches';
 import type { PauseStore } from './pausing';
 import type { RequestStore } from './host-requests';
 import type { ScheduleStore } from './schedules';
+import type { RetentionStore } from './retention';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
@@ -46,6 +47,7 @@ export interface Store {
   readonly pausing: PauseStore;
   readonly requests: RequestStore;
   readonly schedules: ScheduleStore;
+  readonly retention: RetentionStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
   /** Whether the database answers now. */

@@ -6,6 +6,7 @@ import { createBatchStore } from './batches';
 import { createPauseStore } from './pausing';
 import { createRequestStore } from './host-requests';
 import { createScheduleStore } from './schedules';
+import { createRetentionStore } from './retention';
 import { createInventoryStore } from './inventory';
 import { createQueue } from './queue';
 
@@ -28,5 +29,6 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     pausing: createPauseStore(db, changed),
     requests: createRequestStore(db, changed),
     schedules: createScheduleStore(db, scheduleIn),
+    retention: createRetentionStore(db),
   };
 }
