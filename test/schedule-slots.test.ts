@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dueSlot, nextSlots, recurrenceProblem } from '../src/schedules/slots';
+import { cronFromRecurrence } from '../src/schedules/vendor';
 
 // Slots against a clock the test holds: no waiting.
 
@@ -57,5 +58,18 @@ describe('schedule slots', () => {
     expect(recurrenceProblem({ cron: '* * * * * *', timeZone: 'UTC' })).toMatchObject({ field: 'cron' });
     expect(recurrenceProblem({ cron: '61 * * * *', timeZone: 'UTC' })).toMatchObject({ field: 'cron' });
     expect(recurrenceProblem({ cron: '0 0 31 2 *', timeZone: 'UTC' })).toMatchObject({ field: 'cron', message: 'The expression never fires.' });
+  });
+});
+
+describe("the vendor's RecurrenceType", () => {
+  it('maps Minutes, Daily, Weekly and Monthly to cron, and refuses what cron cannot say', () => {
+    expect(cronFromRecurrence({ recurrenceType: 1, recurrenceInterval: 15 })).toEqual({ cron: '*/15 * * * *' });
+    expect(cronFromRecurrence({ recurrenceType: 2, hour: 3, minute: 30 })).toEqual({ cron: '30 3 * * *' });
+    expect(cronFromRecurrence({ recurrenceType: 3, hour: 22, minute: 0, dayOfWeek: 0 })).toEqual({ cron: '0 22 * * 0' });
+    expect(cronFromRecurrence({ recurrenceType: 4, hour: 1, minute: 5, dayOfMonth: 29 })).toEqual({ cron: '5 1 29 * *' });
+    expect(cronFromRecurrence({ recurrenceType: 1, recurrenceInterval: 7 })).toHaveProperty('problem');
+    expect(cronFromRecurrence({ recurrenceType: 3, hour: 1 })).toEqual({ problem: 'dayOfWeek must be a whole number from 0 to 6.' });
+    expect(cronFromRecurrence({ recurrenceType: 2, hour: 24 })).toEqual({ problem: 'hour must be a whole number from 0 to 23.' });
+    expect(cronFromRecurrence({ recurrenceType: 0 })).toHaveProperty('problem');
   });
 });

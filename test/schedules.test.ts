@@ -53,6 +53,15 @@ describe('schedules through GraphQL, fired by a clock the test holds', () => {
     expect(audit.filter((r) => r.target === s.id).map((r) => r.action).sort()).toEqual(['schedule.create', 'schedule.remove', 'schedule.update']);
   });
 
+  it("takes the vendor's recurrence instead of a cron expression", async () => {
+    const weekly = await gql(t.url, adminToken(), CREATE, {
+      s: { name: `weekly-${randomUUID()}`, recurrence: { recurrenceType: 3, hour: 22, minute: 15, dayOfWeek: 5 }, timeZone: 'UTC', allHosts: true },
+    });
+    expect(weekly.body.data.createScanSchedule.cron).toBe('15 22 * * 5');
+    const bad = await gql(t.url, adminToken(), CREATE, { s: { name: 'x', recurrence: { recurrenceType: 0 }, allHosts: true } });
+    expect(Object.keys(bad.body.errors[0].extensions.errors)).toEqual(['recurrence']);
+  });
+
   it('refuses bad schedules field by field, writing nothing', async () => {
     const before = (await gql(t.url, adminToken(), '{ scanSchedules { id } }')).body.data.scanSchedules.length;
     const bad = await gql(t.url, adminToken(), CREATE, { s: { name: 'bad', cron: '* * * * * *', timeZone: 'Mars/Olympus', allHosts: true, hostIds: [randomUUID()] } });

@@ -19,10 +19,21 @@ export class ScanSchedule {
   @Field(() => GraphQLDateTime) modifiedDateTimeUtc!: Date;
 }
 
-@InputType({ description: 'Give exactly one of hostIds, namePattern or allHosts: true.' })
+@InputType({ description: "The vendor's ActionJobSchedule recurrence, turned into a cron expression." })
+export class VendorRecurrenceInput {
+  @Field(() => Int, { description: 'RecurrenceType: Minutes 1, Daily 2, Weekly 3, Monthly 4.' }) recurrenceType!: number;
+  @Field(() => Int, { nullable: true }) hour?: number | null;
+  @Field(() => Int, { nullable: true }) minute?: number | null;
+  @Field(() => Int, { nullable: true, description: 'System.DayOfWeek: Sunday 0 to Saturday 6.' }) dayOfWeek?: number | null;
+  @Field(() => Int, { nullable: true }) dayOfMonth?: number | null;
+  @Field(() => Int, { nullable: true, description: 'Minutes: every this many minutes (a divisor of 60).' }) recurrenceInterval?: number | null;
+}
+
+@InputType({ description: 'Give exactly one of hostIds, namePattern or allHosts: true; and a cron expression or a vendor recurrence.' })
 export class ScanScheduleInput {
   @Field(() => String) name!: string;
-  @Field(() => String) cron!: string;
+  @Field(() => String, { nullable: true, description: 'Five fields: minute hour day-of-month month day-of-week.' }) cron?: string | null;
+  @Field(() => VendorRecurrenceInput, { nullable: true }) recurrence?: VendorRecurrenceInput | null;
   @Field(() => String, { defaultValue: 'UTC' }) timeZone!: string;
   @Field(() => [ID], { nullable: true }) hostIds?: string[] | null;
   @Field(() => String, { nullable: true }) namePattern?: string | null;
@@ -46,7 +57,7 @@ const toSchedule = (s: ScheduleView): ScanSchedule => ({
 });
 
 // Input objects from type-graphql are class instances; the service reads plain fields.
-const plain = (input: ScanScheduleInput) => ({ ...input });
+const plain = (input: ScanScheduleInput) => ({ ...input, recurrence: input.recurrence ? { ...input.recurrence } : input.recurrence });
 
 @Resolver()
 export class ScheduleResolver {

@@ -2,6 +2,7 @@ import { badInput, type FieldErrors } from '../errors';
 import { describe, hasControlCharacters, isUuid } from '../validate';
 import type { HostSelection, ScheduleInput } from './model';
 import { recurrenceProblem } from './slots';
+import { cronFromRecurrence, type VendorRecurrence } from './vendor';
 
 /** A schedule as a caller sent it: errors keyed by field, all reported at once. */
 export function scheduleInput(value: unknown, maxHostIds: number): ScheduleInput {
@@ -17,7 +18,13 @@ export function scheduleInput(value: unknown, maxHostIds: number): ScheduleInput
     return s.trim();
   };
   const name = text('name', 255);
-  const cron = text('cron', 255);
+  let cron = '';
+  if (v.recurrence != null && v.cron != null) at('cron', 'Give a cron expression or a vendor recurrence, not both.');
+  else if (v.recurrence != null) {
+    const mapped = typeof v.recurrence === 'object' ? cronFromRecurrence(v.recurrence as VendorRecurrence) : { problem: 'Expected an object.' };
+    if ('problem' in mapped) at('recurrence', mapped.problem);
+    else cron = mapped.cron;
+  } else cron = text('cron', 255);
   const timeZone = text('timeZone', 64);
   if (cron && timeZone) {
     const problem = recurrenceProblem({ cron, timeZone });
