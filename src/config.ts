@@ -82,6 +82,14 @@ export interface Config {
   readonly tracing: { readonly url: string; readonly exportDelayMs: number } | null;
   /** The 32-byte key credentials are sealed with (CREDENTIALS_KEY: base64, or a file holding it); never logged. */
   readonly credentialsKey: Buffer | null;
+  /** Shortest gap between two progress messages of one batch subscription. */
+  readonly batchProgressIntervalMs: number;
+  /** How often each instance looks for due schedule slots. */
+  readonly scheduleTickMs: number;
+  /** Whether the newest slot a schedule missed while no gateway ran fires once at start. */
+  readonly scheduleCatchUp: boolean;
+  /** Finished jobs that last changed longer ago than this many days are removed; 0 keeps them all. */
+  readonly jobRetentionDays: number;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -174,6 +182,10 @@ export function loadConfig(env: Env): Config {
     }),
     wsMaxMessagesPerSecond: int(env, 'WS_MAX_MESSAGES_PER_SECOND', 50, 1, 100_000),
     credentialsKey: credentialsKey(env),
+    batchProgressIntervalMs: int(env, 'BATCH_PROGRESS_INTERVAL_MS', 250, 50, 60_000),
+    scheduleTickMs: int(env, 'SCHEDULE_TICK_MS', 5_000, 100, 600_000),
+    scheduleCatchUp: flag(env, 'SCHEDULE_CATCH_UP', true),
+    jobRetentionDays: int(env, 'JOB_RETENTION_DAYS', 0, 0, 36_500),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });
@@ -316,4 +328,11 @@ function otlpTracesUrl(env: Env): string | null {
   if (traces) return traces;
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   return base ? `${base.replace(/\/+$/, '')}/v1/traces` : null;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new ConfigError(name, `must be true or false (got '${value}').`);
 }

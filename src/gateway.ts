@@ -29,12 +29,15 @@ import { tracedScanner } from './scanner/traced';
 import { createPacer } from './pacer';
 import { AuditService } from './audit-service';
 import { BackupService } from './backup-service';
+import { keepFor } from './retention';
 import { InventoryEvents } from './inventory-events';
 import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
 import { fitConcurrency } from './scanner/fd-budget';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
+import { ScheduleService } from './schedule-service';
+import { createTicker, type Ticker } from './schedules/ticker';
 import { openStore, type Store } from './store';
 import { tracedStore } from './store/traced';
 import { createTracing, type Tracing } from './tracing';
@@ -49,6 +52,8 @@ export interface Gateway {
   readonly events: JobEventBus;
   readonly runner: Runner;
   readonly sockets: GraphQLSockets;
+  /** Fires due schedule slots; tests call `tick(now)` with their own clock. */
+  readonly schedules: Ticker;
   /** Ready-to-use tokens when the gateway made an ephemeral key (development without a configured key). */
   readonly devTokens: { admin: string; app: string } | null;
   /**
@@ -64,6 +69,10 @@ export interface GatewayDeps {
   runner?: boolean;
   /** The network scanner by default. */
   scanner?: Scanner;
+  /** The clock schedules read; the system's by default. */
+  now?: () => Date;
+  /** Whether schedules fire on their own; tests turn it off and call `schedules.tick(now)`. @default true */
+  scheduleTicker?: boolean;
 }
 
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
@@ -91,7 +100,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   try {
     const core = await openCore(config, deps, { logger, metrics, lifecycle, shutdown, tracing });
     const edges = await mountEdges(config, core, { logger, metrics, lifecycle, verifier, devToken: devTokens?.admin ?? null, shutdown, tracing });
-    const { store, service, inventory, events, runner } = core;
+    const { store, service, inventory, events, runner, ticker } = core;
     const { url, port, sockets } = edges;
     logger.info({ port, url, store: store.kind, tls: !!config.tls, algorithms: verifier.algorithms, version: VERSION }, 'gateway listening');
 
@@ -102,7 +111,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       logger.info({ inFlight: runner.inFlight }, 'stopping: readiness 503, new schedules refused');
       await lifecycle.stopAll((name) => logger.info({ ms: Date.now() - begun }, `stopping: ${name} done`));
     };
-    return { url, port, store, service, inventory, events, runner, sockets, devTokens, stop: () => (stopping ??= stop()) };
+    return { url, port, store, service, inventory, events, runner, sockets, schedules: ticker, devTokens, stop: () => (stopping ??= stop()) };
   } catch (err) {
     await lifecycle.stopAll();
     throw err;
@@ -163,6 +172,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     events,
     cache,
     maxHostIds: config.maxHostIds,
+    batchProgressIntervalMs: config.batchProgressIntervalMs,
     refusal: () => shutdown.reason,
     onJobsChanged: (jobs) => {
       publish(jobs);
@@ -173,8 +183,26 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const inventory = new InventoryService({ store, events: inventoryEvents });
   const audit = new AuditService({ store });
   const backups = new BackupService({ store });
-  lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store: opened, events, remote, runner, service, inventory, audit, credentials, backups, pacer, runScans: deps.runner ?? true };
+  const now = deps.now ?? (() => new Date());
+  const schedules = new ScheduleService({ store, maxHostIds: config.maxHostIds, now });
+  const ticker = createTicker({
+    store,
+    logger,
+    now,
+    tickMs: config.scheduleTickMs,
+    catchUp: config.scheduleCatchUp,
+    onJobs: (jobs) => {
+      events.publish(jobs);
+      runner.wake();
+    },
+  });
+  lifecycle.add('audit retention stopped', keepFor({ what: 'audit records', days: config.auditRetentionDays, batch: 1000, prune: (before, n) => store.audit.prune(before, n), logger }));
+  if (config.jobRetentionDays > 0) {
+    // Removed jobs may still be in the cache, which would answer for them until evicted.
+    const prune = (before: Date, n: number) => store.retention.pruneJobs(before, n);
+    lifecycle.add('job retention stopped', keepFor({ what: 'finished jobs', days: config.jobRetentionDays, prune, logger, onRemoved: () => cache.clear() }));
+  }
+  return { store: opened, events, remote, runner, service, inventory, audit, credentials, backups, schedules, ticker, pacer, runScans: deps.runner ?? true, tickSchedules: deps.scheduleTicker ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -185,7 +213,7 @@ async function mountEdges(
   core: Core,
   { logger, metrics, lifecycle, verifier, devToken, shutdown, tracing }: Wiring & { verifier: TokenVerifier; devToken: string | null },
 ) {
-  const { store, runner, service, audit, credentials, backups, runScans } = core;
+  const { store, runner, service, audit, credentials, backups, schedules, ticker, runScans } = core;
   const http = await createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -208,7 +236,7 @@ async function mountEdges(
     // would be drained at once.
     degraded: () => core.remote?.deafness() ?? null,
   });
-  const schema = await buildGatewaySchema({ scans: service, audit, credentials });
+  const schema = await buildGatewaySchema({ scans: service, audit, credentials, schedules });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
   const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http'), tracing });
@@ -216,6 +244,8 @@ async function mountEdges(
   await http.listen({ port: config.port, host: config.host });
   lifecycle.add('http closed', () => closeHttp(http));
   if (runScans) runner.start();
+  if (core.tickSchedules) ticker.start();
+  lifecycle.add('schedules stopped', () => ticker.stop());
   // Scans in flight may finish within SHUTDOWN_DRAIN_MS on a graceful stop; a failed start drains nothing.
   lifecycle.add('scans drained or handed back', () => runner.stop(shutdown.reason ? config.shutdownDrainMs : 0));
   const sockets = attachGraphQLSockets({
@@ -245,32 +275,6 @@ async function mountEdges(
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return { url, port, sockets };
-}
-
-/**
- * Remove audit records older than the retention, hourly and soon after start, in small batches so a
- * long backlog never holds the store. Returns the function that stops it.
- */
-function keepAuditFor(store: Store, days: number, logger: Logger): () => void {
-  let running: Promise<void> | null = null;
-  const prune = () => {
-    running ??= (async () => {
-      const before = new Date(Date.now() - days * 86_400_000);
-      let removed = 0;
-      for (let n = 1000; n === 1000; removed += n) n = await store.audit.prune(before, 1000);
-      if (removed > 0) logger.info({ removed, before }, 'audit records past the retention removed');
-    })()
-      .catch((err: unknown) => logger.warn({ err }, 'could not remove audit records past the retention'))
-      .finally(() => (running = null));
-  };
-  const first = setTimeout(prune, 60_000);
-  const hourly = setInterval(prune, 3_600_000);
-  first.unref();
-  hourly.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(hourly);
-  };
 }
 
 /**

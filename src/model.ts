@@ -155,6 +155,8 @@ export interface Job {
   nodeId: string;
   createdAt: Date;
   modifiedAt: Date;
+  /** The recurring schedule whose firing made the job; null (or absent) for a job someone asked for. */
+  scheduleId?: string | null;
   scans: HostScan[];
 }
 
@@ -171,11 +173,13 @@ const JOB_DESCRIPTIONS: Partial<Record<ActionStatus, string>> = {
   [ActionStatus.Failed]: 'Failed.',
   [ActionStatus.Cancelled]: 'Cancelled.',
   [ActionStatus.CompletedWithErrors]: 'Completed with errors.',
+  [ActionStatus.Paused]: 'Paused.',
 };
 
 /**
- * Job status from its scans: all queued → Queued; any not terminal → Running; all terminal →
- * Complete, Failed or Cancelled when they agree, CompletedWithErrors when they are mixed.
+ * Job status from its scans: all queued → Queued; some paused and none queued or running → Paused; any
+ * other not terminal → Running; all terminal → Complete, Failed or Cancelled when they agree,
+ * CompletedWithErrors when they are mixed.
  */
 export function jobState(scans: readonly Pick<HostScan, 'status'>[]): JobState {
   const status = deriveJobStatus(scans.map((s) => s.status));
@@ -185,6 +189,9 @@ export function jobState(scans: readonly Pick<HostScan, 'status'>[]): JobState {
 function deriveJobStatus(statuses: ActionStatus[]): ActionStatus {
   if (statuses.length === 0) return ActionStatus.Unknown;
   if (statuses.every((s) => s === ActionStatus.Queued)) return ActionStatus.Queued;
+  if (statuses.includes(ActionStatus.Paused) && !statuses.some((s) => s === ActionStatus.Queued || s === ActionStatus.Running)) {
+    return ActionStatus.Paused;
+  }
   if (!statuses.every(isTerminal)) return ActionStatus.Running;
   const first = statuses[0]!;
   if (statuses.every((s) => s === first)) return first;
@@ -194,3 +201,28 @@ function deriveJobStatus(statuses: ActionStatus[]): ActionStatus {
 /** Whether every scan of the job is terminal. */
 export const isJobTerminal = (job: Pick<Job, 'scans'>): boolean =>
   job.scans.length > 0 && job.scans.every((s) => isTerminal(s.status));
+
+/** A schedule call's scans counted by state (complete counts CompletedWithErrors and CompletedNotRun too). */
+export interface BatchCounts {
+  total: number;
+  queued: number;
+  running: number;
+  paused: number;
+  complete: number;
+  failed: number;
+  cancelled: number;
+  createdAt: Date;
+  /** Seconds since the batch was made, by the database clock. */
+  elapsedSeconds: number;
+}
+
+/** A batch's progress: its counts, the share finished and an estimate of the time left. */
+export interface BatchProgress extends BatchCounts {
+  id: string;
+  /** Finished scans (complete, failed or cancelled) per hundred, to one decimal. */
+  percent: number;
+  /** Unfinished scans at the rate scans finished so far; null before the first finishes or while only paused ones are left. */
+  etaSeconds: number | null;
+  /** Nothing queued, running or paused is left. */
+  finished: boolean;
+}

@@ -2,10 +2,13 @@ import { auditEntry, type Caller } from './audit';
 import { requireRole, type Principal, type Role } from './auth';
 import { resolveCredentialRefs } from './credential-service';
 import { badInput, notFound, unavailable, type FieldErrors } from './errors';
+import { parseRequests, rowErrors, type HostScanJobResponse } from './host-requests';
+import { batchProgress } from './batch';
+import { BatchStream } from './batch-stream';
 import { JobStream, type JobEventBus } from './events';
 import type { JobCache } from './job-cache';
-import { ActionStatus, type Host, type Job } from './model';
-import type { Store } from './store';
+import { ActionStatus, type BatchProgress, type Host, type HostScan, type Job } from './model';
+import type { PauseTarget, Store } from './store';
 import { hasControlCharacters, hostInputs, idList, intParam, uuidParam } from './validate';
 
 const SCAN_ROLES: readonly Role[] = ['Admin', 'App'];
@@ -17,12 +20,20 @@ export interface ServiceOptions {
   /** Recently read jobs, kept current by the event bus; reads go to the store without it. */
   cache?: JobCache;
   maxHostIds: number;
+  /** Shortest gap between two progress messages of one batch watcher. @default 250 */
+  batchProgressIntervalMs?: number;
   /** Told about every job the service changed, after the change is committed. */
   onJobsChanged?: (jobs: readonly Job[]) => void;
   /** Asked to abort scans that are running when their job is cancelled. */
   onCancelRunning?: (scanIds: readonly string[]) => void;
   /** Refuses new work with UNAVAILABLE while it returns a reason (shutdown). */
   refusal?: () => string | null;
+}
+
+/** What one schedule call made: its batch and its jobs, in request order. */
+export interface Scheduled {
+  batchId: string;
+  jobs: Job[];
 }
 
 export interface Page<T> {
@@ -47,6 +58,11 @@ export class HostScanService {
    * Unknown ids: BAD_INPUT naming each, and nothing is scheduled.
    */
   async scheduleHostScans(caller: Caller, input: { hostIds: unknown }): Promise<Job[]> {
+    return (await this.scheduleBatch(caller, input)).jobs;
+  }
+
+  /** scheduleHostScans with the id of the batch the call made: every job it returned, new or not. */
+  async scheduleBatch(caller: Caller, input: { hostIds: unknown }): Promise<Scheduled> {
     requireRole(caller, SCAN_ROLES);
     const { ids, indexes } = idList(input.hostIds, this.options.maxHostIds, 'host');
     return this.schedule(caller, ids, (id) => indexes.get(id)!.map((i) => `$[${i}]`));
@@ -56,11 +72,11 @@ export class HostScanService {
   async scheduleHostScan(caller: Caller, input: { hostId: unknown }): Promise<Job> {
     requireRole(caller, SCAN_ROLES);
     const hostId = uuidParam(input.hostId, 'hostId');
-    const [job] = await this.schedule(caller, [hostId], () => ['hostId']);
-    return job!;
+    const { jobs } = await this.schedule(caller, [hostId], () => ['hostId']);
+    return jobs[0]!;
   }
 
-  private async schedule(caller: Caller, hostIds: string[], keysOf: (missingId: string) => string[]): Promise<Job[]> {
+  private async schedule(caller: Caller, hostIds: string[], keysOf: (missingId: string) => string[]): Promise<Scheduled> {
     this.refuseWhenDraining();
     const result = await this.store.jobs.schedule(
       hostIds,
@@ -74,7 +90,42 @@ export class HostScanService {
       throw badInput(errors, `Unknown host id${result.missing.length > 1 ? 's' : ''}: ${listed}.`);
     }
     this.options.onJobsChanged?.(result.jobs);
-    return result.jobs;
+    return { batchId: result.batchId, jobs: result.jobs };
+  }
+
+  /** A batch's progress; NOT_FOUND for an id no schedule call returned. */
+  async getBatch(principal: Principal, input: { id: unknown }): Promise<BatchProgress> {
+    requireRole(principal, SCAN_ROLES);
+    const id = uuidParam(input.id, 'batchId');
+    const progress = await this.readBatch(id);
+    if (!progress) throw notFound(`Unable to find host scan batch ${id}.`);
+    return progress;
+  }
+
+  /**
+   * A batch's progress now, then again whenever its counts changed, at most once per
+   * `batchProgressIntervalMs`; ends with the state in which nothing is queued, running or paused.
+   */
+  async watchBatch(principal: Principal, input: { id: unknown }): Promise<AsyncIterableIterator<BatchProgress>> {
+    requireRole(principal, SCAN_ROLES);
+    const id = uuidParam(input.id, 'batchId');
+    const jobIds = new Set(await this.store.batches.jobIds(id));
+    // Listen before reading, so no change between the read and the subscription is lost.
+    const stream = new BatchStream(this.options.events, { jobIds, read: () => this.readBatch(id), intervalMs: this.options.batchProgressIntervalMs ?? 250 });
+    try {
+      const progress = await this.readBatch(id);
+      if (!progress) throw notFound(`Unable to find host scan batch ${id}.`);
+      stream.offer(progress);
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+    return stream;
+  }
+
+  private async readBatch(id: string): Promise<BatchProgress | null> {
+    const counts = await this.store.batches.counts(id);
+    return counts && batchProgress(id, counts);
   }
 
   async getJob(principal: Principal, input: { id: unknown }): Promise<Job> {
@@ -157,6 +208,145 @@ export class HostScanService {
     if (result.running.length > 0) this.options.onCancelRunning?.(result.running);
     this.options.onJobsChanged?.([result.job]);
     return result.job;
+  }
+
+  /**
+   * Pause a job: its queued scans wait Paused (7) and start no new host scan until resumed; a scan that is
+   * already running finishes and records its result (a probe is short, and its result is worth keeping).
+   * Any scan role, as the vendor lets Admin and App start and stop host scans. Idempotent.
+   */
+  async pauseJob(caller: Caller, input: { id: unknown }): Promise<Job> {
+    return this.pauseOrResumeJob(caller, input, true);
+  }
+
+  /** Resume a job: its paused scans are queued again, due now. Idempotent. */
+  async resumeJob(caller: Caller, input: { id: unknown }): Promise<Job> {
+    return this.pauseOrResumeJob(caller, input, false);
+  }
+
+  /** Pause every job of a batch (see pauseJob); jobs it shares with other batches pause there too. */
+  async pauseBatch(caller: Caller, input: { id: unknown }): Promise<BatchProgress> {
+    return this.pauseOrResumeBatch(caller, input, true);
+  }
+
+  async resumeBatch(caller: Caller, input: { id: unknown }): Promise<BatchProgress> {
+    return this.pauseOrResumeBatch(caller, input, false);
+  }
+
+  private async pauseOrResumeJob(caller: Caller, input: { id: unknown }, pause: boolean): Promise<Job> {
+    requireRole(caller, SCAN_ROLES);
+    const id = uuidParam(input.id, 'hostScanJobId');
+    await this.pauseOrResume(caller, { jobId: id }, pause, () => notFound(`Unable to find host scan job ${id}.`));
+    const [job] = await this.jobsByIds([id]);
+    return visibleTo(caller, job!);
+  }
+
+  private async pauseOrResumeBatch(caller: Caller, input: { id: unknown }, pause: boolean): Promise<BatchProgress> {
+    requireRole(caller, SCAN_ROLES);
+    const id = uuidParam(input.id, 'batchId');
+    const missing = () => notFound(`Unable to find host scan batch ${id}.`);
+    await this.pauseOrResume(caller, { batchId: id }, pause, missing);
+    const progress = await this.readBatch(id);
+    if (!progress) throw missing();
+    return progress;
+  }
+
+  private async pauseOrResume(caller: Caller, target: PauseTarget, pause: boolean, missing: () => Error): Promise<void> {
+    if (!pause) this.refuseWhenDraining();
+    const action = `${target.jobId ? 'job' : target.batchId ? 'batch' : 'scan'}.${pause ? 'pause' : 'resume'}`;
+    const description = pause ? `Paused by ${caller.userName}` : `Queued (resumed by ${caller.userName})`;
+    const transition = pause ? this.store.pausing.pause : this.store.pausing.resume;
+    const result = await transition(target, description, auditEntry(caller, action, target.jobId ?? target.batchId ?? target.scanId ?? null));
+    if (!result) throw missing();
+    this.options.onJobsChanged?.(result.changed);
+  }
+
+  /**
+   * The vendor's Start of one host scan (`GET …/Host/{hostScanHostId}/Start`): a paused scan is queued
+   * again; a queued or running one is left as it is. A finished scan is not run again: schedule its host.
+   */
+  async startHostScan(caller: Caller, input: { hostScanHostId: unknown }): Promise<{ job: Job; scan: HostScan }> {
+    requireRole(caller, SCAN_ROLES);
+    const scanId = uuidParam(input.hostScanHostId, 'hostScanHostId');
+    const missing = () => notFound(`Unable to find host scan host ${scanId}.`);
+    await this.pauseOrResume(caller, { scanId }, false, missing);
+    return this.scanWithJob(caller, scanId, missing);
+  }
+
+  /**
+   * The vendor's Stop of one host scan: a queued or paused scan ends Cancelled at once (recording
+   * `hostConnected` when given), a running one is aborted. Idempotent.
+   */
+  async stopHostScan(caller: Caller, input: { hostScanHostId: unknown; hostConnected?: unknown }): Promise<{ job: Job; scan: HostScan }> {
+    requireRole(caller, SCAN_ROLES);
+    const scanId = uuidParam(input.hostScanHostId, 'hostScanHostId');
+    const hostConnected = input.hostConnected ?? null;
+    if (hostConnected !== null && typeof hostConnected !== 'boolean') throw badInput({ hostConnected: ['Expected true or false.'] });
+    const missing = () => notFound(`Unable to find host scan host ${scanId}.`);
+    const jobId = await this.store.jobs.jobIdOfScan(scanId);
+    if (!jobId) throw missing();
+    const result = await this.store.jobs.cancel(jobId, `Stopped by ${caller.userName}`, auditEntry(caller, 'scan.stop', scanId), { id: scanId, hostConnected });
+    if (!result) throw missing();
+    if (result.running.length > 0) this.options.onCancelRunning?.(result.running);
+    this.options.onJobsChanged?.([result.job]);
+    return this.scanWithJob(caller, scanId, missing);
+  }
+
+  /**
+   * The vendor's "scan a host now" by managed resource (`POST …/{managedResourceId}`): a managed resource
+   * maps here when a host has its id (hosts imported from the vendor keep their ids); else NOT_FOUND.
+   */
+  async scanManagedResource(caller: Caller, input: { managedResourceId: unknown }): Promise<Job> {
+    requireRole(caller, SCAN_ROLES);
+    const id = uuidParam(input.managedResourceId, 'managedResourceId');
+    if (!(await this.store.hosts.get(id))) throw notFound(`Unable to find resource ${id}.`);
+    const { jobs } = await this.schedule(caller, [id], () => ['managedResourceId']);
+    return jobs[0]!;
+  }
+
+  /**
+   * The vendor's ValidateImportedCSV: each request with what is wrong with it, field by field; changes
+   * nothing. A value of the wrong type is BAD_INPUT for the whole call.
+   */
+  async validateRequests(principal: Principal, input: { requests: unknown }): Promise<HostScanJobResponse[]> {
+    requireRole(principal, SCAN_ROLES);
+    const requests = parseRequests(input.requests, this.options.maxHostIds);
+    const known = await this.store.requests.credentialsKnown(requests);
+    return requests.map((r, i) => ({ ...r, ...rowErrors(r, known[i]!) }));
+  }
+
+  /**
+   * The vendor's `POST /api/v1/HostScanJob`: create or update the requested hosts and scan them in one
+   * job. Admin only, unlike the vendor's Admin and App: it writes hosts (credentials, key trust), which
+   * this gateway reserves for Admin. Any request in error: BAD_INPUT keyed `$[i].field`, nothing written.
+   */
+  async createJobFromRequests(caller: Caller, input: { requests: unknown }): Promise<{ batchId: string; job: Job }> {
+    requireRole(caller, HOST_WRITE_ROLES);
+    this.refuseWhenDraining();
+    const requests = parseRequests(input.requests, this.options.maxHostIds);
+    const errors: FieldErrors = {};
+    const known = await this.store.requests.credentialsKnown(requests);
+    requests.forEach((r, i) => {
+      for (const [key, message] of Object.entries(rowErrors(r, known[i]!))) {
+        if (message) errors[`$[${i}].${key.replace(/Error$/, '')}`] = [message];
+      }
+    });
+    if (Object.keys(errors).length > 0) throw badInput(errors);
+    const creator = { subject: caller.subject, userName: caller.userName, address: caller.address ?? null };
+    const result = await this.store.requests.createJob(requests, creator, auditEntry(caller, 'jobs.create', null));
+    if (result.unknownCredentials) {
+      throw badInput(Object.fromEntries(result.unknownCredentials.map((i) => [`$[${i}].credentialName`, ['The credential no longer exists.']])));
+    }
+    this.options.onJobsChanged?.([result.job]);
+    return { batchId: result.batchId, job: result.job };
+  }
+
+  private async scanWithJob(principal: Principal, scanId: string, missing: () => Error): Promise<{ job: Job; scan: HostScan }> {
+    const jobId = await this.store.jobs.jobIdOfScan(scanId);
+    const [job] = jobId ? await this.store.jobs.getJobs([jobId]) : [];
+    const scan = job?.scans.find((s) => s.id === scanId);
+    if (!job || !scan) throw missing();
+    return { job: visibleTo(principal, job), scan };
   }
 
   async listHosts(principal: Principal, input: { first?: unknown; after?: unknown; search?: unknown }): Promise<Page<Host>> {

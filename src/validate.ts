@@ -70,6 +70,10 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9a-f:.]{2,45}$/i;
 
+export const isHostName = (value: unknown): value is string => typeof value === 'string' && HOSTNAME.test(value);
+export const isIpAddress = (value: unknown): value is string =>
+  typeof value === 'string' && (IPV4.test(value) || (value.includes(':') && IPV6.test(value)));
+
 /** Host declarations (HOSTS_FILE, upsertHosts): errors keyed `$[i].field`. */
 export function hostInputs(value: unknown, max: number): HostInput[] {
   if (!Array.isArray(value)) throw badInput({ $: [`Expected a JSON array of hosts, not ${describe(value)}.`] });
@@ -84,11 +88,9 @@ export function hostInputs(value: unknown, max: number): HostInput[] {
       at('name', 'A name of 1 to 255 characters without control characters is required.');
     }
     const dns = optional(h.dnsHostName);
-    if (dns !== null && (typeof dns !== 'string' || !HOSTNAME.test(dns))) at('dnsHostName', `${describe(dns)} is not a DNS host name.`);
+    if (dns !== null && !isHostName(dns)) at('dnsHostName', `${describe(dns)} is not a DNS host name.`);
     const ip = optional(h.ipAddress);
-    if (ip !== null && (typeof ip !== 'string' || !(IPV4.test(ip) || (ip.includes(':') && IPV6.test(ip))))) {
-      at('ipAddress', `${describe(ip)} is not an IP address.`);
-    }
+    if (ip !== null && !isIpAddress(ip)) at('ipAddress', `${describe(ip)} is not an IP address.`);
     for (const field of ['sshPort', 'winRmPort'] as const) {
       const port = optional(h[field]);
       if (port !== null && !(Number.isInteger(port) && (port as number) >= 1 && (port as number) <= 65535)) {
@@ -137,4 +139,4 @@ function loginOf(h: Record<string, unknown>, at: (field: string, message: string
   return login;
 }
 
-const optional = (v: unknown): unknown => (v === undefined || v === '' ? null : v);
+export const optional = (v: unknown): unknown => (v === undefined || v === '' ? null : v);

@@ -12,6 +12,8 @@ describe('loadConfig', () => {
       jwtIssuer: null, jwtAudience: null, scanConcurrency: 256, scanTimeoutMs: 30_000, maxHostIds: 1000, production: false,
     });
     expect(Object.isFrozen(c)).toBe(true);
+    expect(c).toMatchObject({ batchProgressIntervalMs: 250, scheduleTickMs: 5_000, scheduleCatchUp: true, jobRetentionDays: 0 });
+    expect(loadConfig({ SCHEDULE_CATCH_UP: 'false', JOB_RETENTION_DAYS: '30' })).toMatchObject({ scheduleCatchUp: false, jobRetentionDays: 30 });
   });
 
   it('reads every variable', () => {
@@ -56,6 +58,10 @@ describe('loadConfig', () => {
     ['production without an issuer', { NODE_ENV: 'production', JWT_SECRET: SECRET, JWT_AUDIENCE: 'a' }, 'JWT_ISSUER'],
     ['production without an audience', { NODE_ENV: 'production', JWT_SECRET: SECRET, JWT_ISSUER: 'i' }, 'JWT_AUDIENCE'],
     ['an unknown LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    ['SCHEDULE_CATCH_UP not a boolean', { SCHEDULE_CATCH_UP: 'sometimes' }, 'SCHEDULE_CATCH_UP'],
+    ['SCHEDULE_TICK_MS too short', { SCHEDULE_TICK_MS: '10' }, 'SCHEDULE_TICK_MS'],
+    ['JOB_RETENTION_DAYS negative', { JOB_RETENTION_DAYS: '-1' }, 'JOB_RETENTION_DAYS'],
+    ['BATCH_PROGRESS_INTERVAL_MS too short', { BATCH_PROGRESS_INTERVAL_MS: '1' }, 'BATCH_PROGRESS_INTERVAL_MS'],
   ];
   it.each(bad)('%s → ConfigError naming %s', (_name, env, variable) => {
     let error: unknown;

@@ -41,6 +41,10 @@ const FILL = `
   UPDATE hosts SET latest_snapshot_id = s.id FROM host_snapshots s WHERE s.host_id = hosts.id;
   INSERT INTO audit_records (action, subject, roles, address, details)
     SELECT 'hosts.upsert', 'loader', '["Admin"]', '127.0.0.1', jsonb_build_object('n', i) FROM generate_series(1, 50) i;
+  INSERT INTO host_scan_batches (id, created_by) VALUES ('5e000000-0000-4000-8000-000000000001', 'loader');
+  INSERT INTO host_scan_batch_jobs (batch_id, job_id) SELECT '5e000000-0000-4000-8000-000000000001', id FROM host_scan_jobs ORDER BY seq LIMIT 100;
+  INSERT INTO scan_schedules (id, name, cron, time_zone, all_hosts) VALUES ('5c000000-0000-4000-8000-000000000001', 'nightly', '0 2 * * *', 'UTC', true);
+  INSERT INTO scan_schedule_firings (schedule_id, slot, batch_id, fired_by) VALUES ('5c000000-0000-4000-8000-000000000001', '2026-11-29T02:00:00Z', '5e000000-0000-4000-8000-000000000001', 'loader');
 `;
 
 async function sums(options: { dataDir?: string; url?: string }) {

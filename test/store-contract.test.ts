@@ -5,6 +5,7 @@ import { ServiceStartType, UserPrivilege, type InventorySnapshot } from '../src/
 import { ActionFailureReason, ActionStatus, jobState, type Creator } from '../src/model';
 import { JOB_CHANNEL, type Store } from '../src/store';
 import { MIGRATIONS, migrate } from '../src/store/migrations';
+import { pruneAll } from '../src/retention';
 import { backends } from './support/backends';
 import { sqlOf } from './support/sql';
 
@@ -81,6 +82,19 @@ for (const backend of backends) {
       const missing = randomUUID();
       expect(await store.jobs.schedule([a!.id, missing], CREATOR)).toEqual({ missing: [missing] });
       expect(await count('host_scan_jobs')).toBe(before);
+    });
+
+    it('makes each schedule call a batch of every job it returned, new or not, counted by scan state', async () => {
+      const [a, b] = await hosts(2);
+      const first = await store.jobs.schedule([a!.id], CREATOR);
+      const second = await store.jobs.schedule([a!.id, b!.id], CREATOR);
+      expect(second.batchId).not.toBe(first.batchId);
+      expect(new Set(await store.batches.jobIds(second.batchId!))).toEqual(new Set(second.jobs!.map((j) => j.id)));
+      expect(await store.batches.counts(second.batchId!)).toMatchObject({ total: 2, queued: 2, running: 0, paused: 0, complete: 0, failed: 0, cancelled: 0 });
+      await store.jobs.cancel(first.jobs![0]!.id, 'test');
+      expect(await store.batches.counts(second.batchId!)).toMatchObject({ total: 2, queued: 1, cancelled: 1 });
+      expect(await store.batches.counts(first.batchId!)).toMatchObject({ total: 1, queued: 0, cancelled: 1 });
+      expect(await store.batches.counts(randomUUID())).toBeNull();
     });
 
     it('gives callers that schedule the same hosts at once the same jobs, and leaves no empty job', async () => {
@@ -204,6 +218,81 @@ for (const backend of backends) {
       expect(result!.job).toMatchObject({ scans: [{ status: ActionStatus.Cancelled, statusDescription: 'Cancelled by test' }] });
       expect(result!.running).toEqual([]);
       expect(await store.jobs.cancel(randomUUID(), 'x')).toBeNull();
+    });
+
+    it('pauses queued scans out of the queue and resumes them; a paused host keeps its job; running ones run on', async () => {
+      const { host, job } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      const paused = await store.pausing.pause({ jobId: job.id }, 'Paused by test');
+      expect(paused).toMatchObject({ moved: 1, running: 0 });
+      expect(paused!.changed[0]!.scans[0]).toMatchObject({ status: ActionStatus.Paused, statusDescription: 'Paused by test' });
+      expect(jobState(paused!.changed[0]!.scans).status).toBe(ActionStatus.Paused);
+      expect((await store.pausing.pause({ jobId: job.id }, 'again'))!.moved).toBe(0);
+      expect(await claimScan(scanId)).toBeUndefined();
+      expect((await store.jobs.schedule([host.id], CREATOR)).jobs![0]!.id).toBe(job.id);
+      expect((await store.pausing.resume({ jobId: job.id }, 'Queued (resumed)'))!.changed[0]!.scans[0]).toMatchObject({ status: ActionStatus.Queued });
+      expect(await claimScan(scanId)).toMatchObject({ id: scanId });
+      // Running: flagged, not stopped; handed back or lost, it waits Paused instead of queued.
+      expect(await store.pausing.pause({ jobId: job.id }, 'Paused by test')).toMatchObject({ moved: 0, running: 1 });
+      const [released] = await store.queue.release('owner-a', [scanId]);
+      expect(released!.scans[0]).toMatchObject({ status: ActionStatus.Paused });
+      await store.pausing.resume({ jobId: job.id }, 'Queued');
+      await claimScan(scanId, 'dying');
+      await store.pausing.pause({ jobId: job.id }, 'Paused by test');
+      await sqlOf(store).query(`UPDATE host_scans SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [scanId]);
+      const [reclaimed] = (await store.queue.reclaimExpired(3, 10_000)).filter((j) => j.id === job.id);
+      expect(reclaimed!.scans[0]).toMatchObject({ status: ActionStatus.Paused, statusDescription: expect.stringMatching(/resume retries it/) });
+      expect((await store.jobs.cancel(job.id, 'Cancelled by test'))!.job.scans[0]).toMatchObject({ status: ActionStatus.Cancelled });
+      expect(await store.pausing.pause({ jobId: randomUUID() }, 'x')).toBeNull();
+    });
+
+    it('pauses and resumes every job of a batch', async () => {
+      const some = await hosts(3);
+      const { jobs, batchId } = await store.jobs.schedule(some.map((h) => h.id), CREATOR);
+      expect(await store.pausing.pause({ batchId: batchId! }, 'Paused')).toMatchObject({ moved: 3 });
+      expect(await store.batches.counts(batchId!)).toMatchObject({ total: 3, paused: 3, queued: 0 });
+      expect((await store.pausing.resume({ batchId: batchId! }, 'Queued'))!.changed.map((j) => j.id).sort()).toEqual(jobs!.map((j) => j.id).sort());
+      expect(await store.batches.counts(batchId!)).toMatchObject({ total: 3, paused: 0, queued: 3 });
+      expect(await store.pausing.resume({ batchId: randomUUID() }, 'x')).toBeNull();
+    });
+
+    it('keeps a job of several scans right when two workers finish its scans at once', async () => {
+      const request = (dnsHostName: string) => ({ dnsHostName, ipAddress: '127.0.0.1', os: null, credentialId: null, credentialName: null, platformName: null,
+        acceptThumbprintOnFirstDiscovery: null, sshTrustActionType: null, certificateType: null, trustedThumbprint: null, sshPort: null, source: null });
+      const made = await store.requests.createJob([request(`m-${randomUUID()}.test`), request(`m-${randomUUID()}.test`)], CREATOR);
+      const [a, b] = made.job!.scans;
+      expect(await claimScan(a!.id, 'w1')).toBeDefined();
+      expect(await claimScan(b!.id, 'w2')).toBeDefined();
+      const ended = (status: ActionStatus.Complete | ActionStatus.Failed) => ({ status, description: 'done', failureReason: ActionFailureReason.NoError, hostConnected: true });
+      await Promise.all([
+        store.queue.finish('w1', [{ scanId: a!.id, result: ended(ActionStatus.Complete) }]),
+        store.queue.finish('w2', [{ scanId: b!.id, result: ended(ActionStatus.Failed) }]),
+      ]);
+      const [job] = await store.jobs.getJobs([made.job!.id]);
+      expect(jobState(job!.scans).status).toBe(ActionStatus.CompletedWithErrors);
+      const [row] = await sqlOf(store).query<{ status: number }>('SELECT status FROM host_scan_jobs WHERE id = $1', [job!.id]);
+      expect(row!.status).toBe(ActionStatus.CompletedWithErrors);
+    });
+
+    it('prunes finished jobs past the retention in small batches, keeping running and recent ones', async () => {
+      const old = await Promise.all([1, 2, 3].map(() => scheduleOne()));
+      const active = await scheduleOne();
+      const recent = await scheduleOne();
+      for (const { job } of [...old, recent]) await store.jobs.cancel(job.id, 'done');
+      const ids = [...old, active].map((o) => o.job.id);
+      await sqlOf(store).query(`UPDATE host_scan_jobs SET modified_at = now() - interval '40 days' WHERE id = ANY($1::uuid[])`, [ids]);
+      await sqlOf(store).query(`UPDATE host_scan_batches SET created_at = now() - interval '40 days' WHERE id IN (SELECT batch_id FROM host_scan_batch_jobs WHERE job_id = ANY($1::uuid[]))`, [ids]);
+      const before = new Date(Date.now() - 30 * 86_400_000);
+      const calls: number[] = [];
+      const removed = await pruneAll(async (b, n) => { const k = await store.retention.pruneJobs(b, n); calls.push(k); return k; }, before, 2);
+      expect(removed).toBeGreaterThanOrEqual(3);
+      expect(calls.slice(0, 2)).toEqual([2, calls[1]]);
+      expect(calls.every((k) => k <= 2)).toBe(true);
+      const left = new Set((await store.jobs.getJobs([...ids, recent.job.id])).map((j) => j.id));
+      expect(left).toEqual(new Set([active.job.id, recent.job.id]));
+      const orphans = await sqlOf(store).query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM host_scan_batches b WHERE NOT EXISTS (SELECT 1 FROM host_scan_batch_jobs m WHERE m.batch_id = b.id) AND b.created_at < $1`, [before]);
+      expect(orphans[0]!.n).toBe(0);
     });
 
     it('reclaims expired leases with backoff, then fails the scan once attempts run out', async () => {

@@ -1,7 +1,7 @@
-import { jobState, type Host as HostModel, type HostScan, type Job } from '../model';
+import { jobState, type BatchProgress, type Host as HostModel, type HostScan, type Job } from '../model';
 import { hostStatusView } from '../status-view';
 import { hostCursor, jobCursor, type Page } from '../service';
-import { HostKeyTrust, type Host, type HostConnection, type HostScanHostStatus, type HostScanJob, type HostScanJobConnection, type HostScanJobStatus } from './types';
+import { HostKeyTrust, type Host, type HostConnection, type HostScanBatch, type HostScanHostStatus, type HostScanJob, type HostScanJobConnection, type HostScanJobStatus } from './types';
 
 // Model → GraphQL objects. Names follow the vendor's where the vendor has one.
 
@@ -28,6 +28,7 @@ export const toJob = (job: Job): HostScanJob => ({
   nodeId: job.nodeId,
   createdDateTimeUtc: job.createdAt,
   modifiedDateTimeUtc: job.modifiedAt,
+  scheduleId: job.scheduleId ?? null,
 });
 
 export const toHost = (h: HostModel): Host => ({
@@ -63,3 +64,17 @@ export function toHostConnection(page: Page<HostModel>): HostConnection {
   const edges = page.items.map((host) => ({ cursor: hostCursor(host), node: toHost(host) }));
   return { edges, nodes: edges.map((e) => e.node), pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null } };
 }
+
+export const toBatch = (b: BatchProgress): HostScanBatch => ({
+  id: b.id,
+  total: b.total,
+  queued: b.queued,
+  running: b.running,
+  paused: b.paused,
+  complete: b.complete,
+  failed: b.failed,
+  cancelled: b.cancelled,
+  percent: b.percent,
+  etaSeconds: b.etaSeconds,
+  createdDateTimeUtc: b.createdAt,
+});

@@ -1,10 +1,10 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
-import { ActionStatus, type Job } from '../model';
+import { ActionStatus, type BatchProgress, type Job } from '../model';
 import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
-import { toHost, toHostConnection, toJob, toJobConnection, toJobStatus } from './map';
-import { Host, HostConnection, HostInput, HostScanJob, HostScanJobConnection, HostScanJobStatus } from './types';
+import { toBatch, toHost, toHostConnection, toJob, toJobConnection, toJobStatus } from './map';
+import { Host, HostConnection, HostInput, HostScanBatch, HostScanJob, HostScanJobConnection, HostScanJobStatus } from './types';
 
 // Thin resolvers: arguments in, one service call, GraphQL objects out. Roles and validation are the
 // service's, so GraphQL and REST answer the same input the same way.
@@ -40,7 +40,44 @@ export class JobResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('hostIds', () => [ID]) hostIds: string[],
   ): Promise<HostScanJobStatus[]> {
-    return (await this.service.scheduleHostScans(ctx.principal, { hostIds })).map(toJobStatus);
+    const { batchId, jobs } = await this.service.scheduleBatch(ctx.principal, { hostIds });
+    return jobs.map((job) => ({ ...toJobStatus(job), batchId }));
+  }
+
+  @Mutation(() => HostScanJobStatus, {
+    description: 'Queued scans wait Paused and start no new host scan until resumed; a running scan finishes and records its result. Idempotent.',
+  })
+  async pauseHostScanJob(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanJobStatus> {
+    return toJobStatus(await this.service.pauseJob(ctx.principal, { id }));
+  }
+
+  @Mutation(() => HostScanJobStatus, { description: 'Paused scans are queued again. Idempotent.' })
+  async resumeHostScanJob(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanJobStatus> {
+    return toJobStatus(await this.service.resumeJob(ctx.principal, { id }));
+  }
+
+  @Mutation(() => HostScanBatch, { description: "Pause every job of the batch, as pauseHostScanJob does (jobs shared with other batches pause there too)." })
+  async pauseHostScanBatch(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanBatch> {
+    return toBatch(await this.service.pauseBatch(ctx.principal, { id }));
+  }
+
+  @Mutation(() => HostScanBatch, { description: "Resume every job of the batch." })
+  async resumeHostScanBatch(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanBatch> {
+    return toBatch(await this.service.resumeBatch(ctx.principal, { id }));
+  }
+
+  @Query(() => HostScanBatch, { nullable: true, description: 'A schedule call\'s progress; null and a NOT_FOUND error for an unknown id.' })
+  async hostScanBatch(@Ctx() ctx: GraphQLContext, @Arg('id', () => ID) id: string): Promise<HostScanBatch> {
+    return toBatch(await this.service.getBatch(ctx.principal, { id }));
+  }
+
+  @Subscription(() => HostScanBatch, {
+    description: 'The batch as it is now, then whenever its counts change (a few times a second at most), completing once nothing is queued, running or paused.',
+    subscribe: ({ args, context }: SubscribeResolverData<unknown, { id: string }, GraphQLContext>) =>
+      context.service.watchBatch(context.principal, { id: args.id }),
+  })
+  hostScanBatchProgress(@Root() progress: BatchProgress, @Arg('id', () => ID) _id: string): HostScanBatch {
+    return toBatch(progress);
   }
 
   @Mutation(() => HostScanJobStatus, { description: 'Queued scans end Cancelled at once; running ones are aborted.' })

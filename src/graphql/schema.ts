@@ -3,15 +3,18 @@ import { buildSchema } from 'type-graphql';
 import type { AuditService } from '../audit-service';
 import type { CredentialService } from '../credential-service';
 import type { HostScanService } from '../service';
+import type { ScheduleService } from '../schedule-service';
 import { AuditResolver } from './audit';
 import { CredentialResolver } from './credentials';
 import { HostResolver, JobResolver } from './resolvers';
+import { ScheduleResolver } from './schedules';
 
 /** The services resolvers call. */
 export interface GraphQLServices {
   scans: HostScanService;
   audit: AuditService;
   credentials: CredentialService;
+  schedules: ScheduleService;
 }
 
 /**
@@ -24,9 +27,10 @@ export async function buildGatewaySchema(services?: GraphQLServices): Promise<Gr
     [HostResolver, new HostResolver(services?.scans as HostScanService)],
     [AuditResolver, new AuditResolver(services?.audit as AuditService)],
     [CredentialResolver, new CredentialResolver(services?.credentials as CredentialService)],
+    [ScheduleResolver, new ScheduleResolver(services?.schedules as ScheduleService)],
   ]);
   return buildSchema({
-    resolvers: [JobResolver, HostResolver, AuditResolver, CredentialResolver],
+    resolvers: [JobResolver, HostResolver, AuditResolver, CredentialResolver, ScheduleResolver],
     container: { get: (cls) => instances.get(cls) },
     // type-graphql insists on a PubSub even though our one subscription streams from the service
     // (with its own bounded, coalescing buffers); nothing ever calls this one.

@@ -1,5 +1,5 @@
 import { GraphQLDateTime, GraphQLUUID } from 'graphql-scalars';
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { SshTrustAction } from '../inventory/model';
 import { ActionFailureReason, ActionStatus } from '../model';
 
@@ -61,6 +61,11 @@ export class HostScanJobStatus {
   // Here and not only on HostScanJob: mutation replies and subscription events arrive in any order, and a
   // client keeps the state with the largest revision.
   @Field(() => Int, { description: 'Grows with every change; later states have larger revisions.' }) revision!: number;
+  @Field(() => GraphQLUUID, {
+    nullable: true,
+    description: 'In scheduleHostScans replies, the batch that call made (see hostScanBatch); null elsewhere, as a job can be in several batches.',
+  })
+  batchId?: string | null;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'A job with who created it and when.' })
@@ -71,6 +76,7 @@ export class HostScanJob extends HostScanJobStatus {
   @Field(() => GraphQLUUID, { description: 'Identifies the database the job lives in.' }) nodeId!: string;
   @Field(() => GraphQLDateTime) createdDateTimeUtc!: Date;
   @Field(() => GraphQLDateTime) modifiedDateTimeUtc!: Date;
+  @Field(() => GraphQLUUID, { nullable: true, description: 'The recurring schedule whose firing made the job.' }) scheduleId!: string | null;
 }
 
 @ObjectType({ simpleResolvers: true, description: 'A machine in the inventory, with what its last scan found.' })
@@ -143,4 +149,20 @@ export class HostConnection {
   @Field(() => [HostEdge]) edges!: HostEdge[];
   @Field(() => [Host]) nodes!: Host[];
   @Field(() => PageInfo) pageInfo!: PageInfo;
+}
+
+@ObjectType({ simpleResolvers: true, description: "One schedule call's jobs, counted by the state of their host scans." })
+export class HostScanBatch {
+  @Field(() => GraphQLUUID) id!: string;
+  @Field(() => Int, { description: 'Host scans in the batch.' }) total!: number;
+  @Field(() => Int) queued!: number;
+  @Field(() => Int) running!: number;
+  @Field(() => Int, { description: 'Paused; they start again when resumed.' }) paused!: number;
+  @Field(() => Int, { description: 'Complete, CompletedWithErrors or CompletedNotRun.' }) complete!: number;
+  @Field(() => Int) failed!: number;
+  @Field(() => Int) cancelled!: number;
+  @Field(() => Float, { description: 'Finished (complete, failed or cancelled) per hundred, to one decimal.' }) percent!: number;
+  @Field(() => Int, { nullable: true, description: 'What is left at the rate so far; null before the first scan finishes or while only paused scans are left.' })
+  etaSeconds!: number | null;
+  @Field(() => GraphQLDateTime) createdDateTimeUtc!: Date;
 }

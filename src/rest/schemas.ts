@@ -58,7 +58,7 @@ const jobOwnFields = {
   createdFromAddress: nullableString,
 } as const;
 
-const hostScanHost = {
+export const hostScanHost = {
   type: 'object',
   description: 'SbPAM.Models.HostScanHost',
   properties: {
@@ -151,4 +151,39 @@ export const hostIdArray = {
   type: 'array',
   items: uuid,
   description: 'Host ids (UUIDs); duplicates are scheduled once.',
+} as const;
+
+const requestFields = {
+  dnsHostName: nullableString,
+  ipAddress: nullableString,
+  os: nullableString,
+  credentialId: nullableUuid,
+  credentialName: nullableString,
+  platformName: nullableString,
+  acceptThumbprintOnFirstDiscovery: { type: ['boolean', 'null'] },
+  sshTrustActionType: { type: ['integer', 'null'], enum: [0, 1, 2, null], description: 'SbPAM.Constants.SshConstants+SshTrustActionType: 0 AlwaysTrustIgnoreThumbprint, 1 WarnOnThumbprintMismatch, 2 ErrorOnThumbprintMismatch' },
+  certificateType: { type: ['integer', 'null'], enum: [0, 1, 2, null], description: 'SbPAM.Constants.SshConstants+CertificateType: 0 WinRM, 1 RDP, 2 SSH' },
+  trustedThumbprint: nullableString,
+  sshPort: { type: ['integer', 'null'] },
+  source: nullableString,
+} as const;
+
+export const hostScanJobRequests = {
+  type: 'array',
+  items: { type: 'object', description: 'SbPAM.Models.HostScanJobRequest', properties: requestFields },
+} as const;
+
+export const hostScanJobResponses = {
+  type: 'array',
+  items: {
+    type: 'object',
+    description: 'SbPAM.Models.HostScanJobResponse',
+    properties: {
+      ...requestFields,
+      credentialNameError: nullableString,
+      platformNameError: nullableString,
+      ipAddressError: nullableString,
+      dnsHostNameError: nullableString,
+    },
+  },
 } as const;

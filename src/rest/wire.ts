@@ -45,7 +45,7 @@ export function toJobEntity(job: Job) {
 }
 
 /** `SbPAM.Models.HostScanHost` */
-function toHostScanHost(job: Job, s: HostScan) {
+export function toHostScanHost(job: Job, s: HostScan) {
   return {
     id: s.id,
     name: s.name,

@@ -37,8 +37,8 @@ export interface ListeningDb extends Db {
 }
 
 /**
- * The only place the scan model's active statuses (Queued 0, Running 1) are written for SQL: the
+ * The only place the scan model's active statuses (Queued 0, Running 1, Paused 7) are written for SQL: the
  * partial unique index `host_scans_one_active_per_host` is defined with this predicate, and a query
  * must repeat it to the letter for PostgreSQL to use the index (as ON CONFLICT's arbiter).
  */
-export const ACTIVE_SCAN = 'status IN (0, 1)';
+export const ACTIVE_SCAN = 'status IN (0, 1, 7)';

@@ -8,6 +8,11 @@ import { encodeBackup } from './backup-file';
 import { migrate } from './migrations';
 import type { AuditStore } from './audit';
 import { createCredentialStore, type CredentialStore } from './credentials';
+import type { BatchStore } from './batches';
+import type { PauseStore } from './pausing';
+import type { RequestStore } from './host-requests';
+import type { ScheduleStore } from './schedules';
+import type { RetentionStore } from './retention';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
@@ -25,6 +30,8 @@ export type { InventoryStore, SnapshotChange, SnapshotGroup, SnapshotRecord, Sna
 export type { InventoryUpdate } from './snapshots';
 export type { AuditQuery, AuditRecord, AuditStore } from './audit';
 export { CredentialKind, type Credential, type CredentialListQuery, type CredentialStore, type CredentialWrite } from './credentials';
+export type { BatchStore } from './batches';
+export type { PauseResult, PauseStore, PauseTarget } from './pausing';
 
 /**
  * The scan model's persistence: operations by name, never SQL. One SQL dialect underneath, on PGlite
@@ -43,6 +50,11 @@ export interface Store {
   readonly audit: AuditStore;
   /** Credentials and their sealed secrets; its statements run on this thread, on either store. */
   readonly credentials: CredentialStore;
+  readonly batches: BatchStore;
+  readonly pausing: PauseStore;
+  readonly requests: RequestStore;
+  readonly schedules: ScheduleStore;
+  readonly retention: RetentionStore;
   /** Changes other instances commit, over NOTIFY; null on the embedded store and when another transport carries them. */
   readonly changes: ChangeNotifications | null;
   /**

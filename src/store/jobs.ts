@@ -4,10 +4,11 @@ import { encodeChanges } from '../change-message';
 import { JOB_CHANNEL } from './changes';
 import type { AuditEntry } from '../audit';
 import { appendAudit } from './audit';
+import { recordBatch } from './batches';
 import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
 import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
 
-export type ScheduleResult = { jobs: Job[]; missing?: undefined } | { jobs?: undefined; missing: string[] };
+export type ScheduleResult = { jobs: Job[]; batchId: string; missing?: undefined } | { jobs?: undefined; batchId?: undefined; missing: string[] };
 
 export interface JobListQuery {
   limit: number;
@@ -43,12 +44,15 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
    * Read the jobs as they are now, store each one's status (derived from its scans) and bump its
    * revision; on PostgreSQL, also announce the change in the same transaction: NOTIFY is delivered at
    * commit, so no committed change goes unannounced. Callers hold the changed scan rows locked (lock order
-   * everywhere: scan rows, then job rows), and jobs made by this gateway have one scan each, so the status
-   * read here cannot be overtaken by a concurrent change.
+   * everywhere: scan rows, then job rows, each in id order), so the status read here cannot be overtaken
+   * by a concurrent change.
    */
   const changed = async (q: Queryable, jobIds: readonly string[]): Promise<Job[]> => {
-    const ids = [...new Set(jobIds)];
+    const ids = [...new Set(jobIds)].sort();
     if (ids.length === 0) return [];
+    // A job of several scans (POST /api/v1/HostScanJob) can change in two transactions at once: the job
+    // rows are locked before its scans are read, so the later one reads what the earlier one committed.
+    await q.query('SELECT id FROM host_scan_jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
     const jobs = await readByIds(q, ids);
     const bumped = await q.query<{ id: string; revision: number; modified_at: Date }>(
       `UPDATE host_scan_jobs j SET status = v.status, revision = j.revision + 1, modified_at = now()
@@ -96,73 +100,79 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     return rows.map((r) => r.id);
   };
 
+  /**
+   * One job per host id (ids distinct, in request order) in one transaction. A host with a queued or
+   * running scan gets that job back. Unknown hosts: nothing is written and `missing` lists them. The
+   * jobs returned form a new batch (new and existing ones alike). The audit entry is written in the
+   * same transaction, its target the jobs and its details which were new and the batch.
+   */
+  const scheduleIn = async (tx: Queryable, hostIds: readonly string[], creator: Creator, audit?: AuditEntry, scheduleId: string | null = null): Promise<ScheduleResult> => {
+    // One read for both questions: which hosts exist (FOR SHARE keeps them from being removed before
+    // our scans reference them), and which already have a queued or running job.
+    const found = await tx.query<{ id: string; job_id: string | null }>(
+      `SELECT h.id, s.job_id FROM hosts h
+       LEFT JOIN host_scans s ON s.host_id = h.id AND s.${ACTIVE_SCAN}
+       WHERE h.id = ANY($1::uuid[]) FOR SHARE OF h`,
+      [hostIds],
+    );
+    const known = new Set(found.map((r) => r.id));
+    const missing = hostIds.filter((id) => !known.has(id));
+    if (missing.length > 0) return { missing };
+
+    const jobOf = new Map(found.filter((r) => r.job_id).map((r) => [r.id, r.job_id!]));
+    const fresh = hostIds.filter((id) => !jobOf.has(id));
+    let created: Job[] = [];
+    if (fresh.length > 0) {
+      const jobIds = fresh.map(() => randomUUID());
+      // Jobs and their scans in one statement (the foreign key is checked at its end, when both exist),
+      // which also returns them as a read would: no second round trip for what was just written.
+      const rows = await tx.query<JobScanRow>(
+        `WITH j AS (
+           INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address, schedule_id)
+           SELECT id, $4, $5, $6, $7::uuid FROM unnest($2::uuid[]) AS id
+           RETURNING *),
+         s AS (
+           INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
+             ssh_port, win_rm_port)
+           SELECT v.id, v.job_id, h.id, 0, h.name, h.dns_host_name, h.ip_address, h.os, h.version,
+             h.ssh_port, h.win_rm_port
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id)
+           JOIN hosts h ON h.id = v.host_id
+           ON CONFLICT (host_id) WHERE ${ACTIVE_SCAN} DO NOTHING
+           RETURNING *)
+         SELECT ${JOB_COLUMNS} FROM j JOIN s ON s.job_id = j.id`,
+        [fresh.map(() => randomUUID()), jobIds, fresh, creator.subject, creator.userName, creator.address, scheduleId],
+      );
+      created = toJobs(rows, nodeId);
+      for (const r of rows) jobOf.set(r.host_id!, r.job_id);
+      if (created.length < fresh.length) {
+        // A concurrent call scheduled some of these hosts first: drop our empty jobs, use theirs.
+        const used = new Set(created.map((j) => j.id));
+        await tx.query('DELETE FROM host_scan_jobs WHERE id = ANY($1::uuid[])', [jobIds.filter((id) => !used.has(id))]);
+        for (const [hostId, jobId] of await activeJobs(tx, fresh.filter((id) => !jobOf.has(id)))) {
+          jobOf.set(hostId, jobId);
+        }
+      }
+      await announce(tx, created);
+    }
+    const byId = new Map(created.map((j) => [j.id, j]));
+    const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
+    for (const job of await readByIds(tx, jobIds.filter((id) => !byId.has(id)))) byId.set(job.id, job);
+    const batchId = randomUUID();
+    await recordBatch(tx, batchId, creator.subject, jobIds);
+    if (audit) {
+      await appendAudit(tx, [{ ...audit, target: jobIds.join(',').slice(0, 1000), details: { ...audit.details, hosts: hostIds.length, newJobs: created.length, batchId } }]);
+    }
+    return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined), batchId };
+  };
+
   return {
     changed,
+    scheduleIn,
 
-    /**
-     * One job per host id (ids distinct, in request order) in one transaction. A host with a queued or
-     * running scan gets that job back. Unknown hosts: nothing is written and `missing` lists them. The
-     * audit entry is written in the same transaction, its target the jobs and its details which were new.
-     */
-    async schedule(hostIds: readonly string[], creator: Creator, audit?: AuditEntry): Promise<ScheduleResult> {
-      return db.transaction(async (tx) => {
-        // One read for both questions: which hosts exist (FOR SHARE keeps them from being removed before
-        // our scans reference them), and which already have a queued or running job.
-        const found = await tx.query<{ id: string; job_id: string | null }>(
-          `SELECT h.id, s.job_id FROM hosts h
-           LEFT JOIN host_scans s ON s.host_id = h.id AND s.${ACTIVE_SCAN}
-           WHERE h.id = ANY($1::uuid[]) FOR SHARE OF h`,
-          [hostIds],
-        );
-        const known = new Set(found.map((r) => r.id));
-        const missing = hostIds.filter((id) => !known.has(id));
-        if (missing.length > 0) return { missing };
-
-        const jobOf = new Map(found.filter((r) => r.job_id).map((r) => [r.id, r.job_id!]));
-        const fresh = hostIds.filter((id) => !jobOf.has(id));
-        let created: Job[] = [];
-        if (fresh.length > 0) {
-          const jobIds = fresh.map(() => randomUUID());
-          // Jobs and their scans in one statement (the foreign key is checked at its end, when both exist),
-          // which also returns them as a read would: no second round trip for what was just written.
-          const rows = await tx.query<JobScanRow>(
-            `WITH j AS (
-               INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address)
-               SELECT id, $4, $5, $6 FROM unnest($2::uuid[]) AS id
-               RETURNING *),
-             s AS (
-               INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
-                 ssh_port, win_rm_port)
-               SELECT v.id, v.job_id, h.id, 0, h.name, h.dns_host_name, h.ip_address, h.os, h.version,
-                 h.ssh_port, h.win_rm_port
-               FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id)
-               JOIN hosts h ON h.id = v.host_id
-               ON CONFLICT (host_id) WHERE ${ACTIVE_SCAN} DO NOTHING
-               RETURNING *)
-             SELECT ${JOB_COLUMNS} FROM j JOIN s ON s.job_id = j.id`,
-            [fresh.map(() => randomUUID()), jobIds, fresh, creator.subject, creator.userName, creator.address],
-          );
-          created = toJobs(rows, nodeId);
-          for (const r of rows) jobOf.set(r.host_id!, r.job_id);
-          if (created.length < fresh.length) {
-            // A concurrent call scheduled some of these hosts first: drop our empty jobs, use theirs.
-            const used = new Set(created.map((j) => j.id));
-            await tx.query('DELETE FROM host_scan_jobs WHERE id = ANY($1::uuid[])', [jobIds.filter((id) => !used.has(id))]);
-            for (const [hostId, jobId] of await activeJobs(tx, fresh.filter((id) => !jobOf.has(id)))) {
-              jobOf.set(hostId, jobId);
-            }
-          }
-          await announce(tx, created);
-        }
-        const byId = new Map(created.map((j) => [j.id, j]));
-        const jobIds = [...new Set(hostIds.map((id) => jobOf.get(id)!))];
-        for (const job of await readByIds(tx, jobIds.filter((id) => !byId.has(id)))) byId.set(job.id, job);
-        if (audit) {
-          await appendAudit(tx, [{ ...audit, target: jobIds.join(',').slice(0, 1000), details: { ...audit.details, hosts: hostIds.length, newJobs: created.length } }]);
-        }
-        return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined) };
-      });
-    },
+    /** One job per host id, in a transaction of its own (see scheduleIn). */
+    schedule: (hostIds: readonly string[], creator: Creator, audit?: AuditEntry): Promise<ScheduleResult> =>
+      db.transaction((tx) => scheduleIn(tx, hostIds, creator, audit)),
 
     getJobs: (ids: readonly string[]) => readByIds(db, ids),
 
@@ -207,11 +217,23 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
       return rows[0]?.job_id ?? null;
     },
 
+    /** The job a host scan belongs to, if the scan exists. */
+    async jobIdOfScan(scanId: string): Promise<string | null> {
+      const rows = await db.query<{ job_id: string }>('SELECT job_id FROM host_scans WHERE id = $1', [scanId]);
+      return rows[0]?.job_id ?? null;
+    },
+
     /**
-     * Queued scans become Cancelled at once; running ones are flagged for the runner to abort.
+     * Queued and paused scans become Cancelled at once; running ones are flagged for the runner to abort.
+     * With `scan`, only that host scan of the job, recording whether the host was reached when given.
      * Returns null for an unknown job, else the job and the ids of its scans still running.
      */
-    async cancel(jobId: string, reason: string, audit?: AuditEntry): Promise<{ job: Job; running: string[] } | null> {
+    async cancel(
+      jobId: string,
+      reason: string,
+      audit?: AuditEntry,
+      scan?: { id: string; hostConnected: boolean | null },
+    ): Promise<{ job: Job; running: string[] } | null> {
       return db.transaction(async (tx) => {
         // Lock order everywhere: scan rows, then the job row (changed).
         await tx.query('SELECT id FROM host_scans WHERE job_id = $1 ORDER BY id FOR UPDATE', [jobId]);
@@ -219,14 +241,14 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
         if (exists.length === 0) return null;
         const cancelled = await tx.query(
           `UPDATE host_scans SET status = ${ActionStatus.Cancelled}, status_description = $2, finished_at = now(),
-             modified_at = now(), lease_owner = NULL, lease_expires_at = NULL
-           WHERE job_id = $1 AND status = ${ActionStatus.Queued} RETURNING id`,
-          [jobId, reason],
+             modified_at = now(), lease_owner = NULL, lease_expires_at = NULL, host_connected = coalesce($4::boolean, host_connected)
+           WHERE job_id = $1 AND ($3::uuid IS NULL OR id = $3) AND status IN (${ActionStatus.Queued}, ${ActionStatus.Paused}) RETURNING id`,
+          [jobId, reason, scan?.id ?? null, scan?.hostConnected ?? null],
         );
         const running = await tx.query<{ id: string }>(
           `UPDATE host_scans SET cancel_requested = true, modified_at = now()
-           WHERE job_id = $1 AND status = ${ActionStatus.Running} RETURNING id`,
-          [jobId],
+           WHERE job_id = $1 AND ($2::uuid IS NULL OR id = $2) AND status = ${ActionStatus.Running} RETURNING id`,
+          [jobId, scan?.id ?? null],
         );
         const [job] = cancelled.length > 0 ? await changed(tx, [jobId]) : await readByIds(tx, [jobId]);
         if (audit) await appendAudit(tx, [{ ...audit, details: { ...audit.details, cancelledQueued: cancelled.length, abortingRunning: running.length } }]);
@@ -237,7 +259,9 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
 }
 
 /** What the store offers callers; `changed` is the queue's, inside its transactions (see createStores). */
-export type JobStore = Omit<ReturnType<typeof createJobStore>, 'changed'>;
+export type JobStore = Omit<ReturnType<typeof createJobStore>, 'changed' | 'scheduleIn'>;
+/** Schedules jobs inside the caller's transaction (a schedule's firing). */
+export type ScheduleIn = ReturnType<typeof createJobStore>['scheduleIn'];
 /** Reads the jobs a transition changed and bumps their status and revision, inside the caller's transaction. */
 export type JobChanges = ReturnType<typeof createJobStore>['changed'];
 

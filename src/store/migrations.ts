@@ -217,6 +217,69 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     // The fallback poll reads jobs changed after a (time, id) position while notifications are missing.
     sql: `CREATE INDEX host_scan_jobs_changes ON host_scan_jobs (modified_at, id);`,
   },
+  {
+    version: 6,
+    name: 'scan batches: the jobs each schedule call returned',
+    sql: `
+      CREATE TABLE host_scan_batches (
+        id uuid PRIMARY KEY,
+        created_by text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- A job a call got back because its host was already queued belongs to that call's batch too.
+      CREATE TABLE host_scan_batch_jobs (
+        batch_id uuid NOT NULL REFERENCES host_scan_batches (id) ON DELETE CASCADE,
+        job_id uuid NOT NULL REFERENCES host_scan_jobs (id) ON DELETE CASCADE,
+        PRIMARY KEY (batch_id, job_id)
+      );
+      CREATE INDEX host_scan_batch_jobs_job ON host_scan_batch_jobs (job_id);
+    `,
+  },
+  {
+    version: 7,
+    name: 'pausing host scans',
+    sql: `
+      -- A running scan that is paused finishes; should its lease be lost or handed back, it waits Paused.
+      ALTER TABLE host_scans ADD COLUMN pause_requested boolean NOT NULL DEFAULT false;
+      -- A paused scan is still its host's active scan: scheduling the host again returns the paused job.
+      DROP INDEX host_scans_one_active_per_host;
+      CREATE UNIQUE INDEX host_scans_one_active_per_host ON host_scans (host_id) WHERE status IN (0, 1, 7);
+    `,
+  },
+  {
+    version: 8,
+    name: 'recurring scan schedules and their firings',
+    sql: `
+      CREATE TABLE scan_schedules (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        cron text NOT NULL,
+        time_zone text NOT NULL,
+        -- Which hosts: these ids, or names matching a pattern, or all hosts (exactly one is set).
+        host_ids uuid[],
+        name_pattern text,
+        all_hosts boolean NOT NULL DEFAULT false,
+        enabled boolean NOT NULL DEFAULT true,
+        -- Slots at or before this never fire (set at creation and when re-enabled).
+        fire_after timestamptz NOT NULL DEFAULT now(),
+        created_by text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        modified_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE UNIQUE INDEX scan_schedules_name_key ON scan_schedules (lower(name));
+      -- One row per slot that fired: the primary key is the claim, written with the slot's jobs.
+      CREATE TABLE scan_schedule_firings (
+        schedule_id uuid NOT NULL REFERENCES scan_schedules (id) ON DELETE CASCADE,
+        slot timestamptz NOT NULL,
+        batch_id uuid,
+        fired_by text NOT NULL,
+        fired_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (schedule_id, slot)
+      );
+      ALTER TABLE host_scan_jobs ADD COLUMN schedule_id uuid;
+      CREATE INDEX host_scan_jobs_schedule ON host_scan_jobs (schedule_id) WHERE schedule_id IS NOT NULL;
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */

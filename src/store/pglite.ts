@@ -2,6 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditStore } from './audit';
+import type { BatchStore } from './batches';
+import type { PauseStore } from './pausing';
+import type { RequestStore } from './host-requests';
+import type { ScheduleStore } from './schedules';
+import type { RetentionStore } from './retention';
 import type { Db, Queryable } from './db';
 import { lockDataDir } from './dir-lock';
 import type { HostStore } from './hosts';
@@ -15,7 +20,7 @@ import { WorkerLink } from './worker-link';
 
 export interface EmbeddedDb extends Db {
   /** The store's operations, each run whole on the database's thread. */
-  stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore; audit: AuditStore }>;
+  stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore; audit: AuditStore; batches: BatchStore; pausing: PauseStore; requests: RequestStore; schedules: ScheduleStore; retention: RetentionStore }>;
   /** The data directory and its manifest at one consistent point between transactions (see the worker). */
   backup(): Promise<Snapshot>;
   /** Kill the database's thread as a crash would; it restarts by itself (tests of the restart only). */
@@ -67,7 +72,7 @@ export async function openPglite(dataDir: string, logger: Logger): Promise<Embed
     async stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>) {
       setUp = { nodeId, settings: { ...settings, announce: false } };
       await link.call({ op: 'stores', ...setUp });
-      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory'), audit: remote<AuditStore>('audit') };
+      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory'), audit: remote<AuditStore>('audit'), batches: remote<BatchStore>('batches'), pausing: remote<PauseStore>('pausing'), requests: remote<RequestStore>('requests'), schedules: remote<ScheduleStore>('schedules'), retention: remote<RetentionStore>('retention') };
     },
     async transaction(fn) {
       const generation = link.current;

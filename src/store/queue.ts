@@ -126,14 +126,15 @@ export function createQueue(db: Sql, changed: JobChanges, options: { snapshotsKe
       });
     },
 
-    /** Hand leases back without counting the attempt (graceful stop); cancelled ones end Cancelled. */
+    /** Hand leases back without counting the attempt (graceful stop); cancelled ones end Cancelled, paused ones wait Paused. */
     async release(owner: string, scanIds: readonly string[]): Promise<Job[]> {
       if (scanIds.length === 0) return [];
       return db.transaction(async (tx) => {
         const rows = await tx.query<{ job_id: string }>(
           `UPDATE host_scans SET
-             status = CASE WHEN cancel_requested THEN ${ActionStatus.Cancelled} ELSE ${ActionStatus.Queued} END,
-             status_description = CASE WHEN cancel_requested THEN 'Cancelled' ELSE 'Queued' END,
+             status = CASE WHEN cancel_requested THEN ${ActionStatus.Cancelled}
+                           WHEN pause_requested THEN ${ActionStatus.Paused} ELSE ${ActionStatus.Queued} END,
+             status_description = CASE WHEN cancel_requested THEN 'Cancelled' WHEN pause_requested THEN 'Paused' ELSE 'Queued' END,
              finished_at = CASE WHEN cancel_requested THEN now() END,
              attempts = greatest(attempts - 1, 0), run_after = now(),
              lease_owner = NULL, lease_expires_at = NULL, modified_at = now()
@@ -147,7 +148,8 @@ export function createQueue(db: Sql, changed: JobChanges, options: { snapshotsKe
 
     /**
      * Leases that expired belong to workers that died or hung. Their scans go back to the queue after a
-     * backoff that doubles per attempt, or end Failed / SystemError once `maxAttempts` were used. Scans in
+     * backoff that doubles per attempt (Paused instead, when paused meanwhile), or end Failed / SystemError
+     * once `maxAttempts` were used. Scans in
      * `held` are left alone: the caller runs them and will renew their leases (a late heartbeat of a busy
      * process is not a dead worker).
      */
@@ -156,10 +158,12 @@ export function createQueue(db: Sql, changed: JobChanges, options: { snapshotsKe
         const rows = await tx.query<{ job_id: string }>(
           `UPDATE host_scans SET
              status = CASE WHEN cancel_requested THEN ${ActionStatus.Cancelled}
-                           WHEN attempts >= $1 THEN ${ActionStatus.Failed} ELSE ${ActionStatus.Queued} END,
+                           WHEN attempts >= $1 THEN ${ActionStatus.Failed}
+                           WHEN pause_requested THEN ${ActionStatus.Paused} ELSE ${ActionStatus.Queued} END,
              status_description = CASE
                WHEN cancel_requested THEN 'Cancelled'
                WHEN attempts >= $1 THEN 'Failed: the scan was interrupted ' || attempts || ' times (its worker stopped); no retries left'
+               WHEN pause_requested THEN 'Paused (attempt ' || attempts || ' was interrupted; resume retries it)'
                ELSE 'Queued (retrying: attempt ' || attempts || ' was interrupted)' END,
              failure_reason = CASE WHEN NOT cancel_requested AND attempts >= $1
                                    THEN ${ActionFailureReason.SystemError} ELSE ${ActionFailureReason.NoError} END,

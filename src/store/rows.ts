@@ -55,7 +55,7 @@ export const toHost = (r: HostRow): Host => ({
 
 export const JOB_COLUMNS = `j.id AS job_id, j.seq::text AS job_seq, j.revision AS job_revision,
   j.created_by, j.created_by_user_name, j.created_from_address,
-  j.created_at AS job_created_at, j.modified_at AS job_modified_at,
+  j.created_at AS job_created_at, j.modified_at AS job_modified_at, j.schedule_id,
   s.id, s.host_id, s.name, s.dns_host_name, s.ip_address, s.os, s.version, s.status,
   s.status_description, s.failure_reason, s.host_connected, s.attempts, s.started_at, s.finished_at,
   s.created_at, s.modified_at`;
@@ -69,6 +69,7 @@ export interface JobScanRow {
   created_from_address: string | null;
   job_created_at: Date;
   job_modified_at: Date;
+  schedule_id: string | null;
   id: string;
   host_id: string | null;
   name: string;
@@ -123,6 +124,7 @@ export function toJobs(rows: readonly JobScanRow[], nodeId: string): Job[] {
         nodeId,
         createdAt: r.job_created_at,
         modifiedAt: r.job_modified_at,
+        scheduleId: r.schedule_id,
         scans: [],
       };
       jobs.set(r.job_id, job);

@@ -2,6 +2,11 @@ import type { Sql } from './db';
 import { createHostStore } from './hosts';
 import { createJobStore, type JobStoreOptions } from './jobs';
 import { createAuditStore } from './audit';
+import { createBatchStore } from './batches';
+import { createPauseStore } from './pausing';
+import { createRequestStore } from './host-requests';
+import { createScheduleStore } from './schedules';
+import { createRetentionStore } from './retention';
 import { createInventoryStore } from './inventory';
 import { createQueue } from './queue';
 
@@ -13,12 +18,17 @@ export interface StoreSettings extends JobStoreOptions {
 /** The store's parts over one database (on the embedded store's thread, or beside a `pg` pool). */
 export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
   // The queue's transitions bump jobs inside their own transactions; callers only see the job store's API.
-  const { changed, ...jobs } = createJobStore(db, nodeId, settings);
+  const { changed, scheduleIn, ...jobs } = createJobStore(db, nodeId, settings);
   return {
     hosts: createHostStore(db),
     jobs,
     queue: createQueue(db, changed, { snapshotsKept: settings.snapshotsKept }),
     inventory: createInventoryStore(db),
     audit: createAuditStore(db),
+    batches: createBatchStore(db),
+    pausing: createPauseStore(db, changed),
+    requests: createRequestStore(db, changed),
+    schedules: createScheduleStore(db, scheduleIn),
+    retention: createRetentionStore(db),
   };
 }

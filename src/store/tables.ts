@@ -17,6 +17,10 @@ export const DATA_TABLES: readonly { name: string; key: readonly string[] }[] = 
   { name: 'snapshot_tasks', key: ['snapshot_id', 'id'] },
   { name: 'snapshot_changes', key: ['snapshot_id', 'position'] },
   { name: 'audit_records', key: ['id'] },
+  { name: 'host_scan_batches', key: ['id'] },
+  { name: 'host_scan_batch_jobs', key: ['batch_id', 'job_id'] },
+  { name: 'scan_schedules', key: ['id'] },
+  { name: 'scan_schedule_firings', key: ['schedule_id', 'slot'] },
 ];
 
 /** Bookkeeping tables: the migrations applied, and the database's identity (node id). */

@@ -27,7 +27,7 @@ export function freshDataDir(): string {
 /** Start the real gateway on 127.0.0.1:0 with the embedded store; `env` overrides the operator variables. */
 export async function startTestGateway(
   env: Record<string, string> = {},
-  options: { dataDir?: string; runner?: boolean } = {},
+  options: { dataDir?: string; runner?: boolean; scheduleTicker?: boolean } = {},
 ): Promise<TestGateway> {
   const dataDir = options.dataDir ?? freshDataDir();
   const logs: string[] = [];
@@ -39,7 +39,7 @@ export async function startTestGateway(
   });
   // Every test client shares one loopback address: rate limits are off unless a test sets them.
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', RATE_LIMIT_PER_ADDRESS: '0', RATE_LIMIT_PER_SUBJECT: '0', ...env });
-  const gateway = await startGateway(config, { logger: createLogger(config.logLevel, sink), runner: options.runner ?? true });
+  const gateway = await startGateway(config, { logger: createLogger(config.logLevel, sink), runner: options.runner ?? true, scheduleTicker: options.scheduleTicker ?? true });
   return {
     gateway,
     url: gateway.url,
