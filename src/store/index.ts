@@ -6,6 +6,8 @@ import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
 import { migrate } from './migrations';
 import type { AuditStore } from './audit';
+import type { AccountStore } from './accounts';
+import type { SigningKeyStore } from './signing-keys';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
@@ -20,6 +22,9 @@ export type { ClaimedScan, Finished, Queue, ScanResult } from './queue';
 export type { InventoryStore, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser } from './inventory';
 export type { InventoryUpdate } from './snapshots';
 export type { AuditQuery, AuditRecord, AuditStore } from './audit';
+export type { AccountStore, AppRecord, UserChange, UserRecord } from './accounts';
+export { NAME_TAKEN } from './accounts';
+export type { SigningKeyRecord, SigningKeyStore } from './signing-keys';
 
 /**
  * The scan model's persistence: operations by name, never SQL. One SQL dialect underneath, on PGlite
@@ -36,6 +41,8 @@ export interface Store {
   readonly queue: Queue;
   readonly inventory: InventoryStore;
   readonly audit: AuditStore;
+  readonly accounts: AccountStore;
+  readonly signingKeys: SigningKeyStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
   /** Whether the database answers now. */

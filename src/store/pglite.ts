@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { AccountStore } from './accounts';
 import type { AuditStore } from './audit';
 import type { Db, Queryable } from './db';
 import { lockDataDir } from './dir-lock';
@@ -9,12 +10,13 @@ import type { InventoryStore } from './inventory';
 import type { JobStore } from './jobs';
 import type { StoreCall, WorkerOptions } from './pglite-worker';
 import type { Queue } from './queue';
+import type { SigningKeyStore } from './signing-keys';
 import type { StoreSettings } from './stores';
 import { WorkerLink } from './worker-link';
 
 export interface EmbeddedDb extends Db {
   /** The store's operations, each run whole on the database's thread. */
-  stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore; audit: AuditStore }>;
+  stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore; audit: AuditStore; accounts: AccountStore; signingKeys: SigningKeyStore }>;
   /** Kill the database's thread as a crash would; it restarts by itself (tests of the restart only). */
   terminateForTests(): Promise<void>;
 }
@@ -64,7 +66,8 @@ export async function openPglite(dataDir: string, logger: Logger): Promise<Embed
     async stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>) {
       setUp = { nodeId, settings: { ...settings, announce: false } };
       await link.call({ op: 'stores', ...setUp });
-      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory'), audit: remote<AuditStore>('audit') };
+      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory'), audit: remote<AuditStore>('audit'),
+        accounts: remote<AccountStore>('accounts'), signingKeys: remote<SigningKeyStore>('signingKeys') };
     },
     async transaction(fn) {
       const generation = link.current;

@@ -1,9 +1,11 @@
 import type { Sql } from './db';
 import { createHostStore } from './hosts';
 import { createJobStore, type JobStoreOptions } from './jobs';
+import { createAccountStore } from './accounts';
 import { createAuditStore } from './audit';
 import { createInventoryStore } from './inventory';
 import { createQueue } from './queue';
+import { createSigningKeyStore } from './signing-keys';
 
 export interface StoreSettings extends JobStoreOptions {
   /** Inventory snapshots kept per host (the newest ones). */
@@ -20,5 +22,7 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     queue: createQueue(db, changed, { snapshotsKept: settings.snapshotsKept }),
     inventory: createInventoryStore(db),
     audit: createAuditStore(db),
+    accounts: createAccountStore(db),
+    signingKeys: createSigningKeyStore(db),
   };
 }
