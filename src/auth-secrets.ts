@@ -1,4 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 // Seals the sign-in secrets kept in the store (TOTP seeds, private signing keys) with AES-256-GCM under
 // CREDENTIALS_KEY. `purpose` is bound as associated data, so a sealed seed cannot be passed off as a key.
@@ -30,4 +32,27 @@ export function createSealer(key: Buffer): Sealer {
       return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
     },
   };
+}
+
+/**
+ * The configured key, or else one kept in `dataDir/credentials.key` (made at first start, mode 0600), so
+ * that a single instance works without setup. Instances sharing PostgreSQL must share CREDENTIALS_KEY.
+ */
+export function sealingKey(configured: Buffer | null, dataDir: string): Buffer {
+  if (configured) return configured;
+  const file = join(dataDir, 'credentials.key');
+  try {
+    return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  // 'wx': two processes starting at once do not overwrite each other's key.
+  try {
+    writeFileSync(file, key.toString('hex'), { mode: 0o600, flag: 'wx' });
+    return key;
+  } catch {
+    return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  }
 }

@@ -32,10 +32,25 @@ export interface KeyOptions {
   maxAgeS?: number | null;
   /** Refuse tokens that claim to live longer than this many seconds (from `iat`, or from now without one). */
   maxLifetimeS?: number | null;
+  /** Tokens this gateway issued itself (ES256, known by `kid`), accepted beside the configured key. */
+  issued?: IssuedTokens | null;
 }
 
-const ASPNET_ROLE_CLAIM = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
+/** What the verifier needs to know about the tokens the gateway issues (see token-issuer.ts). */
+export interface IssuedTokens {
+  readonly issuer: string;
+  readonly audience: string;
+  /** The public key the gateway signed with under `kid`, if it is one of its own. */
+  key(kid: string): KeyObject | undefined;
+  /** The token version an account's tokens must carry: -1 when none is honoured, undefined when not known here. */
+  version(subject: string): number | undefined;
+}
+
+export const ASPNET_ROLE_CLAIM = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
 const ASPNET_NAME_CLAIM = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name';
+/** Marks a pre-MFA token, which opens nothing but the second sign-in step; its value binds the MFA cookie. */
+export const PRE_MFA_CLAIM = 'pre_mfa';
+const PRE_MFA_REFUSED = 'This token only completes a sign-in (POST /signin2fa with the code); it opens nothing else.';
 const CLOCK_TOLERANCE_S = 30;
 const MAX_NAME_LENGTH = 255;
 const MAX_TOKEN_LENGTH = 8192;
@@ -59,27 +74,47 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
     ...(options.audience ? { audience: options.audience } : {}),
     ...(options.maxAgeS ? { maxAge: options.maxAgeS } : {}),
   };
-  const verified = new LRUCache<string, Principal>({ max: VERIFIED_KEPT });
+  const issued = options.issued ?? null;
+  const issuedOptions: jwt.VerifyOptions | null = issued
+    ? { algorithms: ['ES256'], clockTolerance: CLOCK_TOLERANCE_S, issuer: issued.issuer, audience: issued.audience }
+    : null;
+  // `version` is set for the gateway's own tokens: checked again on every use, so a revocation is at once.
+  const verified = new LRUCache<string, { principal: Principal; version: number | null }>({ max: VERIFIED_KEPT });
+  const refuseRevoked = (subject: string, version: number) => {
+    const current = issued?.version(subject);
+    if (current !== undefined && current !== version) throw unauthenticated('The bearer token has been revoked.');
+  };
   return {
     algorithms,
     verify(token: string): Principal {
       const known = verified.get(token);
       if (known) {
-        if (Date.now() <= known.expiresAt + CLOCK_TOLERANCE_S * 1000) return known;
+        if (Date.now() <= known.principal.expiresAt + CLOCK_TOLERANCE_S * 1000) {
+          if (known.version !== null) refuseRevoked(known.principal.subject, known.version);
+          return known.principal;
+        }
         verified.delete(token);
       }
       if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
         throw unauthenticated('The bearer token is malformed.');
       }
-      refuseCriticalHeaders(token);
+      const header = refuseCriticalHeaders(token);
+      const ownKey = issued && typeof header.kid === 'string' ? issued.key(header.kid) : undefined;
       let payload: string | jwt.JwtPayload;
       try {
-        payload = jwt.verify(token, key, verifyOptions);
+        payload = ownKey ? jwt.verify(token, ownKey, issuedOptions!) : jwt.verify(token, key, verifyOptions);
       } catch (err) {
         throw unauthenticated(describeJwtError(err));
       }
+      if (typeof payload === 'object' && payload !== null && PRE_MFA_CLAIM in payload) throw unauthenticated(PRE_MFA_REFUSED);
       const principal = principalFrom(payload, options);
-      verified.set(token, principal);
+      let version: number | null = null;
+      if (ownKey) {
+        version = (payload as jwt.JwtPayload).ver;
+        if (typeof version !== 'number') throw unauthenticated('The bearer token is not valid.');
+        refuseRevoked(principal.subject, version);
+      }
+      verified.set(token, { principal, version });
       return principal;
     },
   };
@@ -87,9 +122,9 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
 
 /**
  * RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` names extensions it does not
- * understand, and this gateway understands none. jsonwebtoken does not look at `crit`.
+ * understand, and this gateway understands none. jsonwebtoken does not look at `crit`. Returns the header.
  */
-function refuseCriticalHeaders(token: string): void {
+function refuseCriticalHeaders(token: string): Record<string, unknown> {
   let header: unknown;
   try {
     header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
@@ -99,6 +134,8 @@ function refuseCriticalHeaders(token: string): void {
   if (typeof header === 'object' && header !== null && 'crit' in header) {
     throw unauthenticated('The bearer token has critical header parameters (crit) this gateway does not support.');
   }
+  if (typeof header !== 'object' || header === null) throw unauthenticated('The bearer token is malformed.');
+  return header as Record<string, unknown>;
 }
 
 function verificationKey(options: KeyOptions): { key: KeyObject; algorithms: readonly Algorithm[] } {

@@ -62,6 +62,12 @@ export interface Config {
   readonly shutdownDrainMs: number;
   /** Audit records older than this many days are removed. */
   readonly auditRetentionDays: number;
+  /** 32 bytes from `CREDENTIALS_KEY` (64 hex digits or base64) sealing sign-in secrets; null: a key file in DATA_DIR. */
+  readonly credentialsKey: Buffer | null;
+  /** Lifetime of the tokens the gateway issues at sign-in, in seconds. */
+  readonly tokenTtlS: number;
+  /** Whether people must pass a TOTP code to get a full token (SIGNIN_MFA=off turns it off, by choice). */
+  readonly signinMfa: boolean;
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -145,6 +151,9 @@ export function loadConfig(env: Env): Config {
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    credentialsKey: credentialsKey(env),
+    tokenTtlS: int(env, 'TOKEN_TTL_S', 900, 60, 86_400),
+    signinMfa: oneOf(env, 'SIGNIN_MFA', ['required', 'off'], 'required') === 'required',
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });
@@ -188,6 +197,14 @@ function secret(env: Env): Buffer | null {
   const bytes = Buffer.from(raw, 'utf8');
   // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
   if (bytes.length < 32) throw new ConfigError('JWT_SECRET', `must be at least 32 bytes (it has ${bytes.length}).`);
+  return bytes;
+}
+
+function credentialsKey(env: Env): Buffer | null {
+  const raw = text(env, 'CREDENTIALS_KEY');
+  if (raw === null) return null;
+  const bytes = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (bytes.length !== 32) throw new ConfigError('CREDENTIALS_KEY', 'must be 32 bytes, as 64 hex digits or base64.');
   return bytes;
 }
 

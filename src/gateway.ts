@@ -28,6 +28,13 @@ import { createCredentialedScanner } from './scanner/credentialed';
 import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
+import { AccountService } from './accounts';
+import { createSealer, sealingKey } from './auth-secrets';
+import { TokenIssuer } from './token-issuer';
+import { loadSigningKeys } from './token-keys';
+
+/** `iss` and `aud` of the gateway's own tokens when JWT_ISSUER / JWT_AUDIENCE are not set. */
+const GATEWAY_TOKEN_ISSUER = 'scan-gateway';
 
 export interface Gateway {
   /** Base URL for loopback clients, e.g. `http://127.0.0.1:6500`. */
@@ -39,6 +46,9 @@ export interface Gateway {
   readonly events: JobEventBus;
   readonly runner: Runner;
   readonly sockets: GraphQLSockets;
+  /** Signs the gateway's own tokens (sign-in) and knows which are revoked. */
+  readonly tokens: TokenIssuer;
+  readonly accounts: AccountService;
   /** Ready-to-use tokens when the gateway made an ephemeral key (development without a configured key). */
   readonly devTokens: { admin: string; app: string } | null;
   /**
@@ -62,14 +72,6 @@ const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 
 export async function startGateway(config: Config, deps: GatewayDeps = {}): Promise<Gateway> {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const ephemeral = !config.jwtSecret && !config.jwtPublicKey ? ephemeralSecret() : null;
-  const verifier = createVerifier({
-    secret: config.jwtSecret ?? ephemeral,
-    publicKeyPem: config.jwtPublicKey,
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
-    maxAgeS: config.jwtMaxAgeS,
-    maxLifetimeS: config.jwtMaxLifetimeS,
-  });
   const devTokens = ephemeral ? mintDevTokens(ephemeral, config) : null;
   const metrics = createMetrics();
   const lifecycle = createLifecycle(logger);
@@ -77,6 +79,15 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const shutdown = { reason: null as string | null };
   try {
     const core = await openCore(config, deps, { logger, metrics, lifecycle, shutdown });
+    const verifier = createVerifier({
+      secret: config.jwtSecret ?? ephemeral,
+      publicKeyPem: config.jwtPublicKey,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      maxAgeS: config.jwtMaxAgeS,
+      maxLifetimeS: config.jwtMaxLifetimeS,
+      issued: core.tokens,
+    });
     const edges = await mountEdges(config, core, { logger, metrics, lifecycle, verifier, devToken: devTokens?.admin ?? null, shutdown });
     const { store, service, inventory, events, runner } = core;
     const { url, port, sockets } = edges;
@@ -89,7 +100,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       logger.info({ inFlight: runner.inFlight }, 'stopping: readiness 503, new schedules refused');
       await lifecycle.stopAll((name) => logger.info({ ms: Date.now() - begun }, `stopping: ${name} done`));
     };
-    return { url, port, store, service, inventory, events, runner, sockets, devTokens, stop: () => (stopping ??= stop()) };
+    return { url, port, store, service, inventory, events, runner, sockets, devTokens, tokens: core.tokens, accounts: core.accounts, stop: () => (stopping ??= stop()) };
   } catch (err) {
     await lifecycle.stopAll();
     throw err;
@@ -147,7 +158,9 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const inventory = new InventoryService({ store, events: inventoryEvents });
   const audit = new AuditService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
-  return { store, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
+  const tokens = await openTokens(config, store);
+  const accounts = new AccountService({ store, onRevoked: (subject, version) => tokens.setVersion(subject, version) });
+  return { store, events, runner, service, inventory, audit, tokens, accounts, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -165,6 +178,7 @@ async function mountEdges(
     verifier,
     service,
     audit,
+    jwks: () => core.tokens.jwks(),
     metrics,
     tls: config.tls,
     devToken,
@@ -249,6 +263,18 @@ async function closeHttp(http: FastifyInstance, graceMs = 3_000): Promise<void> 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The issuer of the gateway's own tokens: its keys from the store, and every account's token version. */
+async function openTokens(config: Config, store: Store): Promise<TokenIssuer> {
+  const sealer = createSealer(sealingKey(config.credentialsKey, config.dataDir));
+  const tokens = new TokenIssuer(await loadSigningKeys(store, sealer), {
+    ttlS: config.tokenTtlS,
+    issuer: config.jwtIssuer ?? GATEWAY_TOKEN_ISSUER,
+    audience: config.jwtAudience ?? GATEWAY_TOKEN_ISSUER,
+  });
+  for (const [subject, version] of await store.accounts.tokenVersions()) tokens.setVersion(subject, version);
+  return tokens;
 }
 
 async function seedHosts(config: Config, store: Store): Promise<void> {

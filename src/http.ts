@@ -19,6 +19,8 @@ export interface HttpOptions {
   verifier: TokenVerifier;
   service: HostScanService;
   audit: AuditService;
+  /** The public keys of the gateway's own tokens. */
+  jwks: () => { keys: unknown[] };
   metrics: Metrics;
   /** PEM certificate and key: serve HTTPS (and WSS) instead of HTTP. */
   tls: { cert: string; key: string } | null;
@@ -106,6 +108,9 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     const reason = await options.notReady();
     return reason ? reply.code(503).send({ status: 'unavailable', reason }) : { status: 'ready' };
   });
+  app.get('/.well-known/jwks.json', { schema: { summary: "The public keys of the gateway's own tokens (RFC 7517)" } }, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(options.jwks()),
+  );
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),
   );
