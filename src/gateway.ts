@@ -29,7 +29,8 @@ import { createProbeScanner } from './scanner/probe';
 import { HostScanService } from './service';
 import { openStore, type Store } from './store';
 import { AccountService } from './accounts';
-import { createSealer, sealingKey } from './auth-secrets';
+import { createSealer, sealingKey, type Sealer } from './auth-secrets';
+import { SignInService } from './sign-in';
 import { TokenIssuer } from './token-issuer';
 import { loadSigningKeys } from './token-keys';
 
@@ -159,8 +160,9 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const audit = new AuditService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
   const tokens = await openTokens(config, store);
-  const accounts = new AccountService({ store, onRevoked: (subject, version) => tokens.setVersion(subject, version) });
-  return { store, events, runner, service, inventory, audit, tokens, accounts, pacer, runScans: deps.runner ?? true };
+  const accounts = new AccountService({ store, onRevoked: (subject, version) => tokens.issuer.setVersion(subject, version) });
+  const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa });
+  return { store, events, runner, service, inventory, audit, tokens: tokens.issuer, accounts, signIn, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -178,6 +180,7 @@ async function mountEdges(
     verifier,
     service,
     audit,
+    signIn: core.signIn,
     jwks: () => core.tokens.jwks(),
     metrics,
     tls: config.tls,
@@ -266,7 +269,7 @@ async function closeHttp(http: FastifyInstance, graceMs = 3_000): Promise<void> 
 }
 
 /** The issuer of the gateway's own tokens: its keys from the store, and every account's token version. */
-async function openTokens(config: Config, store: Store): Promise<TokenIssuer> {
+async function openTokens(config: Config, store: Store): Promise<{ issuer: TokenIssuer; sealer: Sealer }> {
   const sealer = createSealer(sealingKey(config.credentialsKey, config.dataDir));
   const tokens = new TokenIssuer(await loadSigningKeys(store, sealer), {
     ttlS: config.tokenTtlS,
@@ -274,7 +277,7 @@ async function openTokens(config: Config, store: Store): Promise<TokenIssuer> {
     audience: config.jwtAudience ?? GATEWAY_TOKEN_ISSUER,
   });
   for (const [subject, version] of await store.accounts.tokenVersions()) tokens.setVersion(subject, version);
-  return tokens;
+  return { issuer: tokens, sealer };
 }
 
 async function seedHosts(config: Config, store: Store): Promise<void> {

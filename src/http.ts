@@ -10,6 +10,8 @@ import { registerOpenApi } from './openapi';
 import { handleError, handleFrameworkError, sendAppError, sendProblem } from './rest/problem';
 import { auditRoutes } from './rest/audit-routes';
 import { hostScanJobRoutes } from './rest/routes';
+import { signInRoutes, userTokenRoute } from './rest/signin-routes';
+import type { SignInService } from './sign-in';
 import type { AuditService } from './audit-service';
 import type { HostScanService } from './service';
 
@@ -19,6 +21,7 @@ export interface HttpOptions {
   verifier: TokenVerifier;
   service: HostScanService;
   audit: AuditService;
+  signIn: SignInService;
   /** The public keys of the gateway's own tokens. */
   jwks: () => { keys: unknown[] };
   metrics: Metrics;
@@ -128,9 +131,11 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       });
       await api.register(hostScanJobRoutes, { prefix: '/HostScanJob', service: options.service });
       await api.register(auditRoutes, { prefix: '/audit', audit: options.audit });
+      await api.register(userTokenRoute, { signIn: options.signIn });
     },
     { prefix: '/api/v1' },
   );
+  await app.register(signInRoutes, { signIn: options.signIn, secure: !!options.tls });
   await app.register(dashboardRoutes, { devToken: options.devToken });
   if (options.explorer) await app.register(explorerRoutes);
   return app;

@@ -1,5 +1,7 @@
 import { randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { ASPNET_ROLE_CLAIM, PRE_MFA_CLAIM, type IssuedTokens } from './auth';
+import jwt from 'jsonwebtoken';
+import { ASPNET_ROLE_CLAIM, PRE_MFA_CLAIM, bearerToken, type IssuedTokens } from './auth';
+import { unauthenticated } from './errors';
 import type { SigningKey } from './token-keys';
 
 export interface TokenSettings {
@@ -71,6 +73,29 @@ export class TokenIssuer implements IssuedTokens {
   /** A pre-MFA token for `subject`, bound to the MFA cookie by `binding` (a hash of the cookie). */
   async issuePreMfa(subject: string, binding: string): Promise<{ token: string; expiresAt: Date }> {
     return this.sign(subject, { [PRE_MFA_CLAIM]: binding }, PRE_MFA_TTL_S);
+  }
+
+  /**
+   * The subject and cookie binding of a pre-MFA token this gateway issued (from an `Authorization`
+   * header); UNAUTHENTICATED for anything else, a full token included.
+   */
+  verifyPreMfa(authorization: string | undefined): { subject: string; binding: string } {
+    const token = bearerToken(authorization);
+    if (!token) throw unauthenticated('The pre-MFA token from /signinBody is required (Authorization: Bearer <token>).');
+    const kid = jwt.decode(token, { complete: true })?.header.kid;
+    const key = kid ? this.byKid.get(kid) : undefined;
+    let payload: jwt.JwtPayload | string;
+    try {
+      if (!key) throw new Error('unknown key');
+      payload = jwt.verify(token, key, { algorithms: ['ES256'], issuer: this.settings.issuer, audience: this.settings.audience });
+    } catch {
+      throw unauthenticated('The pre-MFA token is not valid or has expired; sign in again.');
+    }
+    const binding = typeof payload === 'object' ? payload[PRE_MFA_CLAIM] : undefined;
+    if (typeof binding !== 'string' || typeof (payload as jwt.JwtPayload).sub !== 'string') {
+      throw unauthenticated('The pre-MFA token is not valid or has expired; sign in again.');
+    }
+    return { subject: (payload as jwt.JwtPayload).sub!, binding };
   }
 
   private async sign(subject: string, claims: Record<string, unknown>, ttlS: number): Promise<{ token: string; expiresAt: Date }> {
