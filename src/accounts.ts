@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { newApiKey } from './api-keys';
+import type { Sealer } from './auth-secrets';
+import { TOTP_SEED_PURPOSE, newTotpSeed, totpUri } from './totp';
 import { auditEntry, type Caller } from './audit';
 import { ROLES, requireRole, type Role } from './auth';
 import { AppError, badInput, notFound } from './errors';
@@ -47,7 +49,7 @@ export type RevokeListener = (subject: string, tokenVersion: number) => void;
  * leave this service only as a hash, except the key handed back once when it is made.
  */
 export class AccountService {
-  constructor(private readonly o: { store: Store; onRevoked: RevokeListener }) {}
+  constructor(private readonly o: { store: Store; sealer: Sealer; onRevoked: RevokeListener }) {}
 
   async createUser(caller: Caller, input: { login?: unknown; password?: unknown; roles?: unknown; displayName?: unknown }): Promise<UserView> {
     requireRole(caller, ['Admin']);
@@ -86,6 +88,15 @@ export class AccountService {
     requireRole(caller, ['Admin']);
     const userId = uuidParam(id, 'id');
     return this.changeUser(caller, userId, { disabled, revoke: disabled }, disabled ? 'user.disable' : 'user.enable', {});
+  }
+
+  /** A new TOTP seed for the user, sealed in the store; its otpauth:// URI goes to the Admin to hand over. */
+  async enrolTotp(caller: Caller, id: unknown): Promise<{ user: UserView; uri: string }> {
+    requireRole(caller, ['Admin']);
+    const userId = uuidParam(id, 'id');
+    const seed = newTotpSeed();
+    const user = await this.changeUser(caller, userId, { totpSeed: this.o.sealer.seal(seed, TOTP_SEED_PURPOSE) }, 'totp.enrol', {});
+    return { user, uri: totpUri(seed, user.login) };
   }
 
   /** Remove the user's TOTP: they enrol again at their next sign-in. */
@@ -142,7 +153,8 @@ export class AccountService {
   private async changeUser(caller: Caller, id: string, change: Parameters<Store['accounts']['updateUser']>[1], action: string, details: Record<string, unknown>): Promise<UserView> {
     const user = await this.o.store.accounts.updateUser(id, change, auditEntry(caller, action, id, details));
     if (!user) throw notFound(`No user has the id ${id}.`);
-    if (change.revoke) this.o.onRevoked(user.id, user.disabled ? -1 : user.tokenVersion);
+    // Enabling tells too: the version a token needs goes from none (-1) back to the current one.
+    if (change.revoke || change.disabled !== undefined) this.o.onRevoked(user.id, user.disabled ? -1 : user.tokenVersion);
     return userView(user);
   }
 }

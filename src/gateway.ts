@@ -160,9 +160,18 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const audit = new AuditService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
   const tokens = await openTokens(config, store);
-  const accounts = new AccountService({ store, onRevoked: (subject, version) => tokens.issuer.setVersion(subject, version) });
+  // Told of revocations; the WebSockets add theirs once they are up (see mountEdges).
+  const revoked: ((subject: string) => void)[] = [];
+  const accounts = new AccountService({
+    store,
+    sealer: tokens.sealer,
+    onRevoked: (subject, version) => {
+      tokens.issuer.setVersion(subject, version);
+      for (const listener of revoked) listener(subject);
+    },
+  });
   const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa });
-  return { store, events, runner, service, inventory, audit, tokens: tokens.issuer, accounts, signIn, pacer, runScans: deps.runner ?? true };
+  return { store, events, runner, service, inventory, audit, tokens: tokens.issuer, accounts, revoked, signIn, pacer, runScans: deps.runner ?? true };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -192,7 +201,7 @@ async function mountEdges(
       (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
       ((await store.healthy()) ? null : 'The database is unreachable.'),
   });
-  const schema = await buildGatewaySchema({ scans: service, audit });
+  const schema = await buildGatewaySchema({ scans: service, audit, accounts: core.accounts });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
   const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http') });
@@ -221,6 +230,7 @@ async function mountEdges(
     pacer: core.pacer,
   });
   lifecycle.add('websockets closed (1001)', () => sockets.stop());
+  core.revoked.push((subject) => sockets.closeSubject(subject));
   metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => sockets.activeSubscriptions, longestRenewalGapMs: () => runner.longestRenewalGapMs });
 
   const { port } = http.server.address() as AddressInfo;

@@ -7,7 +7,7 @@ import { AppError, forbidden, unauthenticated } from './errors';
 import { MAX_PASSWORD_LENGTH, verifyPassword } from './passwords';
 import type { Store, UserRecord } from './store';
 import type { TokenIssuer } from './token-issuer';
-import { newTotpSeed, totpStep, totpUri } from './totp';
+import { TOTP_SEED_PURPOSE, newTotpSeed, totpStep, totpUri } from './totp';
 
 /** Where a sign-in attempt comes from, for the audit trail (and the lockout). */
 export interface Attempt {
@@ -18,7 +18,6 @@ export interface Attempt {
 /** A first step's outcome: a pre-MFA token with its cookie, or (MFA off) a full token. */
 export type FirstStep = { token: string; mfaCookie: string | null };
 
-const SEED_PURPOSE = 'totp-seed';
 const WRONG = 'The login or password is wrong.';
 const WRONG_CODE = 'The code is wrong, expired or already used.';
 // A well-formed key hash no key has, compared when the application does not exist (same time either way).
@@ -59,7 +58,7 @@ export class SignInService {
     const user = await this.pending(authorization, cookie);
     if (user.totpConfirmed) throw new AppError('CONFLICT', 'TOTP is enrolled already; an Admin can reset it.');
     const seed = newTotpSeed();
-    await this.o.store.accounts.updateUser(user.id, { totpSeed: this.o.sealer.seal(seed, SEED_PURPOSE) }, this.entry(from, 'totp.enrol', user.id, {}));
+    await this.o.store.accounts.updateUser(user.id, { totpSeed: this.o.sealer.seal(seed, TOTP_SEED_PURPOSE) }, this.entry(from, 'totp.enrol', user.id, {}));
     return { uri: totpUri(seed, user.login) };
   }
 
@@ -67,7 +66,7 @@ export class SignInService {
   async code(authorization: string | undefined, cookie: string | undefined, code: unknown, from: Attempt): Promise<string> {
     const user = await this.pending(authorization, cookie);
     if (!user.totpSeed) throw forbidden('TOTP is not enrolled: POST /signin2fa/enrol with this token and cookie first, then send a code.');
-    const step = typeof code === 'string' ? totpStep(this.o.sealer.open(user.totpSeed, SEED_PURPOSE), code.trim()) : null;
+    const step = typeof code === 'string' ? totpStep(this.o.sealer.open(user.totpSeed, TOTP_SEED_PURPOSE), code.trim()) : null;
     const fresh = step !== null && (await this.o.store.accounts.useTotpStep(user.id, step, this.entry(from, user.totpConfirmed ? 'signin.code' : 'totp.confirm', user.id, {})));
     if (!fresh) {
       await this.audit(from, 'signin.failure', user.id, { login: user.login, reason: step === null ? 'code' : 'code reused' });

@@ -3,6 +3,8 @@ import { Secret, TOTP } from 'otpauth';
 // RFC 6238 as authenticator apps implement it: SHA-1, 6 digits, 30-second steps.
 const PERIOD_S = 30;
 const ISSUER = 'Scan Gateway';
+/** What sealed seeds are bound to (see auth-secrets.ts). */
+export const TOTP_SEED_PURPOSE = 'totp-seed';
 
 /** A new random seed (160 bits, RFC 4226's recommendation), base32 as authenticator apps take it. */
 export const newTotpSeed = (): string => new Secret({ size: 20 }).base32;

@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountService } from '../src/accounts';
 import { apiKeyMatches } from '../src/api-keys';
+import { createSealer } from '../src/auth-secrets';
 import type { Caller } from '../src/audit';
 import { verifyPassword } from '../src/passwords';
 import { openStore, type Store } from '../src/store';
@@ -46,7 +48,7 @@ for (const backend of backends) {
     let accounts: AccountService;
     beforeAll(async () => {
       ({ store, cleanup } = await backend.open());
-      accounts = new AccountService({ store, onRevoked: (s, v) => revoked.push([s, v]) });
+      accounts = new AccountService({ store, sealer: createSealer(randomBytes(32)), onRevoked: (s, v) => revoked.push([s, v]) });
     });
     afterAll(() => cleanup());
 
@@ -84,6 +86,7 @@ for (const backend of backends) {
       expect((await store.accounts.tokenVersions()).get(user.id)).toBe(-1);
       expect((await accounts.setDisabled(ADMIN, user.id, false)).disabled).toBe(false);
       expect((await store.accounts.tokenVersions()).get(user.id)).toBe(3);
+      expect(revoked.filter(([s]) => s === user.id).map(([, v]) => v)).toEqual([1, 2, -1, 3]);
       await expect(accounts.setDisabled(ADMIN, '00000000-0000-4000-8000-000000000000', true)).rejects.toMatchObject({ code: 'NOT_FOUND' });
       expect(await accounts.deleteUser(ADMIN, user.id)).toBe(true);
       expect(await store.accounts.user(user.id)).toBeNull();

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { AccountService } from '../accounts';
+import { createSealer, sealingKey } from '../auth-secrets';
 import type { Caller } from '../audit';
 import { loadConfig } from '../config';
 import { isAppError } from '../errors';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     const caller: Caller = { subject: `cli:${userInfo().username}`, userName: 'users CLI', roles: new Set(['Admin']), expiresAt: Infinity };
-    const accounts = new AccountService({ store, onRevoked: () => {} });
+    const accounts = new AccountService({ store, sealer: createSealer(sealingKey(config.credentialsKey, config.dataDir)), onRevoked: () => {} });
     const user = await accounts.createUser(caller, { login, password, roles: values.role ?? [], displayName: values.name ?? null });
     process.stdout.write(`created user ${user.login} (${user.id}) with roles ${user.roles.join(', ') || '(none)'}; TOTP is enrolled at first sign-in\n`);
   } finally {

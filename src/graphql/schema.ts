@@ -1,7 +1,9 @@
 import { printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import type { AccountService } from '../accounts';
 import type { AuditService } from '../audit-service';
 import type { HostScanService } from '../service';
+import { AccountResolver } from './accounts';
 import { AuditResolver } from './audit';
 import { HostResolver, JobResolver } from './resolvers';
 
@@ -9,6 +11,7 @@ import { HostResolver, JobResolver } from './resolvers';
 export interface GraphQLServices {
   scans: HostScanService;
   audit: AuditService;
+  accounts: AccountService;
 }
 
 /**
@@ -20,9 +23,10 @@ export async function buildGatewaySchema(services?: GraphQLServices): Promise<Gr
     [JobResolver, new JobResolver(services?.scans as HostScanService)],
     [HostResolver, new HostResolver(services?.scans as HostScanService)],
     [AuditResolver, new AuditResolver(services?.audit as AuditService)],
+    [AccountResolver, new AccountResolver(services?.accounts as AccountService)],
   ]);
   return buildSchema({
-    resolvers: [JobResolver, HostResolver, AuditResolver],
+    resolvers: [JobResolver, HostResolver, AuditResolver, AccountResolver],
     container: { get: (cls) => instances.get(cls) },
     // type-graphql insists on a PubSub even though our one subscription streams from the service
     // (with its own bounded, coalescing buffers); nothing ever calls this one.

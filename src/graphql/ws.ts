@@ -55,6 +55,8 @@ export interface GraphQLSockets {
   readonly openSockets: number;
   /** Subscriptions being served now. */
   readonly activeSubscriptions: number;
+  /** Close the sockets of `subject` with 4403 (its tokens were revoked); returns how many. */
+  closeSubject(subject: string): number;
   /** Close every socket with 1001 and stop accepting. Idempotent. */
   stop(): Promise<void>;
 }
@@ -80,6 +82,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   const documents = new LRUCache<string, DocumentNode | readonly GraphQLError[]>({ max: 500 });
   const deliveries = new WeakMap<object, Delivery>();
   const socketsOf = new Map<string, number>();
+  const openOf = new Map<string, Set<WebSocket>>();
   const keys = createKeyLimits(o.maxDocumentsPerSubject, o.maxDocuments);
 
   // Sockets not yet acknowledged, per client address: each costs memory and a timer until
@@ -134,6 +137,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
           return false;
         }
         socketsOf.set(principal.subject, open + 1);
+        openOf.set(principal.subject, (openOf.get(principal.subject) ?? new Set()).add(ctx.extra.socket));
         principals.set(ctx, principal);
         settle(ctx.extra.socket);
         closeAtExpiry(ctx.extra.socket, principal.expiresAt);
@@ -162,6 +166,9 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
         const open = (socketsOf.get(principal.subject) ?? 1) - 1;
         if (open > 0) socketsOf.set(principal.subject, open);
         else socketsOf.delete(principal.subject);
+        const mine = openOf.get(principal.subject);
+        mine?.delete(ctx.extra.socket);
+        if (mine?.size === 0) openOf.delete(principal.subject);
       },
     },
     wss,
@@ -235,6 +242,11 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     },
     get activeSubscriptions() {
       return keys.held;
+    },
+    closeSubject(subject) {
+      const mine = [...(openOf.get(subject) ?? [])];
+      for (const socket of mine) socket.close(CloseCode.Forbidden, 'Token revoked');
+      return mine.length;
     },
     stop() {
       stopping ??= (async () => {
