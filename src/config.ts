@@ -68,6 +68,8 @@ export interface Config {
   readonly tokenTtlS: number;
   /** Whether people must pass a TOTP code to get a full token (SIGNIN_MFA=off turns it off, by choice). */
   readonly signinMfa: boolean;
+  /** Failed sign-ins: slow down, then lock per account and per address (see lockout.ts). */
+  readonly signinLockout: { readonly lockAfter: number; readonly lockAfterPerAddress: number; readonly lockoutMs: number; readonly slowAfter: number };
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -154,6 +156,12 @@ export function loadConfig(env: Env): Config {
     credentialsKey: credentialsKey(env),
     tokenTtlS: int(env, 'TOKEN_TTL_S', 900, 60, 86_400),
     signinMfa: oneOf(env, 'SIGNIN_MFA', ['required', 'off'], 'required') === 'required',
+    signinLockout: Object.freeze({
+      lockAfter: int(env, 'SIGNIN_LOCK_AFTER', 10, 1, 1000),
+      lockAfterPerAddress: int(env, 'SIGNIN_LOCK_AFTER_PER_ADDRESS', 100, 1, 100_000),
+      lockoutMs: int(env, 'SIGNIN_LOCKOUT_S', 900, 1, 86_400) * 1000,
+      slowAfter: int(env, 'SIGNIN_SLOW_AFTER', 3, 0, 1000),
+    }),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });

@@ -31,6 +31,7 @@ import { openStore, type Store } from './store';
 import { AccountService } from './accounts';
 import { createSealer, sealingKey, type Sealer } from './auth-secrets';
 import { SignInService } from './sign-in';
+import { Lockout } from './lockout';
 import { TokenIssuer } from './token-issuer';
 import { loadSigningKeys } from './token-keys';
 
@@ -170,7 +171,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
       for (const listener of revoked) listener(subject);
     },
   });
-  const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa });
+  const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa, lockout: new Lockout(config.signinLockout) });
   return { store, events, runner, service, inventory, audit, tokens: tokens.issuer, accounts, revoked, signIn, pacer, runScans: deps.runner ?? true };
 }
 

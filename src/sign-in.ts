@@ -3,6 +3,7 @@ import { apiKeyMatches } from './api-keys';
 import type { AuditEntry } from './audit';
 import type { Sealer } from './auth-secrets';
 import type { Principal } from './auth';
+import type { Lockout } from './lockout';
 import { AppError, forbidden, unauthenticated } from './errors';
 import { MAX_PASSWORD_LENGTH, verifyPassword } from './passwords';
 import type { Store, UserRecord } from './store';
@@ -20,6 +21,7 @@ export type FirstStep = { token: string; mfaCookie: string | null };
 
 const WRONG = 'The login or password is wrong.';
 const WRONG_CODE = 'The code is wrong, expired or already used.';
+const LOCKED = 'Too many failed sign-ins for this account or from this address; try again later.';
 // A well-formed key hash no key has, compared when the application does not exist (same time either way).
 const NO_KEY_HASH = '0'.repeat(64);
 
@@ -31,18 +33,20 @@ const bindingOf = (cookie: string) => createHash('sha256').update(cookie).digest
  * account exists, and an unknown account costs the same hashing time as a known one.
  */
 export class SignInService {
-  constructor(private readonly o: { store: Store; tokens: TokenIssuer; sealer: Sealer; mfa: boolean }) {}
+  constructor(private readonly o: { store: Store; tokens: TokenIssuer; sealer: Sealer; mfa: boolean; lockout: Lockout }) {}
 
   /** Step one: login (`DOMAIN\user` accepted) and password. */
   async password(input: { login: unknown; password: unknown }, from: Attempt): Promise<FirstStep> {
-    const login = typeof input.login === 'string' ? input.login.slice(input.login.lastIndexOf('\\') + 1).trim() : '';
+    const login = typeof input.login === 'string' ? input.login.slice(input.login.lastIndexOf('\\') + 1).trim().slice(0, 129) : '';
+    await this.refuseLocked(login, from);
     const password = typeof input.password === 'string' && input.password.length <= MAX_PASSWORD_LENGTH ? input.password : '';
     const user = login && login.length <= 128 ? await this.o.store.accounts.userByLogin(login) : null;
     const ok = await verifyPassword(user?.passwordHash ?? null, password);
     if (!user || !ok || user.disabled || !password) {
-      await this.audit(from, 'signin.failure', user?.id ?? null, { login: login.slice(0, 128), reason: !user ? 'unknown' : user.disabled ? 'disabled' : 'password' });
+      await this.fail(login, user?.id ?? null, !user ? 'unknown' : user.disabled ? 'disabled' : 'password', from);
       throw unauthenticated(WRONG);
     }
+    if (!this.o.mfa) this.o.lockout.succeeded(login);
     if (!this.o.mfa) return { token: await this.full(user, from, 'signin'), mfaCookie: null };
     const cookie = randomBytes(32).toString('base64url');
     const { token } = await this.o.tokens.issuePreMfa(user.id, bindingOf(cookie));
@@ -65,25 +69,29 @@ export class SignInService {
   /** Step two: the pre-MFA token, its cookie and a TOTP code, for a full token. */
   async code(authorization: string | undefined, cookie: string | undefined, code: unknown, from: Attempt): Promise<string> {
     const user = await this.pending(authorization, cookie);
+    await this.refuseLocked(user.login, from);
     if (!user.totpSeed) throw forbidden('TOTP is not enrolled: POST /signin2fa/enrol with this token and cookie first, then send a code.');
     const step = typeof code === 'string' ? totpStep(this.o.sealer.open(user.totpSeed, TOTP_SEED_PURPOSE), code.trim()) : null;
     const fresh = step !== null && (await this.o.store.accounts.useTotpStep(user.id, step, this.entry(from, user.totpConfirmed ? 'signin.code' : 'totp.confirm', user.id, {})));
     if (!fresh) {
-      await this.audit(from, 'signin.failure', user.id, { login: user.login, reason: step === null ? 'code' : 'code reused' });
+      await this.fail(user.login, user.id, step === null ? 'code' : 'code reused', from);
       throw unauthenticated(WRONG_CODE);
     }
+    this.o.lockout.succeeded(user.login);
     return this.full(user, from, 'signin');
   }
 
   /** An application's token for its name and API key. */
   async apiKey(input: { login: unknown; password: unknown }, from: Attempt): Promise<string> {
     const name = typeof input.login === 'string' && input.login.length <= 128 ? input.login.trim() : '';
+    await this.refuseLocked(name, from);
     const key = typeof input.password === 'string' ? input.password : '';
     const app = name ? await this.o.store.accounts.appByName(name) : null;
     if (!apiKeyMatches(key, app?.keyHash ?? NO_KEY_HASH) || !app || app.disabled) {
-      await this.audit(from, 'signin.failure', app?.id ?? null, { login: name.slice(0, 128), reason: app ? 'api key' : 'unknown' });
+      await this.fail(name, app?.id ?? null, app ? 'api key' : 'unknown', from);
       throw unauthenticated('The application name or API key is wrong.');
     }
+    this.o.lockout.succeeded(name);
     const { token } = await this.o.tokens.issue({ subject: app.id, name: app.name, roles: app.roles, version: app.tokenVersion });
     await this.audit(from, 'signin.app', app.id, { name: app.name, keyPrefix: app.keyPrefix });
     return token;
@@ -101,6 +109,21 @@ export class SignInService {
     const { token } = await this.o.tokens.issue({ subject: account.id, name: user?.login ?? app!.name, roles: account.roles, version: account.tokenVersion });
     await this.audit(from, 'token.refresh', account.id, {});
     return token;
+  }
+
+  /** Refuse at once, checking nothing, while the account name or the address is locked. */
+  private async refuseLocked(account: string, from: Attempt): Promise<void> {
+    if (!this.o.lockout.locked(account, from.address)) return;
+    await this.audit(from, 'signin.failure', null, { login: account.slice(0, 128), reason: 'locked' });
+    throw unauthenticated(LOCKED);
+  }
+
+  /** Count and record a failure (and a lockout it starts), then answer as late as the lockout says. */
+  private async fail(account: string, target: string | null, reason: string, from: Attempt): Promise<void> {
+    const lockedNow = this.o.lockout.failed(account, from.address);
+    await this.audit(from, 'signin.failure', target, { login: account.slice(0, 128), reason });
+    if (lockedNow) await this.audit(from, 'signin.lockout', target, { login: account.slice(0, 128) });
+    await this.o.lockout.slowDown(account);
   }
 
   /** The user a pre-MFA token and its cookie name, still allowed to sign in. */
