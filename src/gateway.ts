@@ -163,14 +163,26 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const tokens = await openTokens(config, store);
   // Told of revocations; the WebSockets add theirs once they are up (see mountEdges).
   const revoked: ((subject: string) => void)[] = [];
-  const accounts = new AccountService({
-    store,
-    sealer: tokens.sealer,
-    onRevoked: (subject, version) => {
-      tokens.issuer.setVersion(subject, version);
-      for (const listener of revoked) listener(subject);
-    },
-  });
+  const setVersion = (subject: string, version: number) => {
+    if (tokens.issuer.version(subject) === version) return; // our own change, heard back from PostgreSQL
+    tokens.issuer.setVersion(subject, version);
+    for (const listener of revoked) listener(subject);
+  };
+  const accounts = new AccountService({ store, sealer: tokens.sealer, onRevoked: setVersion });
+  if (store.accountChanges) {
+    // Another instance's revocation takes effect here as soon as it commits; after a lost connection,
+    // every version is read again, since some may have gone unheard.
+    const stopListening = await store.accountChanges.listen({
+      onChange: setVersion,
+      onReconnect: () => {
+        store.accounts.tokenVersions().then(
+          (versions) => versions.forEach((version, subject) => setVersion(subject, version)),
+          (err: unknown) => logger.warn({ err }, 'could not read token versions again after a lost connection'),
+        );
+      },
+    });
+    lifecycle.add('account changes unheard', stopListening);
+  }
   const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa, lockout: new Lockout(config.signinLockout) });
   return { store, events, runner, service, inventory, audit, tokens: tokens.issuer, accounts, revoked, signIn, pacer, runScans: deps.runner ?? true };
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ASPNET_ROLE_CLAIM } from '../src/auth';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { HOSTS, hostsFile } from './support/hosts';
+import { collect, wsClient } from './support/graphql';
 import { call } from './support/http';
 import { createDatabase, postgresAdminUrl } from './support/postgres';
 
@@ -107,6 +108,24 @@ describe.skipIf(!postgresAdminUrl())('two instances on PostgreSQL', () => {
     expect(a.gateway.tokens.jwks()).toEqual(b.gateway.tokens.jwks());
     const { token } = await a.gateway.tokens.issue({ subject: subjectOf(), name: 'x', roles: ['Admin'], version: 0 });
     expect((await schedule(b, token)).status).toBe(200);
+  });
+
+  it('revoke on both: a user disabled on one instance loses its token and socket on the other', async () => {
+    const admin = { subject: 'admin-1', userName: 'Ada', roles: new Set(['Admin'] as const), expiresAt: Infinity };
+    const user = await a.gateway.accounts.createUser(admin, { login: `both-${randomBytes(3).toString('hex')}`, password: 'a long enough password', roles: ['Admin'] });
+    const { token } = await a.gateway.tokens.issue({ subject: user.id, name: user.login, roles: user.roles, version: 0 });
+    expect((await schedule(b, token)).status).toBe(200);
+    const client = wsClient(b.url, { token });
+    const connected = new Promise<void>((resolve) => client.on('connected', () => resolve()));
+    const closed = new Promise<unknown>((resolve) => client.on('closed', resolve));
+    collect(client, 'subscription { hostScanJobStatus { id } }').done.catch(() => {});
+    await connected;
+    await a.gateway.accounts.setDisabled(admin, user.id, true);
+    // NOTIFY arrives at B after A's commit: wait for it, not for a time.
+    expect(await closed).toMatchObject({ code: 4403, reason: 'Token revoked' });
+    expect((await schedule(b, token)).status).toBe(401);
+    expect((await schedule(a, token)).status).toBe(401);
+    await client.dispose();
   });
 
   it('refuses to start with another CREDENTIALS_KEY than the one that sealed the key', async () => {

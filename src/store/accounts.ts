@@ -1,6 +1,7 @@
 import type { AuditEntry } from '../audit';
+import { announceAccount } from './account-changes';
 import { appendAudit } from './audit';
-import type { Sql } from './db';
+import type { Queryable, Sql } from './db';
 
 /** A person who signs in. `passwordHash` and `totpSeed` (sealed) never leave the gateway. */
 export interface UserRecord {
@@ -62,7 +63,9 @@ const APP = 'id::text, name, roles, key_prefix, key_hash, disabled, token_versio
 export const NAME_TAKEN = 'name taken';
 
 /** Users and applications. Every change writes its audit entry in its own transaction. */
-export function createAccountStore(db: Sql) {
+export function createAccountStore(db: Sql, options: { announce: boolean }) {
+  // Other instances drop the account's live tokens when they hear of a new version (PostgreSQL only).
+  const announce = (tx: Queryable, id: string, version: number) => (options.announce ? announceAccount(tx, id, version) : Promise.resolve());
   const taken = (err: unknown) => {
     if ((err as { code?: string }).code === '23505') throw Object.assign(new Error(NAME_TAKEN), { code: NAME_TAKEN });
     throw err;
@@ -115,6 +118,7 @@ export function createAccountStore(db: Sql) {
         );
         if (!row) return null;
         await appendAudit(tx, [audit]);
+        if (change.revoke || change.disabled !== undefined) await announce(tx, row.id, row.disabled ? -1 : row.token_version);
         return toUser(row);
       });
     },
@@ -140,6 +144,7 @@ export function createAccountStore(db: Sql) {
       return db.transaction(async (tx) => {
         const rows = await tx.query(`DELETE FROM gateway_users WHERE id = $1 RETURNING id`, [id]);
         if (rows.length > 0) await appendAudit(tx, [audit]);
+        if (rows.length > 0) await announce(tx, id, -1);
         return rows.length > 0;
       });
     },
@@ -180,6 +185,7 @@ export function createAccountStore(db: Sql) {
         );
         if (!row) return null;
         await appendAudit(tx, [audit]);
+        await announce(tx, row.id, row.disabled ? -1 : row.token_version);
         return toApp(row);
       });
     },
@@ -188,6 +194,7 @@ export function createAccountStore(db: Sql) {
       return db.transaction(async (tx) => {
         const rows = await tx.query(`DELETE FROM gateway_apps WHERE id = $1 RETURNING id`, [id]);
         if (rows.length > 0) await appendAudit(tx, [audit]);
+        if (rows.length > 0) await announce(tx, id, -1);
         return rows.length > 0;
       });
     },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { listenForChanges, type ChangeNotifications } from './changes';
+import { listenForAccountChanges, type AccountChanges } from './account-changes';
 import type { Db } from './db';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
@@ -25,6 +26,7 @@ export type { AuditQuery, AuditRecord, AuditStore } from './audit';
 export type { AccountStore, AppRecord, UserChange, UserRecord } from './accounts';
 export { NAME_TAKEN } from './accounts';
 export type { SigningKeyRecord, SigningKeyStore } from './signing-keys';
+export type { AccountChangeListener, AccountChanges } from './account-changes';
 
 /**
  * The scan model's persistence: operations by name, never SQL. One SQL dialect underneath, on PGlite
@@ -45,6 +47,8 @@ export interface Store {
   readonly signingKeys: SigningKeyStore;
   /** Changes other instances commit; null where no other instance can share the database. */
   readonly changes: ChangeNotifications | null;
+  /** Accounts' token versions as any instance changes them; null where no other instance can share the database. */
+  readonly accountChanges: AccountChanges | null;
   /** Whether the database answers now. */
   healthy(): Promise<boolean>;
   stop(): Promise<void>;
@@ -90,6 +94,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
         ? await embedded.stores(nodeId, { origin, snapshotsKept })
         : createStores(db, nodeId, { origin, announce: true, snapshotsKept })),
       changes: server ? listenForChanges(server, origin) : null,
+      accountChanges: server ? listenForAccountChanges(server) : null,
       healthy: () => db.healthy(),
       stop: () => (stopping ??= db.close()),
     };

@@ -22,7 +22,7 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     queue: createQueue(db, changed, { snapshotsKept: settings.snapshotsKept }),
     inventory: createInventoryStore(db),
     audit: createAuditStore(db),
-    accounts: createAccountStore(db),
+    accounts: createAccountStore(db, { announce: settings.announce }),
     signingKeys: createSigningKeyStore(db),
   };
 }
