@@ -2,6 +2,7 @@ import { createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'n
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import { forbidden, unauthenticated } from './errors';
+import type { RemoteVerifier } from './remote-keys';
 import { hasControlCharacters } from './validate';
 
 export const ROLES = ['Admin', 'App'] as const;
@@ -20,7 +21,9 @@ export interface Principal {
 /** Turns a bearer token into a Principal or throws UNAUTHENTICATED. */
 export interface TokenVerifier {
   readonly algorithms: readonly Algorithm[];
-  verify(token: string): Principal;
+  verify(token: string): Promise<Principal>;
+  /** Why tokens of the external identity provider cannot be checked now (readiness), or null. */
+  problem(): string | null;
 }
 
 export interface KeyOptions {
@@ -34,6 +37,12 @@ export interface KeyOptions {
   maxLifetimeS?: number | null;
   /** Tokens this gateway issued itself (ES256, known by `kid`), accepted beside the configured key. */
   issued?: IssuedTokens | null;
+  /** An external identity provider's tokens (asymmetric algorithms the configured key does not use). */
+  remote?: RemoteVerifier | null;
+  /** Where roles are in an external token, as a dotted path (`realm_access.roles`); beside the usual claims. */
+  rolesClaim?: string | null;
+  /** An identity provider's role or group names mapped onto this gateway's roles. */
+  roleMap?: ReadonlyMap<string, Role> | null;
 }
 
 /** What the verifier needs to know about the tokens the gateway issues (see token-issuer.ts). */
@@ -84,9 +93,11 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
     const current = issued?.version(subject);
     if (current !== undefined && current !== version) throw unauthenticated('The bearer token has been revoked.');
   };
+  const remote = options.remote ?? null;
   return {
     algorithms,
-    verify(token: string): Principal {
+    problem: () => remote?.problem() ?? null,
+    async verify(token: string): Promise<Principal> {
       const known = verified.get(token);
       if (known) {
         if (Date.now() <= known.principal.expiresAt + CLOCK_TOLERANCE_S * 1000) {
@@ -101,10 +112,14 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
       const header = refuseCriticalHeaders(token);
       const ownKey = issued && typeof header.kid === 'string' ? issued.key(header.kid) : undefined;
       let payload: string | jwt.JwtPayload;
-      try {
-        payload = ownKey ? jwt.verify(token, ownKey, issuedOptions!) : jwt.verify(token, key, verifyOptions);
-      } catch (err) {
-        throw unauthenticated(describeJwtError(err));
+      if (!ownKey && remote && typeof header.alg === 'string' && header.alg !== 'HS256' && !algorithms.includes(header.alg as Algorithm)) {
+        payload = (await remote.verify(token)) as jwt.JwtPayload;
+      } else {
+        try {
+          payload = ownKey ? jwt.verify(token, ownKey, issuedOptions!) : jwt.verify(token, key, verifyOptions);
+        } catch (err) {
+          throw unauthenticated(describeJwtError(err));
+        }
       }
       if (typeof payload === 'object' && payload !== null && PRE_MFA_CLAIM in payload) throw unauthenticated(PRE_MFA_REFUSED);
       const principal = principalFrom(payload, options);
@@ -203,27 +218,40 @@ function principalFrom(payload: string | jwt.JwtPayload, options: KeyOptions): P
   return {
     subject: payload.sub,
     userName: name ?? payload.sub,
-    roles: rolesFrom(payload),
+    roles: rolesFrom(payload, options),
     expiresAt: Math.min(payload.exp, options.maxAgeS && iat !== null ? iat + options.maxAgeS : Infinity) * 1000,
   };
 }
 
-function rolesFrom(payload: jwt.JwtPayload): Set<Role> {
+function rolesFrom(payload: jwt.JwtPayload, options: KeyOptions): Set<Role> {
   const roles = new Set<Role>();
-  for (const claim of [payload.roles, payload.role, payload[ASPNET_ROLE_CLAIM]]) {
+  const configured = options.rolesClaim ? [claimAt(payload, options.rolesClaim)] : [];
+  for (const claim of [payload.roles, payload.role, payload[ASPNET_ROLE_CLAIM], ...configured]) {
     const values: unknown[] = Array.isArray(claim) ? claim : [claim];
     for (const value of values) {
-      if (value === 'Admin' || value === 'App') roles.add(value);
+      if (typeof value !== 'string') continue;
+      const role = options.roleMap?.get(value) ?? value;
+      if (role === 'Admin' || role === 'App') roles.add(role);
     }
   }
   return roles;
+}
+
+/** The value at a dotted path (`realm_access.roles`), own properties only. */
+function claimAt(payload: jwt.JwtPayload, path: string): unknown {
+  let value: unknown = payload;
+  for (const key of path.split('.')) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
 }
 
 /**
  * The one way in for every edge: the principal of an `Authorization` header value (REST and GraphQL
  * over HTTP; WebSocket connectionParams carry the same value). UNAUTHENTICATED without a valid token.
  */
-export function authenticate(verifier: TokenVerifier, authorization: string | undefined): Principal {
+export async function authenticate(verifier: TokenVerifier, authorization: string | undefined): Promise<Principal> {
   const token = bearerToken(authorization);
   if (!token) throw unauthenticated('A bearer token is required (Authorization: Bearer <token>).');
   return verifier.verify(token);

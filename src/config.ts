@@ -16,6 +16,15 @@ export interface Config {
   readonly jwtPublicKey: string | null;
   readonly jwtIssuer: string | null;
   readonly jwtAudience: string | null;
+  /** An external identity provider's JWKS (`JWT_JWKS_URL`) or OpenID issuer to discover it from (`JWT_OIDC_ISSUER`). */
+  readonly jwtJwksUrl: string | null;
+  readonly jwtOidcIssuer: string | null;
+  /** Least time between two fetches of the provider's JWKS. */
+  readonly jwtJwksCooldownMs: number;
+  /** A dotted path to roles in external tokens (`realm_access.roles`). */
+  readonly jwtRolesClaim: string | null;
+  /** The provider's role or group names onto Admin and App, from `JWT_ROLE_MAP` (`name=Admin,other=App`). */
+  readonly jwtRoleMap: ReadonlyMap<string, 'Admin' | 'App'> | null;
   /** Oldest token accepted, by its `iat`, in seconds; null accepts any age until `exp`. */
   readonly jwtMaxAgeS: number | null;
   /** Longest lifetime a token may claim (`exp` minus `iat`, or minus now without `iat`), in seconds. */
@@ -121,6 +130,11 @@ export function loadConfig(env: Env): Config {
     jwtPublicKey,
     jwtIssuer,
     jwtAudience,
+    jwtJwksUrl: httpUrl(env, 'JWT_JWKS_URL'),
+    jwtOidcIssuer: httpUrl(env, 'JWT_OIDC_ISSUER'),
+    jwtJwksCooldownMs: int(env, 'JWT_JWKS_COOLDOWN_MS', 30_000, 0, 3_600_000),
+    jwtRolesClaim: text(env, 'JWT_ROLES_CLAIM'),
+    jwtRoleMap: roleMap(env),
     jwtMaxAgeS: text(env, 'JWT_MAX_AGE_S') === null ? null : int(env, 'JWT_MAX_AGE_S', 0, 1, 31_536_000),
     jwtMaxLifetimeS: int(env, 'JWT_MAX_LIFETIME_S', 86_400, 60, 31_536_000),
     // A scan waiting on a silent host holds two sockets and no CPU: on a fleet of 2,000 with half of it
@@ -206,6 +220,34 @@ function secret(env: Env): Buffer | null {
   // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
   if (bytes.length < 32) throw new ConfigError('JWT_SECRET', `must be at least 32 bytes (it has ${bytes.length}).`);
   return bytes;
+}
+
+function httpUrl(env: Env, name: string): string | null {
+  const raw = text(env, name);
+  if (raw === null) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a URL.');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(name, 'must be an https:// (or http://) URL.');
+  return raw;
+}
+
+function roleMap(env: Env): ReadonlyMap<string, 'Admin' | 'App'> | null {
+  const raw = text(env, 'JWT_ROLE_MAP');
+  if (raw === null) return null;
+  const map = new Map<string, 'Admin' | 'App'>();
+  for (const pair of raw.split(',')) {
+    const eq = pair.lastIndexOf('=');
+    const [name, role] = [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
+    if (eq <= 0 || !name || (role !== 'Admin' && role !== 'App')) {
+      throw new ConfigError('JWT_ROLE_MAP', 'must be pairs like "scan-admins=Admin,scanners=App", each mapped onto Admin or App.');
+    }
+    map.set(name, role);
+  }
+  return map;
 }
 
 function credentialsKey(env: Env): Buffer | null {

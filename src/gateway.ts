@@ -33,6 +33,7 @@ import { createSealer, sealingKey, type Sealer } from './auth-secrets';
 import { SignInService } from './sign-in';
 import { Lockout } from './lockout';
 import { TokenIssuer } from './token-issuer';
+import { createRemoteVerifier } from './remote-keys';
 import { loadSigningKeys } from './token-keys';
 
 /** `iss` and `aud` of the gateway's own tokens when JWT_ISSUER / JWT_AUDIENCE are not set. */
@@ -89,6 +90,11 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       maxAgeS: config.jwtMaxAgeS,
       maxLifetimeS: config.jwtMaxLifetimeS,
       issued: core.tokens,
+      remote: config.jwtJwksUrl || config.jwtOidcIssuer
+        ? await createRemoteVerifier({ jwksUrl: config.jwtJwksUrl, oidcIssuer: config.jwtOidcIssuer, issuer: config.jwtIssuer, audience: config.jwtAudience, cooldownMs: config.jwtJwksCooldownMs })
+        : null,
+      rolesClaim: config.jwtRolesClaim,
+      roleMap: config.jwtRoleMap,
     });
     const edges = await mountEdges(config, core, { logger, metrics, lifecycle, verifier, devToken: devTokens?.admin ?? null, shutdown });
     const { store, service, inventory, events, runner } = core;
@@ -212,6 +218,7 @@ async function mountEdges(
     notReady: async () =>
       shutdown.reason ??
       (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
+      verifier.problem() ??
       ((await store.healthy()) ? null : 'The database is unreachable.'),
   });
   const schema = await buildGatewaySchema({ scans: service, audit, accounts: core.accounts });

@@ -124,7 +124,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       api.setValidatorCompiler(() => () => true);
       api.addHook('onRequest', async (request, reply) => {
         try {
-          request.principal = authenticate(options.verifier, request.headers.authorization);
+          request.principal = await authenticate(options.verifier, request.headers.authorization);
         } catch (err) {
           return sendAppError(reply, err as never);
         }

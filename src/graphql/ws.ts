@@ -125,8 +125,8 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     {
       schema: o.schema,
       connectionInitWaitTimeout: o.initTimeoutMs,
-      onConnect(ctx) {
-        const principal = principalOf(o.verifier, ctx.connectionParams);
+      async onConnect(ctx) {
+        const principal = await principalOf(o.verifier, ctx.connectionParams);
         // A token no subscription would accept gets no socket slot (graphql-ws closes 4403 Forbidden).
         if (!principal || !o.service.mayWatchJobs(principal)) return false;
         const open = socketsOf.get(principal.subject) ?? 0;
@@ -262,11 +262,11 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
  * The principal of a socket's connectionParams: `Authorization: "Bearer …"` as HTTP sends it, or the token
  * alone under `authorization` or `token`. Null when there is no valid one (the socket closes 4403).
  */
-function principalOf(verifier: TokenVerifier, params: Record<string, unknown> | undefined): Principal | null {
+async function principalOf(verifier: TokenVerifier, params: Record<string, unknown> | undefined): Promise<Principal | null> {
   const raw = params?.Authorization ?? params?.authorization ?? params?.token;
   if (typeof raw !== 'string') return null;
   try {
-    return authenticate(verifier, /^Bearer\s/i.test(raw) ? raw : `Bearer ${raw.trim()}`);
+    return await authenticate(verifier, /^Bearer\s/i.test(raw) ? raw : `Bearer ${raw.trim()}`);
   } catch {
     return null;
   }
