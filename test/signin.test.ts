@@ -166,6 +166,22 @@ for (const backend of gatewayBackends) {
       expect((await secondStep(jar, first.json, code)).status).toBe(200);
     });
 
+    it('answers a body of the wrong shape with 400, counting no failure', async () => {
+      const before = (await t.gateway.store.audit.list({ limit: 500, action: 'signin.failure' })).length;
+      for (const body of [['alice', PASSWORD], 'alice', 42, null]) {
+        const res = await send(null, `${t.url}/signinBody`, jsonBody(body));
+        expect(res.status).toBe(400);
+        expect(res.json).toMatchObject({ status: 400, errors: { $: [expect.stringMatching(/Login and Password/)] } });
+      }
+      const { login } = await newUser();
+      const jar = new CookieJar();
+      const first = await firstStep(jar, login);
+      const numeric = await secondStep(jar, first.json, 123456 as unknown as string);
+      expect(numeric.status).toBe(400);
+      expect((await send(null, `${t.url}/WebAppApi/api/v1/AppUserToken`, jsonBody(['x']))).status).toBe(400);
+      expect((await t.gateway.store.audit.list({ limit: 500, action: 'signin.failure' })).length).toBe(before);
+    });
+
     it('opens nothing with a pre-MFA token: REST, GraphQL over HTTP, WebSocket', async () => {
       const { login } = await newUser();
       const first = await firstStep(new CookieJar(), login);

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { badInput } from '../errors';
 import type { Attempt, SignInService } from '../sign-in';
 
 // The vendor's sign-in routes, as its scripts call them: thin translations to SignInService. Tokens go
@@ -8,11 +9,19 @@ export const MFA_COOKIE = 'MfaSession';
 
 const attempt = (request: FastifyRequest): Attempt => ({ address: request.ip, traceId: String(request.id) });
 
-/** A property of a JSON object by name, in any case (ASP.NET binds `Login`, `login` and `LOGIN` alike). */
-function property(body: unknown, name: string): unknown {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-  const key = Object.keys(body).find((k) => k.toLowerCase() === name);
-  return key === undefined ? undefined : (body as Record<string, unknown>)[key];
+/**
+ * Login and password from a JSON object or a form, property names in any case (ASP.NET binds `Login`,
+ * `login` and `LOGIN` alike). Anything but an object is a bad request, not a failed sign-in.
+ */
+function credentials(body: unknown): { login: unknown; password: unknown } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badInput({ $: ['Expected a JSON object (or a form) with Login and Password.'] });
+  }
+  const get = (name: string) => {
+    const key = Object.keys(body).find((k) => k.toLowerCase() === name);
+    return key === undefined ? undefined : (body as Record<string, unknown>)[key];
+  };
+  return { login: get('login'), password: get('password') };
 }
 
 function cookie(request: FastifyRequest, name: string): string | undefined {
@@ -31,7 +40,7 @@ export async function signInRoutes(app: FastifyInstance, { signIn, secure }: { s
   app.setValidatorCompiler(() => () => true);
 
   const first = async (request: FastifyRequest, reply: FastifyReply) => {
-    const step = await signIn.password({ login: property(request.body, 'login'), password: property(request.body, 'password') }, attempt(request));
+    const step = await signIn.password(credentials(request.body), attempt(request));
     if (step.mfaCookie) {
       // Path=/: the second step is /signin2fa or its alias /sigin2fa. Lives as long as the pre-MFA token.
       reply.header('set-cookie', `${MFA_COOKIE}=${step.mfaCookie}; Path=/; Max-Age=300; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`);
@@ -43,6 +52,7 @@ export async function signInRoutes(app: FastifyInstance, { signIn, secure }: { s
   app.post('/signin', json, (request, reply) => first(request, reply.type('application/json; charset=utf-8')));
 
   const second = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (typeof request.body !== 'string') throw badInput({ $: ['Expected the code as a JSON string, e.g. "123456".'] });
     const token = await signIn.code(request.headers.authorization, cookie(request, MFA_COOKIE), request.body, attempt(request));
     reply.header('set-cookie', `${MFA_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`);
     return reply.type('application/json; charset=utf-8').header('cache-control', 'no-store').send(JSON.stringify(token));
@@ -54,7 +64,7 @@ export async function signInRoutes(app: FastifyInstance, { signIn, secure }: { s
   );
 
   app.post('/WebAppApi/api/v1/AppUserToken', json, async (request, reply) => {
-    const token = await signIn.apiKey({ login: property(request.body, 'login'), password: property(request.body, 'password') }, attempt(request));
+    const token = await signIn.apiKey(credentials(request.body), attempt(request));
     return reply.type('application/json; charset=utf-8').header('cache-control', 'no-store').send(JSON.stringify(token));
   });
 }
