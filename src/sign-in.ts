@@ -33,7 +33,10 @@ const bindingOf = (cookie: string) => createHash('sha256').update(cookie).digest
  * account exists, and an unknown account costs the same hashing time as a known one.
  */
 export class SignInService {
-  constructor(private readonly o: { store: Store; tokens: TokenIssuer; sealer: Sealer; mfa: boolean; lockout: Lockout }) {}
+  constructor(private readonly o: { store: Store; tokens: TokenIssuer; sealer: Sealer; mfa: boolean; lockout: Lockout }) {
+    // Make the dummy hash now, so that even the first unknown user costs one hash, not two.
+    void verifyPassword(null, '');
+  }
 
   /** Step one: login (`DOMAIN\user` accepted) and password. */
   async password(input: { login: unknown; password: unknown }, from: Attempt): Promise<FirstStep> {
