@@ -118,3 +118,23 @@ describe('an external OpenID Provider', () => {
     expect((await call(`${t.url}/health/live`)).status).toBe(200);
   });
 });
+
+describe('JWT_JWKS_URL without discovery', () => {
+  it('verifies the provider’s tokens with the keys at that URL, checking JWT_ISSUER', async () => {
+    const provider = await startProvider(0, [newKey('only')]);
+    const env = { HOSTS_FILE: hostsFile(), JWT_JWKS_URL: `${provider.issuer}/jwks`, JWT_AUDIENCE: AUDIENCE, JWT_ROLES_CLAIM: 'realm_access.roles', JWT_ROLE_MAP: 'scan-admins=App' };
+    const right = await startTestGateway({ ...env, JWT_ISSUER: provider.issuer }, { runner: false });
+    const wrong = await startTestGateway({ ...env, JWT_ISSUER: 'https://elsewhere.example' }, { runner: false });
+    try {
+      const token = await accessToken(provider.issuer);
+      const post = (g: TestGateway) => call(`${g.url}/api/v1/HostScanJob/ByHostIdMultiple`, { method: 'POST', token, body: [HOSTS.alpha.id] });
+      expect((await post(right)).status).toBe(200);
+      const refused = await post(wrong);
+      expect(refused.status).toBe(401);
+      expect(refused.json.detail).toBe('The bearer token was issued by an issuer this gateway does not accept.');
+    } finally {
+      await Promise.all([right.stop(), wrong.stop()]);
+      await close(provider.server);
+    }
+  });
+});
