@@ -90,6 +90,10 @@ for (const backend of gatewayBackends) {
       const replay = await secondStep(jar, again.json, totpCode(seed));
       expect(replay.status).toBe(401);
       expect(replay.json.detail).toBe('The code is wrong, expired or already used.');
+      // Enrolled: a password alone cannot enrol a new authenticator over it.
+      const reenrol = await send(jar, `${t.url}/signin2fa/enrol`, { method: 'POST', headers: { authorization: `Bearer ${again.json}` } });
+      expect(reenrol.status).toBe(409);
+      expect(reenrol.text).not.toContain('otpauth');
       expect(seed.length).toBeGreaterThan(16);
       expect(bodies.join('\n') + t.logs.join('')).not.toContain(PASSWORD);
       const stored = (await t.gateway.store.accounts.userByLogin(login))!;
