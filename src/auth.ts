@@ -2,6 +2,7 @@ import { createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'n
 import jwt, { type Algorithm } from 'jsonwebtoken';
 import { LRUCache } from 'lru-cache';
 import { forbidden, unauthenticated } from './errors';
+import type { RemoteVerifier } from './remote-keys';
 import { hasControlCharacters } from './validate';
 
 export const ROLES = ['Admin', 'App'] as const;
@@ -20,7 +21,9 @@ export interface Principal {
 /** Turns a bearer token into a Principal or throws UNAUTHENTICATED. */
 export interface TokenVerifier {
   readonly algorithms: readonly Algorithm[];
-  verify(token: string): Principal;
+  verify(token: string): Promise<Principal>;
+  /** Why tokens of the external identity provider cannot be checked now (readiness), or null. */
+  problem(): string | null;
 }
 
 export interface KeyOptions {
@@ -32,10 +35,31 @@ export interface KeyOptions {
   maxAgeS?: number | null;
   /** Refuse tokens that claim to live longer than this many seconds (from `iat`, or from now without one). */
   maxLifetimeS?: number | null;
+  /** Tokens this gateway issued itself (ES256, known by `kid`), accepted beside the configured key. */
+  issued?: IssuedTokens | null;
+  /** An external identity provider's tokens (asymmetric algorithms the configured key does not use). */
+  remote?: RemoteVerifier | null;
+  /** Where roles are in an external token, as a dotted path (`realm_access.roles`); beside the usual claims. */
+  rolesClaim?: string | null;
+  /** An identity provider's role or group names mapped onto this gateway's roles. */
+  roleMap?: ReadonlyMap<string, Role> | null;
 }
 
-const ASPNET_ROLE_CLAIM = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
+/** What the verifier needs to know about the tokens the gateway issues (see token-issuer.ts). */
+export interface IssuedTokens {
+  readonly issuer: string;
+  readonly audience: string;
+  /** The public key the gateway signed with under `kid`, if it is one of its own. */
+  key(kid: string): KeyObject | undefined;
+  /** The token version an account's tokens must carry: -1 when none is honoured, undefined when not known here. */
+  version(subject: string): number | undefined;
+}
+
+export const ASPNET_ROLE_CLAIM = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
 const ASPNET_NAME_CLAIM = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name';
+/** Marks a pre-MFA token, which opens nothing but the second sign-in step; its value binds the MFA cookie. */
+export const PRE_MFA_CLAIM = 'pre_mfa';
+const PRE_MFA_REFUSED = 'This token only completes a sign-in (POST /signin2fa with the code); it opens nothing else.';
 const CLOCK_TOLERANCE_S = 30;
 const MAX_NAME_LENGTH = 255;
 const MAX_TOKEN_LENGTH = 8192;
@@ -59,27 +83,53 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
     ...(options.audience ? { audience: options.audience } : {}),
     ...(options.maxAgeS ? { maxAge: options.maxAgeS } : {}),
   };
-  const verified = new LRUCache<string, Principal>({ max: VERIFIED_KEPT });
+  const issued = options.issued ?? null;
+  const issuedOptions: jwt.VerifyOptions | null = issued
+    ? { algorithms: ['ES256'], clockTolerance: CLOCK_TOLERANCE_S, issuer: issued.issuer, audience: issued.audience }
+    : null;
+  // `version` is set for the gateway's own tokens: checked again on every use, so a revocation is at once.
+  const verified = new LRUCache<string, { principal: Principal; version: number | null }>({ max: VERIFIED_KEPT });
+  const refuseRevoked = (subject: string, version: number) => {
+    const current = issued?.version(subject);
+    if (current !== undefined && current !== version) throw unauthenticated('The bearer token has been revoked.');
+  };
+  const remote = options.remote ?? null;
   return {
     algorithms,
-    verify(token: string): Principal {
+    problem: () => remote?.problem() ?? null,
+    async verify(token: string): Promise<Principal> {
       const known = verified.get(token);
       if (known) {
-        if (Date.now() <= known.expiresAt + CLOCK_TOLERANCE_S * 1000) return known;
+        if (Date.now() <= known.principal.expiresAt + CLOCK_TOLERANCE_S * 1000) {
+          if (known.version !== null) refuseRevoked(known.principal.subject, known.version);
+          return known.principal;
+        }
         verified.delete(token);
       }
       if (token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
         throw unauthenticated('The bearer token is malformed.');
       }
-      refuseCriticalHeaders(token);
+      const header = refuseCriticalHeaders(token);
+      const ownKey = issued && typeof header.kid === 'string' ? issued.key(header.kid) : undefined;
       let payload: string | jwt.JwtPayload;
-      try {
-        payload = jwt.verify(token, key, verifyOptions);
-      } catch (err) {
-        throw unauthenticated(describeJwtError(err));
+      if (!ownKey && remote && typeof header.alg === 'string' && header.alg !== 'HS256' && !algorithms.includes(header.alg as Algorithm)) {
+        payload = (await remote.verify(token)) as jwt.JwtPayload;
+      } else {
+        try {
+          payload = ownKey ? jwt.verify(token, ownKey, issuedOptions!) : jwt.verify(token, key, verifyOptions);
+        } catch (err) {
+          throw unauthenticated(describeJwtError(err));
+        }
       }
+      if (typeof payload === 'object' && payload !== null && PRE_MFA_CLAIM in payload) throw unauthenticated(PRE_MFA_REFUSED);
       const principal = principalFrom(payload, options);
-      verified.set(token, principal);
+      let version: number | null = null;
+      if (ownKey) {
+        version = (payload as jwt.JwtPayload).ver;
+        if (typeof version !== 'number') throw unauthenticated('The bearer token is not valid.');
+        refuseRevoked(principal.subject, version);
+      }
+      verified.set(token, { principal, version });
       return principal;
     },
   };
@@ -87,9 +137,9 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
 
 /**
  * RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` names extensions it does not
- * understand, and this gateway understands none. jsonwebtoken does not look at `crit`.
+ * understand, and this gateway understands none. jsonwebtoken does not look at `crit`. Returns the header.
  */
-function refuseCriticalHeaders(token: string): void {
+function refuseCriticalHeaders(token: string): Record<string, unknown> {
   let header: unknown;
   try {
     header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
@@ -99,6 +149,8 @@ function refuseCriticalHeaders(token: string): void {
   if (typeof header === 'object' && header !== null && 'crit' in header) {
     throw unauthenticated('The bearer token has critical header parameters (crit) this gateway does not support.');
   }
+  if (typeof header !== 'object' || header === null) throw unauthenticated('The bearer token is malformed.');
+  return header as Record<string, unknown>;
 }
 
 function verificationKey(options: KeyOptions): { key: KeyObject; algorithms: readonly Algorithm[] } {
@@ -166,27 +218,40 @@ function principalFrom(payload: string | jwt.JwtPayload, options: KeyOptions): P
   return {
     subject: payload.sub,
     userName: name ?? payload.sub,
-    roles: rolesFrom(payload),
+    roles: rolesFrom(payload, options),
     expiresAt: Math.min(payload.exp, options.maxAgeS && iat !== null ? iat + options.maxAgeS : Infinity) * 1000,
   };
 }
 
-function rolesFrom(payload: jwt.JwtPayload): Set<Role> {
+function rolesFrom(payload: jwt.JwtPayload, options: KeyOptions): Set<Role> {
   const roles = new Set<Role>();
-  for (const claim of [payload.roles, payload.role, payload[ASPNET_ROLE_CLAIM]]) {
+  const configured = options.rolesClaim ? [claimAt(payload, options.rolesClaim)] : [];
+  for (const claim of [payload.roles, payload.role, payload[ASPNET_ROLE_CLAIM], ...configured]) {
     const values: unknown[] = Array.isArray(claim) ? claim : [claim];
     for (const value of values) {
-      if (value === 'Admin' || value === 'App') roles.add(value);
+      if (typeof value !== 'string') continue;
+      const role = options.roleMap?.get(value) ?? value;
+      if (role === 'Admin' || role === 'App') roles.add(role);
     }
   }
   return roles;
+}
+
+/** The value at a dotted path (`realm_access.roles`), own properties only. */
+function claimAt(payload: jwt.JwtPayload, path: string): unknown {
+  let value: unknown = payload;
+  for (const key of path.split('.')) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
 }
 
 /**
  * The one way in for every edge: the principal of an `Authorization` header value (REST and GraphQL
  * over HTTP; WebSocket connectionParams carry the same value). UNAUTHENTICATED without a valid token.
  */
-export function authenticate(verifier: TokenVerifier, authorization: string | undefined): Principal {
+export async function authenticate(verifier: TokenVerifier, authorization: string | undefined): Promise<Principal> {
   const token = bearerToken(authorization);
   if (!token) throw unauthenticated('A bearer token is required (Authorization: Bearer <token>).');
   return verifier.verify(token);

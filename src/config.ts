@@ -28,6 +28,15 @@ export interface Config {
   readonly jwtPublicKey: string | null;
   readonly jwtIssuer: string | null;
   readonly jwtAudience: string | null;
+  /** An external identity provider's JWKS (`JWT_JWKS_URL`) or OpenID issuer to discover it from (`JWT_OIDC_ISSUER`). */
+  readonly jwtJwksUrl: string | null;
+  readonly jwtOidcIssuer: string | null;
+  /** Least time between two fetches of the provider's JWKS. */
+  readonly jwtJwksCooldownMs: number;
+  /** A dotted path to roles in external tokens (`realm_access.roles`). */
+  readonly jwtRolesClaim: string | null;
+  /** The provider's role or group names onto Admin and App, from `JWT_ROLE_MAP` (`name=Admin,other=App`). */
+  readonly jwtRoleMap: ReadonlyMap<string, 'Admin' | 'App'> | null;
   /** Oldest token accepted, by its `iat`, in seconds; null accepts any age until `exp`. */
   readonly jwtMaxAgeS: number | null;
   /** Longest lifetime a token may claim (`exp` minus `iat`, or minus now without `iat`), in seconds. */
@@ -90,6 +99,12 @@ export interface Config {
   readonly scheduleCatchUp: boolean;
   /** Finished jobs that last changed longer ago than this many days are removed; 0 keeps them all. */
   readonly jobRetentionDays: number;
+  /** Lifetime of the tokens the gateway issues at sign-in, in seconds. */
+  readonly tokenTtlS: number;
+  /** Whether people must pass a TOTP code to get a full token (SIGNIN_MFA=off turns it off, by choice). */
+  readonly signinMfa: boolean;
+  /** Failed sign-ins: slow down, then lock per account and per address (see lockout.ts). */
+  readonly signinLockout: { readonly lockAfter: number; readonly lockAfterPerAddress: number; readonly lockoutMs: number; readonly slowAfter: number };
   readonly production: boolean;
   readonly logLevel: string;
 }
@@ -142,6 +157,11 @@ export function loadConfig(env: Env): Config {
     jwtPublicKey,
     jwtIssuer,
     jwtAudience,
+    jwtJwksUrl: httpUrl(env, 'JWT_JWKS_URL'),
+    jwtOidcIssuer: httpUrl(env, 'JWT_OIDC_ISSUER'),
+    jwtJwksCooldownMs: int(env, 'JWT_JWKS_COOLDOWN_MS', 30_000, 0, 3_600_000),
+    jwtRolesClaim: text(env, 'JWT_ROLES_CLAIM'),
+    jwtRoleMap: roleMap(env),
     jwtMaxAgeS: text(env, 'JWT_MAX_AGE_S') === null ? null : int(env, 'JWT_MAX_AGE_S', 0, 1, 31_536_000),
     jwtMaxLifetimeS: int(env, 'JWT_MAX_LIFETIME_S', 86_400, 60, 31_536_000),
     // A scan waiting on a silent host holds two sockets and no CPU: on a fleet of 2,000 with half of it
@@ -186,6 +206,14 @@ export function loadConfig(env: Env): Config {
     scheduleTickMs: int(env, 'SCHEDULE_TICK_MS', 5_000, 100, 600_000),
     scheduleCatchUp: flag(env, 'SCHEDULE_CATCH_UP', true),
     jobRetentionDays: int(env, 'JOB_RETENTION_DAYS', 0, 0, 36_500),
+    tokenTtlS: int(env, 'TOKEN_TTL_S', 900, 60, 86_400),
+    signinMfa: oneOf(env, 'SIGNIN_MFA', ['required', 'off'], 'required') === 'required',
+    signinLockout: Object.freeze({
+      lockAfter: int(env, 'SIGNIN_LOCK_AFTER', 10, 1, 1000),
+      lockAfterPerAddress: int(env, 'SIGNIN_LOCK_AFTER_PER_ADDRESS', 100, 1, 100_000),
+      lockoutMs: int(env, 'SIGNIN_LOCKOUT_S', 900, 1, 86_400) * 1000,
+      slowAfter: int(env, 'SIGNIN_SLOW_AFTER', 3, 0, 1000),
+    }),
     production,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
   });
@@ -230,6 +258,34 @@ function secret(env: Env): Buffer | null {
   // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
   if (bytes.length < 32) throw new ConfigError('JWT_SECRET', `must be at least 32 bytes (it has ${bytes.length}).`);
   return bytes;
+}
+
+function httpUrl(env: Env, name: string): string | null {
+  const raw = text(env, name);
+  if (raw === null) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a URL.');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(name, 'must be an https:// (or http://) URL.');
+  return raw;
+}
+
+function roleMap(env: Env): ReadonlyMap<string, 'Admin' | 'App'> | null {
+  const raw = text(env, 'JWT_ROLE_MAP');
+  if (raw === null) return null;
+  const map = new Map<string, 'Admin' | 'App'>();
+  for (const pair of raw.split(',')) {
+    const eq = pair.lastIndexOf('=');
+    const [name, role] = [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
+    if (eq <= 0 || !name || (role !== 'Admin' && role !== 'App')) {
+      throw new ConfigError('JWT_ROLE_MAP', 'must be pairs like "scan-admins=Admin,scanners=App", each mapped onto Admin or App.');
+    }
+    map.set(name, role);
+  }
+  return map;
 }
 
 function publicKey(env: Env): string | null {

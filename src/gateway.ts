@@ -9,7 +9,7 @@ import { ConfigError, type Config } from './config';
 import { CredentialService, credentialVault, resolveCredentialRefs } from './credential-service';
 import { isAppError } from './errors';
 import type { HostInput } from './model';
-import { credentialKeyFor } from './secrets';
+import { credentialKeyFor, type SecretKey } from './secrets';
 import { JobEventBus } from './events';
 import { mountGraphQL } from './graphql/http';
 import type { GraphQLLimits } from './graphql/limits';
@@ -41,6 +41,16 @@ import { createTicker, type Ticker } from './schedules/ticker';
 import { openStore, type Store } from './store';
 import { tracedStore } from './store/traced';
 import { createTracing, type Tracing } from './tracing';
+import { AccountService } from './accounts';
+import { createSealer, type Sealer } from './auth-secrets';
+import { SignInService } from './sign-in';
+import { Lockout } from './lockout';
+import { TokenIssuer } from './token-issuer';
+import { createRemoteVerifier } from './remote-keys';
+import { loadSigningKeys } from './token-keys';
+
+/** `iss` and `aud` of the gateway's own tokens when JWT_ISSUER / JWT_AUDIENCE are not set. */
+const GATEWAY_TOKEN_ISSUER = 'scan-gateway';
 
 export interface Gateway {
   /** Base URL for loopback clients, e.g. `http://127.0.0.1:6500`. */
@@ -54,6 +64,9 @@ export interface Gateway {
   readonly sockets: GraphQLSockets;
   /** Fires due schedule slots; tests call `tick(now)` with their own clock. */
   readonly schedules: Ticker;
+  /** Signs the gateway's own tokens (sign-in) and knows which are revoked. */
+  readonly tokens: TokenIssuer;
+  readonly accounts: AccountService;
   /** Ready-to-use tokens when the gateway made an ephemeral key (development without a configured key). */
   readonly devTokens: { admin: string; app: string } | null;
   /**
@@ -81,14 +94,6 @@ const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 
 export async function startGateway(config: Config, deps: GatewayDeps = {}): Promise<Gateway> {
   const logger = deps.logger ?? createLogger(config.logLevel);
   const ephemeral = !config.jwtSecret && !config.jwtPublicKey ? ephemeralSecret() : null;
-  const verifier = createVerifier({
-    secret: config.jwtSecret ?? ephemeral,
-    publicKeyPem: config.jwtPublicKey,
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
-    maxAgeS: config.jwtMaxAgeS,
-    maxLifetimeS: config.jwtMaxLifetimeS,
-  });
   const devTokens = ephemeral ? mintDevTokens(ephemeral, config) : null;
   const metrics = createMetrics();
   const lifecycle = createLifecycle(logger);
@@ -99,6 +104,20 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
   const shutdown = { reason: null as string | null };
   try {
     const core = await openCore(config, deps, { logger, metrics, lifecycle, shutdown, tracing });
+    const verifier = createVerifier({
+      secret: config.jwtSecret ?? ephemeral,
+      publicKeyPem: config.jwtPublicKey,
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+      maxAgeS: config.jwtMaxAgeS,
+      maxLifetimeS: config.jwtMaxLifetimeS,
+      issued: core.tokens,
+      remote: config.jwtJwksUrl || config.jwtOidcIssuer
+        ? await createRemoteVerifier({ jwksUrl: config.jwtJwksUrl, oidcIssuer: config.jwtOidcIssuer, issuer: config.jwtIssuer, audience: config.jwtAudience, cooldownMs: config.jwtJwksCooldownMs })
+        : null,
+      rolesClaim: config.jwtRolesClaim,
+      roleMap: config.jwtRoleMap,
+    });
     const edges = await mountEdges(config, core, { logger, metrics, lifecycle, verifier, devToken: devTokens?.admin ?? null, shutdown, tracing });
     const { store, service, inventory, events, runner, ticker } = core;
     const { url, port, sockets } = edges;
@@ -111,7 +130,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       logger.info({ inFlight: runner.inFlight }, 'stopping: readiness 503, new schedules refused');
       await lifecycle.stopAll((name) => logger.info({ ms: Date.now() - begun }, `stopping: ${name} done`));
     };
-    return { url, port, store, service, inventory, events, runner, sockets, schedules: ticker, devTokens, stop: () => (stopping ??= stop()) };
+    return { url, port, store, service, inventory, events, runner, sockets, schedules: ticker, devTokens, tokens: core.tokens, accounts: core.accounts, stop: () => (stopping ??= stop()) };
   } catch (err) {
     await lifecycle.stopAll();
     throw err;
@@ -202,7 +221,34 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     const prune = (before: Date, n: number) => store.retention.pruneJobs(before, n);
     lifecycle.add('job retention stopped', keepFor({ what: 'finished jobs', days: config.jobRetentionDays, prune, logger, onRemoved: () => cache.clear() }));
   }
-  return { store: opened, events, remote, runner, service, inventory, audit, credentials, backups, schedules, ticker, pacer, runScans: deps.runner ?? true, tickSchedules: deps.scheduleTicker ?? true };
+  const tokens = await openTokens(config, store, credentialKey);
+  // Told of revocations; the WebSockets add theirs once they are up (see mountEdges).
+  const revoked: ((subject: string) => void)[] = [];
+  const setVersion = (subject: string, version: number) => {
+    if (tokens.issuer.version(subject) === version) return; // our own change, heard back from PostgreSQL
+    tokens.issuer.setVersion(subject, version);
+    for (const listener of revoked) listener(subject);
+  };
+  const accounts = new AccountService({ store, sealer: tokens.sealer, onRevoked: setVersion });
+  if (store.accountChanges) {
+    // Another instance's revocation takes effect here as soon as it commits; after a lost connection,
+    // every version is read again, since some may have gone unheard.
+    const stopListening = await store.accountChanges.listen({
+      onChange: setVersion,
+      onReconnect: () => {
+        store.accounts.tokenVersions().then(
+          (versions) => versions.forEach((version, subject) => setVersion(subject, version)),
+          (err: unknown) => logger.warn({ err }, 'could not read token versions again after a lost connection'),
+        );
+      },
+    });
+    lifecycle.add('account changes unheard', stopListening);
+  }
+  const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa, lockout: new Lockout(config.signinLockout) });
+  return {
+    store: opened, events, remote, runner, service, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, accounts, revoked, signIn,
+    pacer, runScans: deps.runner ?? true, tickSchedules: deps.scheduleTicker ?? true,
+  };
 }
 
 type Core = Awaited<ReturnType<typeof openCore>>;
@@ -221,6 +267,8 @@ async function mountEdges(
     service,
     audit,
     backups,
+    signIn: core.signIn,
+    jwks: () => core.tokens.jwks(),
     metrics,
     rateLimits: config.rateLimits,
     tracing,
@@ -231,12 +279,13 @@ async function mountEdges(
     notReady: async () =>
       shutdown.reason ??
       (runScans && !runner.running ? 'The scan runner is not running.' : null) ??
+      verifier.problem() ??
       ((await store.healthy()) ? null : 'The database is unreachable.'),
     // Ready, not drained: the fallback poll keeps it correct, and every instance behind the same pooler
     // would be drained at once.
     degraded: () => core.remote?.deafness() ?? null,
   });
-  const schema = await buildGatewaySchema({ scans: service, audit, credentials, schedules });
+  const schema = await buildGatewaySchema({ scans: service, audit, credentials, schedules, accounts: core.accounts });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
   const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http'), tracing });
@@ -269,6 +318,7 @@ async function mountEdges(
     pacer: core.pacer,
   });
   lifecycle.add('websockets closed (1001)', () => sockets.stop());
+  core.revoked.push((subject) => sockets.closeSubject(subject));
   metrics.attach({ store, openSockets: () => sockets.openSockets, activeSubscriptions: () => sockets.activeSubscriptions, longestRenewalGapMs: () => runner.longestRenewalGapMs, deafness: () => core.remote?.deafness() ?? null });
 
   const { port } = http.server.address() as AddressInfo;
@@ -288,6 +338,19 @@ async function closeHttp(http: FastifyInstance, graceMs = 3_000): Promise<void> 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The issuer of the gateway's own tokens: its keys from the store, and every account's token version. */
+async function openTokens(config: Config, store: Store, key: SecretKey | null): Promise<{ issuer: TokenIssuer; sealer: Sealer }> {
+  const sealer = createSealer(key);
+  // Without a key (production without CREDENTIALS_KEY) no signing key can be kept: no tokens are issued.
+  const tokens = new TokenIssuer(key ? await loadSigningKeys(store, sealer) : [], {
+    ttlS: config.tokenTtlS,
+    issuer: config.jwtIssuer ?? GATEWAY_TOKEN_ISSUER,
+    audience: config.jwtAudience ?? GATEWAY_TOKEN_ISSUER,
+  });
+  for (const [subject, version] of await store.accounts.tokenVersions()) tokens.setVersion(subject, version);
+  return { issuer: tokens, sealer };
 }
 
 /** HOSTS_FILE's hosts; without one, in development, the demo host and the demo target it points at. */

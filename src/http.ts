@@ -14,6 +14,8 @@ import { handleError, handleFrameworkError, sendAppError, sendProblem } from './
 import { auditRoutes } from './rest/audit-routes';
 import { backupRoutes } from './rest/backup-routes';
 import { hostScanJobRoutes } from './rest/routes';
+import { signInRoutes, userTokenRoute } from './rest/signin-routes';
+import type { SignInService } from './sign-in';
 import type { AuditService } from './audit-service';
 import type { BackupService } from './backup-service';
 import type { HostScanService } from './service';
@@ -25,6 +27,9 @@ export interface HttpOptions {
   service: HostScanService;
   audit: AuditService;
   backups: BackupService;
+  signIn: SignInService;
+  /** The public keys of the gateway's own tokens. */
+  jwks: () => { keys: unknown[] };
   metrics: Metrics;
   /** PEM certificate and key: serve HTTPS (and WSS) instead of HTTP. */
   tls: { cert: string; key: string } | null;
@@ -121,6 +126,9 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     const impaired = options.degraded?.();
     return impaired ? { status: 'degraded', reason: impaired } : { status: 'ready' };
   });
+  app.get('/.well-known/jwks.json', { schema: { summary: "The public keys of the gateway's own tokens (RFC 7517)" } }, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').send(options.jwks()),
+  );
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),
   );
@@ -131,7 +139,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       api.setValidatorCompiler(() => () => true);
       api.addHook('onRequest', async (request, reply) => {
         try {
-          request.principal = authenticate(options.verifier, request.headers.authorization);
+          request.principal = await authenticate(options.verifier, request.headers.authorization);
         } catch (err) {
           return sendAppError(reply, err as never);
         }
@@ -139,9 +147,11 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       await api.register(hostScanJobRoutes, { prefix: '/HostScanJob', service: options.service });
       await api.register(auditRoutes, { prefix: '/audit', audit: options.audit });
       await api.register(backupRoutes, { prefix: '/backup', backups: options.backups });
+      await api.register(userTokenRoute, { signIn: options.signIn });
     },
     { prefix: '/api/v1' },
   );
+  await app.register(signInRoutes, { signIn: options.signIn, secure: !!options.tls });
   await app.register(dashboardRoutes, { devToken: options.devToken });
   if (options.explorer) await app.register(explorerRoutes);
   return app;

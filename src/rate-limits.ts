@@ -30,15 +30,16 @@ const exempt = (request: FastifyRequest) => request.url.startsWith('/health/');
 export async function registerRateLimits(app: FastifyInstance, o: RateLimitOptions): Promise<void> {
   if (o.perAddress === 0 && o.perSubject === 0) return;
   await app.register(rateLimit, { global: false });
-  // The token's subject, when it carries a valid one (verification is cached by token).
-  const subjectOf = (request: FastifyRequest): string | null => {
-    const token = bearerToken(request.headers.authorization);
-    if (!token) return null;
-    try {
-      return o.verifier.verify(token).subject;
-    } catch {
-      return null;
+  // The token's subject, when it carries a valid one (verification is cached by token; once per request here).
+  const subjects = new WeakMap<FastifyRequest, Promise<string | null>>();
+  const subjectOf = (request: FastifyRequest): Promise<string | null> => {
+    let subject = subjects.get(request);
+    if (!subject) {
+      const token = bearerToken(request.headers.authorization);
+      subject = token ? o.verifier.verify(token).then((p) => p.subject, () => null) : Promise.resolve(null);
+      subjects.set(request, subject);
     }
+    return subject;
   };
   const refusal = (limit: 'address' | 'subject') => (_request: FastifyRequest, context: { after: string }) =>
     new RateLimited(`Too many requests from this ${limit === 'address' ? 'client address' : 'token subject'}; retry in ${context.after}.`);
@@ -55,8 +56,8 @@ export async function registerRateLimits(app: FastifyInstance, o: RateLimitOptio
     app.addHook('onRequest', app.rateLimit({
       max: o.perSubject,
       timeWindow: o.windowMs,
-      keyGenerator: (request) => `subject:${subjectOf(request) ?? ''}`,
-      allowList: (request) => exempt(request) || subjectOf(request) === null,
+      keyGenerator: async (request) => `subject:${(await subjectOf(request)) ?? ''}`,
+      allowList: async (request) => exempt(request) || (await subjectOf(request)) === null,
       errorResponseBuilder: refusal('subject'),
       onExceeded: () => o.onLimited?.('subject'),
     }));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,9 @@ import { call } from './support/http';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { withEmbeddedSql } from './support/sql';
 import { TEST_SECRET, adminToken, appToken } from './support/tokens';
+
+// A backup holds sealed secrets, never the key: the live gateway and the restored ones share CREDENTIALS_KEY.
+const KEY = randomBytes(32).toString('base64');
 
 // A backup of a running gateway's embedded store, taken while scans are scheduled and finished, restores
 // to a store with the backup point's rows and checksums, and a gateway serves it. Restore refuses what it
@@ -39,7 +43,7 @@ describe('backup and restore of the embedded store', () => {
     const closed = await closedPort();
     const hostsFile = join(work, 'hosts.json');
     writeFileSync(hostsFile, JSON.stringify(hostIds.map((id, i) => ({ id, name: `backup-${i}`, ipAddress: '127.0.0.1', sshPort: ssh.port, winRmPort: closed }))));
-    live = await spawnGateway({ DATA_DIR: liveDir, HOSTS_FILE: hostsFile, SCAN_CONCURRENCY: '16' });
+    live = await spawnGateway({ CREDENTIALS_KEY: KEY, DATA_DIR: liveDir, HOSTS_FILE: hostsFile, SCAN_CONCURRENCY: '16' });
   }, 60_000);
 
   afterAll(async () => {
@@ -103,7 +107,7 @@ describe('backup and restore of the embedded store', () => {
     expect(row!.done).toBeGreaterThan(0);
     const jobId = row!.job_id;
 
-    const gateway = await spawnGateway({ DATA_DIR: restoredDir });
+    const gateway = await spawnGateway({ CREDENTIALS_KEY: KEY, DATA_DIR: restoredDir });
     try {
       const job = await call(`${gateway.url}/api/v1/HostScanJob/${jobId}`, { token: adminToken() });
       expect(job.status).toBe(200);
@@ -115,7 +119,7 @@ describe('backup and restore of the embedded store', () => {
   }, 240_000);
 
   it('refuses to restore into a data directory a gateway is running on, and changes nothing', async () => {
-    const gateway = await spawnGateway({ DATA_DIR: restoredDir });
+    const gateway = await spawnGateway({ CREDENTIALS_KEY: KEY, DATA_DIR: restoredDir });
     try {
       const before = listing(restoredDir);
       const refused = await runCli('restore', [backupFile, '--data-dir', restoredDir, '--force']);
@@ -172,7 +176,7 @@ describe('backup and restore of the embedded store', () => {
   }, 120_000);
 
   it('serves backups to Admins only, and backs up a stopped store offline', async () => {
-    const gateway = await spawnGateway({ DATA_DIR: restoredDir });
+    const gateway = await spawnGateway({ CREDENTIALS_KEY: KEY, DATA_DIR: restoredDir });
     try {
       expect((await call(`${gateway.url}/api/v1/backup`, { token: appToken() })).status).toBe(403);
       expect((await call(`${gateway.url}/api/v1/backup`)).status).toBe(401);

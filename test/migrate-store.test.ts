@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,8 @@ const FILL = `
   INSERT INTO host_scan_batches (id, created_by) VALUES ('5e000000-0000-4000-8000-000000000001', 'loader');
   INSERT INTO host_scan_batch_jobs (batch_id, job_id) SELECT '5e000000-0000-4000-8000-000000000001', id FROM host_scan_jobs ORDER BY seq LIMIT 100;
   INSERT INTO scan_schedules (id, name, cron, time_zone, all_hosts) VALUES ('5c000000-0000-4000-8000-000000000001', 'nightly', '0 2 * * *', 'UTC', true);
+  INSERT INTO gateway_users (id, login, password_hash, roles) VALUES ('6a000000-0000-4000-8000-000000000001', 'alice', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA', '["Admin"]');
+  INSERT INTO gateway_apps (id, name, roles, key_prefix, key_hash) VALUES ('6b000000-0000-4000-8000-000000000001', 'ci', '["App"]', 'sgk_00000000', 'x');
   INSERT INTO scan_schedule_firings (schedule_id, slot, batch_id, fired_by) VALUES ('5c000000-0000-4000-8000-000000000001', '2026-11-29T02:00:00Z', '5e000000-0000-4000-8000-000000000001', 'loader');
 `;
 
@@ -135,7 +138,8 @@ describe.skipIf(!postgresAdminUrl())('migrate-store: the embedded store into Pos
   }, 300_000);
 
   it('is served by a gateway on the PostgreSQL URL: the same job, and new jobs after the copied ones', async () => {
-    const gateway = await spawnGateway({ DATABASE_URL: target.url }, 60_000);
+    // The signing key the source's gateway made is sealed with the source's development key: the same key opens it.
+    const gateway = await spawnGateway({ DATABASE_URL: target.url, CREDENTIALS_KEY: join(source, 'credentials.key') }, 60_000);
     try {
       const job = await call(`${gateway.url}/api/v1/HostScanJob/${jobId}`, { token: adminToken() });
       expect(job.status).toBe(200);

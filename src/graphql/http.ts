@@ -80,7 +80,7 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
   await apollo.start();
   const handler = fastifyApolloHandler(apollo, {
     context: async (request: FastifyRequest) => ({
-      principal: { ...principalOf(o.verifier, request), address: request.ip, traceId: String(request.id) },
+      principal: { ...(await principalOf(o.verifier, request)), address: request.ip, traceId: String(request.id) },
       ip: request.ip,
       service: o.service,
     }),
@@ -101,9 +101,9 @@ function isBrowserVisit(request: FastifyRequest): boolean {
 }
 
 /** A bad or missing token is an HTTP 401 with a GraphQL error body, not the 500 a throwing context means. */
-function principalOf(verifier: TokenVerifier, request: FastifyRequest): Principal {
+async function principalOf(verifier: TokenVerifier, request: FastifyRequest): Promise<Principal> {
   try {
-    return authenticate(verifier, request.headers.authorization);
+    return await authenticate(verifier, request.headers.authorization);
   } catch (err) {
     const message = isAppError(err) ? err.message : 'The bearer token is not valid.';
     throw new GraphQLError(message, {

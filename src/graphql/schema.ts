@@ -1,9 +1,11 @@
 import { printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import type { AccountService } from '../accounts';
 import type { AuditService } from '../audit-service';
 import type { CredentialService } from '../credential-service';
 import type { HostScanService } from '../service';
 import type { ScheduleService } from '../schedule-service';
+import { AccountResolver } from './accounts';
 import { AuditResolver } from './audit';
 import { CredentialResolver } from './credentials';
 import { HostResolver, JobResolver } from './resolvers';
@@ -15,6 +17,7 @@ export interface GraphQLServices {
   audit: AuditService;
   credentials: CredentialService;
   schedules: ScheduleService;
+  accounts: AccountService;
 }
 
 /**
@@ -28,9 +31,10 @@ export async function buildGatewaySchema(services?: GraphQLServices): Promise<Gr
     [AuditResolver, new AuditResolver(services?.audit as AuditService)],
     [CredentialResolver, new CredentialResolver(services?.credentials as CredentialService)],
     [ScheduleResolver, new ScheduleResolver(services?.schedules as ScheduleService)],
+    [AccountResolver, new AccountResolver(services?.accounts as AccountService)],
   ]);
   return buildSchema({
-    resolvers: [JobResolver, HostResolver, AuditResolver, CredentialResolver, ScheduleResolver],
+    resolvers: [JobResolver, HostResolver, AuditResolver, CredentialResolver, ScheduleResolver, AccountResolver],
     container: { get: (cls) => instances.get(cls) },
     // type-graphql insists on a PubSub even though our one subscription streams from the service
     // (with its own bounded, coalescing buffers); nothing ever calls this one.

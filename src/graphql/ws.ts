@@ -58,6 +58,8 @@ export interface GraphQLSockets {
   readonly openSockets: number;
   /** Subscriptions being served now. */
   readonly activeSubscriptions: number;
+  /** Close the sockets of `subject` with 4403 (its tokens were revoked); returns how many. */
+  closeSubject(subject: string): number;
   /** Close every socket with 1001 and stop accepting. Idempotent. */
   stop(): Promise<void>;
 }
@@ -83,6 +85,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
   const documents = new LRUCache<string, DocumentNode | readonly GraphQLError[]>({ max: 500 });
   const deliveries = new WeakMap<object, Delivery>();
   const socketsOf = new Map<string, number>();
+  const openOf = new Map<string, Set<WebSocket>>();
   const keys = createKeyLimits(o.maxDocumentsPerSubject, o.maxDocuments);
 
   // Sockets not yet acknowledged, per client address: each costs memory and a timer until
@@ -125,8 +128,8 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     {
       schema: o.schema,
       connectionInitWaitTimeout: o.initTimeoutMs,
-      onConnect(ctx) {
-        const principal = principalOf(o.verifier, ctx.connectionParams);
+      async onConnect(ctx) {
+        const principal = await principalOf(o.verifier, ctx.connectionParams);
         // A token no subscription would accept gets no socket slot (graphql-ws closes 4403 Forbidden).
         if (!principal || !o.service.mayWatchJobs(principal)) return false;
         const open = socketsOf.get(principal.subject) ?? 0;
@@ -137,6 +140,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
           return false;
         }
         socketsOf.set(principal.subject, open + 1);
+        openOf.set(principal.subject, (openOf.get(principal.subject) ?? new Set()).add(ctx.extra.socket));
         principals.set(ctx, principal);
         settle(ctx.extra.socket);
         closeAtExpiry(ctx.extra.socket, principal.expiresAt);
@@ -165,6 +169,9 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
         const open = (socketsOf.get(principal.subject) ?? 1) - 1;
         if (open > 0) socketsOf.set(principal.subject, open);
         else socketsOf.delete(principal.subject);
+        const mine = openOf.get(principal.subject);
+        mine?.delete(ctx.extra.socket);
+        if (mine?.size === 0) openOf.delete(principal.subject);
       },
     },
     wss,
@@ -240,6 +247,11 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     get activeSubscriptions() {
       return keys.held;
     },
+    closeSubject(subject) {
+      const mine = [...(openOf.get(subject) ?? [])];
+      for (const socket of mine) socket.close(CloseCode.Forbidden, 'Token revoked');
+      return mine.length;
+    },
     stop() {
       stopping ??= (async () => {
         o.server.off('upgrade', onUpgrade);
@@ -254,11 +266,11 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
  * The principal of a socket's connectionParams: `Authorization: "Bearer …"` as HTTP sends it, or the token
  * alone under `authorization` or `token`. Null when there is no valid one (the socket closes 4403).
  */
-function principalOf(verifier: TokenVerifier, params: Record<string, unknown> | undefined): Principal | null {
+async function principalOf(verifier: TokenVerifier, params: Record<string, unknown> | undefined): Promise<Principal | null> {
   const raw = params?.Authorization ?? params?.authorization ?? params?.token;
   if (typeof raw !== 'string') return null;
   try {
-    return authenticate(verifier, /^Bearer\s/i.test(raw) ? raw : `Bearer ${raw.trim()}`);
+    return await authenticate(verifier, /^Bearer\s/i.test(raw) ? raw : `Bearer ${raw.trim()}`);
   } catch {
     return null;
   }

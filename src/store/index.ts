@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { listenForChanges, type ChangeNotifications } from './changes';
+import { listenForAccountChanges, type AccountChanges } from './account-changes';
 import type { Db } from './db';
 import type { HostStore } from './hosts';
 import type { JobStore } from './jobs';
@@ -13,6 +14,8 @@ import type { PauseStore } from './pausing';
 import type { RequestStore } from './host-requests';
 import type { ScheduleStore } from './schedules';
 import type { RetentionStore } from './retention';
+import type { AccountStore } from './accounts';
+import type { SigningKeyStore } from './signing-keys';
 import type { InventoryStore } from './inventory';
 import type { Queue } from './queue';
 import { openPglite } from './pglite';
@@ -32,6 +35,10 @@ export type { AuditQuery, AuditRecord, AuditStore } from './audit';
 export { CredentialKind, type Credential, type CredentialListQuery, type CredentialStore, type CredentialWrite } from './credentials';
 export type { BatchStore } from './batches';
 export type { PauseResult, PauseStore, PauseTarget } from './pausing';
+export type { AccountStore, AppRecord, UserChange, UserRecord } from './accounts';
+export { NAME_TAKEN } from './accounts';
+export type { SigningKeyRecord, SigningKeyStore } from './signing-keys';
+export type { AccountChangeListener, AccountChanges } from './account-changes';
 
 /**
  * The scan model's persistence: operations by name, never SQL. One SQL dialect underneath, on PGlite
@@ -48,6 +55,8 @@ export interface Store {
   readonly queue: Queue;
   readonly inventory: InventoryStore;
   readonly audit: AuditStore;
+  readonly accounts: AccountStore;
+  readonly signingKeys: SigningKeyStore;
   /** Credentials and their sealed secrets; its statements run on this thread, on either store. */
   readonly credentials: CredentialStore;
   readonly batches: BatchStore;
@@ -62,6 +71,8 @@ export interface Store {
    * which pg_dump backs up.
    */
   readonly backup: (() => Promise<Buffer>) | null;
+  /** Accounts' token versions as any instance changes them; null where no other instance can share the database. */
+  readonly accountChanges: AccountChanges | null;
   /** Whether the database answers now. */
   healthy(): Promise<boolean>;
   stop(): Promise<void>;
@@ -118,6 +129,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       credentials: createCredentialStore(db),
       changes: server && notify ? listenForChanges(server, origin, listenName) : null,
       backup: embedded ? () => embedded.backup().then(({ manifest, tarball }) => encodeBackup(manifest, tarball)) : null,
+      accountChanges: server ? listenForAccountChanges(server) : null,
       healthy: () => db.healthy(),
       stop: () => (stopping ??= db.close()),
     };

@@ -280,6 +280,52 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX host_scan_jobs_schedule ON host_scan_jobs (schedule_id) WHERE schedule_id IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'users, applications and token signing keys',
+    sql: `
+      -- People who sign in. Secrets are never stored in the clear: password_hash is Argon2id (PHC text),
+      -- totp_seed is sealed (AES-256-GCM) by the gateway before it reaches the database.
+      CREATE TABLE gateway_users (
+        id uuid PRIMARY KEY,
+        login text NOT NULL,
+        display_name text,
+        password_hash text NOT NULL,
+        roles jsonb NOT NULL,
+        disabled boolean NOT NULL DEFAULT false,
+        totp_seed text,
+        totp_confirmed boolean NOT NULL DEFAULT false,
+        totp_last_step bigint,
+        -- Bumped whenever the user's live tokens must stop working (disabled, password reset, deleted).
+        token_version integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        modified_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE UNIQUE INDEX gateway_users_login_key ON gateway_users (lower(login));
+
+      -- Application accounts: an API key (SHA-256 of 256 random bits) and its visible prefix.
+      CREATE TABLE gateway_apps (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        roles jsonb NOT NULL,
+        key_prefix text NOT NULL,
+        key_hash text NOT NULL,
+        disabled boolean NOT NULL DEFAULT false,
+        token_version integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        modified_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE UNIQUE INDEX gateway_apps_name_key ON gateway_apps (lower(name));
+
+      -- The keys the gateway signs its own tokens with (ES256); the private key sealed by the gateway.
+      CREATE TABLE gateway_signing_keys (
+        kid text PRIMARY KEY,
+        public_jwk jsonb NOT NULL,
+        private_sealed text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */

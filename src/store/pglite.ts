@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { AccountStore } from './accounts';
 import type { AuditStore } from './audit';
 import type { BatchStore } from './batches';
 import type { PauseStore } from './pausing';
@@ -15,12 +16,13 @@ import type { JobStore } from './jobs';
 import type { StoreCall, WorkerOptions } from './pglite-worker';
 import type { Snapshot } from './snapshot';
 import type { Queue } from './queue';
+import type { SigningKeyStore } from './signing-keys';
 import type { StoreSettings } from './stores';
 import { WorkerLink } from './worker-link';
 
 export interface EmbeddedDb extends Db {
   /** The store's operations, each run whole on the database's thread. */
-  stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore; audit: AuditStore; batches: BatchStore; pausing: PauseStore; requests: RequestStore; schedules: ScheduleStore; retention: RetentionStore }>;
+  stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>): Promise<{ hosts: HostStore; jobs: JobStore; queue: Queue; inventory: InventoryStore; audit: AuditStore; batches: BatchStore; pausing: PauseStore; requests: RequestStore; schedules: ScheduleStore; retention: RetentionStore; accounts: AccountStore; signingKeys: SigningKeyStore }>;
   /** The data directory and its manifest at one consistent point between transactions (see the worker). */
   backup(): Promise<Snapshot>;
   /** Kill the database's thread as a crash would; it restarts by itself (tests of the restart only). */
@@ -72,7 +74,8 @@ export async function openPglite(dataDir: string, logger: Logger): Promise<Embed
     async stores(nodeId: string, settings: Omit<StoreSettings, 'announce'>) {
       setUp = { nodeId, settings: { ...settings, announce: false } };
       await link.call({ op: 'stores', ...setUp });
-      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory'), audit: remote<AuditStore>('audit'), batches: remote<BatchStore>('batches'), pausing: remote<PauseStore>('pausing'), requests: remote<RequestStore>('requests'), schedules: remote<ScheduleStore>('schedules'), retention: remote<RetentionStore>('retention') };
+      return { hosts: remote<HostStore>('hosts'), jobs: remote<JobStore>('jobs'), queue: remote<Queue>('queue'), inventory: remote<InventoryStore>('inventory'), audit: remote<AuditStore>('audit'), batches: remote<BatchStore>('batches'), pausing: remote<PauseStore>('pausing'), requests: remote<RequestStore>('requests'), schedules: remote<ScheduleStore>('schedules'), retention: remote<RetentionStore>('retention'),
+        accounts: remote<AccountStore>('accounts'), signingKeys: remote<SigningKeyStore>('signingKeys') };
     },
     async transaction(fn) {
       const generation = link.current;

@@ -1,6 +1,7 @@
 import type { Sql } from './db';
 import { createHostStore } from './hosts';
 import { createJobStore, type JobStoreOptions } from './jobs';
+import { createAccountStore } from './accounts';
 import { createAuditStore } from './audit';
 import { createBatchStore } from './batches';
 import { createPauseStore } from './pausing';
@@ -9,6 +10,7 @@ import { createScheduleStore } from './schedules';
 import { createRetentionStore } from './retention';
 import { createInventoryStore } from './inventory';
 import { createQueue } from './queue';
+import { createSigningKeyStore } from './signing-keys';
 
 export interface StoreSettings extends JobStoreOptions {
   /** Inventory snapshots kept per host (the newest ones). */
@@ -30,5 +32,7 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     requests: createRequestStore(db, changed),
     schedules: createScheduleStore(db, scheduleIn),
     retention: createRetentionStore(db),
+    accounts: createAccountStore(db, { announce: settings.announce }),
+    signingKeys: createSigningKeyStore(db),
   };
 }

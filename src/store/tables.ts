@@ -21,6 +21,9 @@ export const DATA_TABLES: readonly { name: string; key: readonly string[] }[] = 
   { name: 'host_scan_batch_jobs', key: ['batch_id', 'job_id'] },
   { name: 'scan_schedules', key: ['id'] },
   { name: 'scan_schedule_firings', key: ['schedule_id', 'slot'] },
+  { name: 'gateway_users', key: ['id'] },
+  { name: 'gateway_apps', key: ['id'] },
+  { name: 'gateway_signing_keys', key: ['kid'] },
 ];
 
 /** Bookkeeping tables: the migrations applied, and the database's identity (node id). */
