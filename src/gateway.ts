@@ -222,6 +222,9 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     lifecycle.add('job retention stopped', keepFor({ what: 'finished jobs', days: config.jobRetentionDays, prune, logger, onRemoved: () => cache.clear() }));
   }
   const tokens = await openTokens(config, store, credentialKey);
+  if (!tokens.issuer.canSign && credentialKey) {
+    logger.warn('this instance cannot open the token signing key: its CREDENTIALS_KEY is not the one another instance sealed it with; it verifies tokens but issues none');
+  }
   // Told of revocations; the WebSockets add theirs once they are up (see mountEdges).
   const revoked: ((subject: string) => void)[] = [];
   const setVersion = (subject: string, version: number) => {

@@ -38,6 +38,11 @@ export class TokenIssuer implements IssuedTokens {
     this.byKid = new Map(keys.map((k) => [k.kid, k.publicKey]));
   }
 
+  /** Whether this instance can sign (it holds the newest key's private half). */
+  get canSign(): boolean {
+    return !!this.keys[0]?.privateKey;
+  }
+
   get issuer(): string {
     return this.settings.issuer;
   }
@@ -102,6 +107,9 @@ export class TokenIssuer implements IssuedTokens {
     const { SignJWT } = await import('jose');
     const key = this.keys[0];
     if (!key) throw unavailable('This gateway issues no tokens: CREDENTIALS_KEY is not set (NODE_ENV=production), so it keeps no signing key.');
+    if (!key.privateKey) {
+      throw unavailable('This gateway issues no tokens: its CREDENTIALS_KEY does not open the signing key another instance sealed; give every instance the same CREDENTIALS_KEY.');
+    }
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })

@@ -7,7 +7,8 @@ const PURPOSE = 'token-signing-key';
 /** One of the gateway's ES256 keys: the private half to sign, the public half to verify and publish. */
 export interface SigningKey {
   kid: string;
-  privateKey: KeyObject;
+  /** Null where this instance's CREDENTIALS_KEY does not open it: it verifies with the key but cannot sign. */
+  privateKey: KeyObject | null;
   publicKey: KeyObject;
   publicJwk: JsonWebKey;
 }
@@ -29,18 +30,21 @@ export async function loadSigningKeys(store: Store, sealer: Sealer): Promise<Sig
     records = await store.signingKeys.addFirst({ kid, publicJwk, privateSealed: sealer.seal(privateJwk, PURPOSE) });
   }
   return records.map((r) => {
-    let privateJwk: JsonWebKey;
-    try {
-      privateJwk = JSON.parse(sealer.open(r.privateSealed, PURPOSE)) as JsonWebKey;
-    } catch {
-      throw new Error(`The token signing key ${r.kid} in the store cannot be opened: CREDENTIALS_KEY is not the key it was sealed with.`);
-    }
     const publicJwk = r.publicJwk as JsonWebKey;
     return {
       kid: r.kid,
-      privateKey: createPrivateKey({ key: privateJwk, format: 'jwk' }),
+      privateKey: openPrivate(sealer, r.privateSealed),
       publicKey: createPublicKey({ key: publicJwk, format: 'jwk' }),
       publicJwk,
     };
   });
+}
+
+/** The private half, or null when it was sealed under another CREDENTIALS_KEY (another instance's development key). */
+function openPrivate(sealer: Sealer, sealed: string): KeyObject | null {
+  try {
+    return createPrivateKey({ key: JSON.parse(sealer.open(sealed, PURPOSE)) as JsonWebKey, format: 'jwk' });
+  } catch {
+    return null;
+  }
 }

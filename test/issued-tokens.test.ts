@@ -128,8 +128,16 @@ describe.skipIf(!postgresAdminUrl())('two instances on PostgreSQL', () => {
     await client.dispose();
   });
 
-  it('refuses to start with another CREDENTIALS_KEY than the one that sealed the key', async () => {
-    await expect(startTestGateway({ HOSTS_FILE: hostsFile(), DATABASE_URL: url, CREDENTIALS_KEY: randomBytes(32).toString('base64') }, { runner: false }))
-      .rejects.toThrow(/CREDENTIALS_KEY is not the key it was sealed with/);
+  it('with another CREDENTIALS_KEY than the one that sealed the key: verifies the shared tokens, issues none, says why', async () => {
+    const c = await startTestGateway({ HOSTS_FILE: hostsFile(), DATABASE_URL: url, CREDENTIALS_KEY: randomBytes(32).toString('base64') }, { runner: false });
+    try {
+      const { token } = await a.gateway.tokens.issue({ subject: subjectOf(), name: 'x', roles: ['Admin'], version: 0 });
+      expect((await schedule(c, token)).status).toBe(200);
+      await expect(c.gateway.tokens.issue({ subject: subjectOf(), name: 'y', roles: ['Admin'], version: 0 }))
+        .rejects.toThrow(/does not open the signing key another instance sealed/);
+      expect(c.logs.some((l) => /cannot open the token signing key/.test(l))).toBe(true);
+    } finally {
+      await c.stop();
+    }
   });
 });

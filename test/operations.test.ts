@@ -42,6 +42,7 @@ describe('OpenAPI', () => {
       '/api/v1/HostScanJob/ValidateImportedCSV',
       '/api/v1/HostScanJob/{hostScanJobId}',
       '/api/v1/HostScanJob/{managedResourceId}',
+      '/api/v1/UserToken',
       '/api/v1/audit/export',
       '/api/v1/backup',
       '/health/live',

@@ -13,7 +13,7 @@ describe('sign-in configuration', () => {
 
   it('reads every variable', () => {
     const c = loadConfig({
-      CREDENTIALS_KEY: 'ab'.repeat(32), TOKEN_TTL_S: '300', SIGNIN_MFA: 'off', JWT_OIDC_ISSUER: 'https://idp.example/realms/x',
+      CREDENTIALS_KEY: Buffer.alloc(32, 0xab).toString('base64'), TOKEN_TTL_S: '300', SIGNIN_MFA: 'off', JWT_OIDC_ISSUER: 'https://idp.example/realms/x',
       JWT_ROLES_CLAIM: 'realm_access.roles', JWT_ROLE_MAP: 'scan-admins=Admin, scanners=App', SIGNIN_LOCK_AFTER: '5', SIGNIN_LOCKOUT_S: '60',
     });
     expect(c.credentialsKey).toEqual(Buffer.alloc(32, 0xab));
@@ -40,7 +40,7 @@ describe('sign-in configuration', () => {
 
   it('never echoes the CREDENTIALS_KEY it refuses', () => {
     const secret = 'Zm9vYmFyYmF6cXV4cXV1eA==';
-    expect(() => loadConfig({ CREDENTIALS_KEY: secret })).toThrow(/^CREDENTIALS_KEY must be 32 bytes/);
+    expect(() => loadConfig({ CREDENTIALS_KEY: secret })).toThrow(/^CREDENTIALS_KEY must be the base64 of 32 bytes/);
     try {
       loadConfig({ CREDENTIALS_KEY: secret });
     } catch (err) {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badInput } from '../errors';
 import type { Attempt, SignInService } from '../sign-in';
+import { problemDetails } from './schemas';
 
 // The vendor's sign-in routes, as its scripts call them: thin translations to SignInService. Tokens go
 // back as bare JSON strings, as the vendor's server returns them.
@@ -71,7 +72,14 @@ export async function signInRoutes(app: FastifyInstance, { signIn, secure }: { s
 
 /** GET /api/v1/UserToken: a fresh token for the bearer's (registered under /api/v1, behind its auth hook). */
 export async function userTokenRoute(app: FastifyInstance, { signIn }: { signIn: SignInService }) {
-  app.get('/UserToken', { schema: { summary: 'A fresh token for the bearer (refresh before it expires)', tags: ['Sign-in'] } }, async (request, reply) => {
+  app.get('/UserToken', {
+    schema: {
+      summary: 'A fresh token for the bearer (refresh before it expires)',
+      tags: ['Sign-in'],
+      // 403: a token the gateway did not issue (a JWT_SECRET or identity provider token) is not refreshed here.
+      response: { 200: { type: 'string', description: 'The new token, as a JSON string.' }, 401: problemDetails, 403: problemDetails },
+    },
+  }, async (request, reply) => {
     const token = await signIn.refresh(request.principal!, attempt(request));
     return reply.type('application/json; charset=utf-8').header('cache-control', 'no-store').send(JSON.stringify(token));
   });

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
 import { openStore, type Store } from '../../src/store';
@@ -41,7 +40,7 @@ export const gatewayBackends = [
     available: postgresAdminUrl() !== null,
     env: async () => {
       const db = await createDatabase();
-      return { env: { DATABASE_URL: db.url, CREDENTIALS_KEY: randomBytes(32).toString('base64') } as Record<string, string>, drop: db.drop };
+      return { env: { DATABASE_URL: db.url } as Record<string, string>, drop: db.drop };
     },
   },
 ];
