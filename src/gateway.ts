@@ -144,7 +144,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     },
     onCancelRunning: (scanIds) => runner.cancel(scanIds),
   });
-  const inventory = new InventoryService({ store, events: inventoryEvents });
+  const inventory = new InventoryService({ store, events: inventoryEvents, maxHostIds: config.maxHostIds });
   const audit = new AuditService({ store });
   lifecycle.add('audit retention stopped', keepAuditFor(store, config.auditRetentionDays, logger));
   return { store, events, runner, service, inventory, audit, pacer, runScans: deps.runner ?? true };
@@ -158,7 +158,7 @@ async function mountEdges(
   core: Core,
   { logger, metrics, lifecycle, verifier, devToken, shutdown }: Wiring & { verifier: TokenVerifier; devToken: string | null },
 ) {
-  const { store, runner, service, audit, runScans } = core;
+  const { store, runner, service, inventory, audit, runScans } = core;
   const http = await createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
@@ -178,7 +178,7 @@ async function mountEdges(
   const schema = await buildGatewaySchema({ scans: service, audit });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
-  const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http') });
+  const apollo = await mountGraphQL(http, { schema, service, inventory, verifier, limits, logger, production: config.production, onOperation: onOperation('http') });
   lifecycle.add('graphql stopped', () => apollo.stop());
   await http.listen({ port: config.port, host: config.host });
   lifecycle.add('http closed', () => closeHttp(http));
@@ -190,6 +190,7 @@ async function mountEdges(
     path: '/graphql',
     schema,
     service,
+    inventory,
     verifier,
     limits,
     maxSubscriptions: config.wsMaxSubscriptions,

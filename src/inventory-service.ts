@@ -2,7 +2,8 @@ import { requireRole, type Principal, type Role } from './auth';
 import { badInput, notFound } from './errors';
 import type { InventoryEvents } from './inventory-events';
 import type { InventoryUpdate, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser, Store } from './store';
-import { intParam, uuidParam } from './validate';
+import { decodeCursor } from './service';
+import { idList, intParam, uuidParam } from './validate';
 
 const READ_ROLES: readonly Role[] = ['Admin', 'App'];
 
@@ -17,13 +18,16 @@ export interface SnapshotLists {
 
 export type SnapshotList = keyof SnapshotLists;
 
+/** The opaque cursor of a snapshot in a host's history. */
+export const snapshotCursor = (snapshot: { seq: string }): string => Buffer.from(`snapshot:${snapshot.seq}`).toString('base64url');
+
 /**
  * What credentialed scans found on hosts: their latest snapshots and history, accounts, groups,
  * services and scheduled tasks, and a live stream of the differences. Any scan role reads; the store
  * writes snapshots with the scan results (see the queue), so nothing here changes them.
  */
 export class InventoryService {
-  constructor(private readonly o: { store: Store; events: InventoryEvents }) {}
+  constructor(private readonly o: { store: Store; events: InventoryEvents; maxHostIds?: number }) {}
 
   private get inventory() {
     return this.o.store.inventory;
@@ -44,13 +48,12 @@ export class InventoryService {
     return grouped as SnapshotLists[K];
   }
 
-  /** A host's snapshots, newest first, paged with `first` (≤ 100) and the `seq` cursor of the last one seen. */
+  /** A host's snapshots, newest first, paged with `first` (≤ 100) and the cursor (`snapshotCursor`) of the last one seen. */
   async history(principal: Principal, input: { hostId: unknown; first?: unknown; after?: unknown }): Promise<{ items: (SnapshotRecord & { seq: string })[]; hasMore: boolean }> {
     requireRole(principal, READ_ROLES);
     const hostId = uuidParam(input.hostId, 'hostId');
     const first = intParam(input.first, 'first', 10, 1, 100);
-    const after = input.after == null ? null : String(input.after);
-    if (after !== null && !/^\d{1,18}$/.test(after)) throw badInput({ after: ['Not a cursor returned by this API.'] });
+    const after = input.after == null ? null : decodeCursor(input.after, 'snapshot', /^\d{1,18}$/);
     const items = await this.inventory.history(hostId, first + 1, after);
     return { items: items.slice(0, first), hasMore: items.length > first };
   }
@@ -105,10 +108,16 @@ export class InventoryService {
     return group;
   }
 
-  /** New snapshots' differences as scans record them; with `privilegedOnly`, only those about privileged accounts or host keys. */
-  watch(principal: Principal, input: { privilegedOnly?: unknown }): AsyncIterableIterator<InventoryUpdate> {
+  /**
+   * New snapshots' differences as scans record them, of the hosts in `hostIds` (all when absent); with
+   * `privilegedOnly`, only updates with a change about a privileged account or the host key.
+   */
+  watch(principal: Principal, input: { hostIds?: unknown; privilegedOnly?: unknown }): AsyncIterableIterator<InventoryUpdate> {
     requireRole(principal, READ_ROLES);
+    const hosts = input.hostIds == null ? null : new Set(idList(input.hostIds, this.o.maxHostIds ?? 1000, 'host').ids);
     const privilegedOnly = input.privilegedOnly === true;
-    return this.o.events.stream((u) => u.changes.length > 0 && (!privilegedOnly || u.changes.some((c) => c.privileged)));
+    return this.o.events.stream(
+      (u) => u.changes.length > 0 && (!hosts || hosts.has(u.hostId)) && (!privilegedOnly || u.changes.some((c) => c.privileged)),
+    );
   }
 }

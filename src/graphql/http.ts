@@ -10,6 +10,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { authenticate, challenge, type Principal, type TokenVerifier } from '../auth';
 import { isAppError, type ErrorCode } from '../errors';
+import type { InventoryService } from '../inventory-service';
 import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
 import { checkCost } from './cost';
@@ -19,6 +20,7 @@ import { limitRules, type GraphQLLimits } from './limits';
 export interface GraphQLHttpOptions {
   schema: GraphQLSchema;
   service: HostScanService;
+  inventory: InventoryService;
   verifier: TokenVerifier;
   limits: GraphQLLimits;
   logger: Logger;
@@ -77,6 +79,7 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
       principal: { ...principalOf(o.verifier, request), address: request.ip, traceId: String(request.id) },
       ip: request.ip,
       service: o.service,
+      inventory: o.inventory,
     }),
   });
   app.route({

@@ -3,6 +3,7 @@ import { buildSchema } from 'type-graphql';
 import type { AuditService } from '../audit-service';
 import type { HostScanService } from '../service';
 import { AuditResolver } from './audit';
+import { INVENTORY_RESOLVERS } from './inventory';
 import { HostResolver, JobResolver } from './resolvers';
 
 /** The services resolvers call. */
@@ -20,9 +21,11 @@ export async function buildGatewaySchema(services?: GraphQLServices): Promise<Gr
     [JobResolver, new JobResolver(services?.scans as HostScanService)],
     [HostResolver, new HostResolver(services?.scans as HostScanService)],
     [AuditResolver, new AuditResolver(services?.audit as AuditService)],
+    // The inventory's resolvers take the service from the context (subscriptions need it there anyway).
+    ...INVENTORY_RESOLVERS.map((cls) => [cls, new cls()] as const),
   ]);
   return buildSchema({
-    resolvers: [JobResolver, HostResolver, AuditResolver],
+    resolvers: [JobResolver, HostResolver, AuditResolver, ...INVENTORY_RESOLVERS],
     container: { get: (cls) => instances.get(cls) },
     // type-graphql insists on a PubSub even though our one subscription streams from the service
     // (with its own bounded, coalescing buffers); nothing ever calls this one.
