@@ -164,6 +164,7 @@ async function mountEdges(
     bodyLimitBytes: config.bodyLimitBytes,
     verifier,
     service,
+    inventory,
     audit,
     metrics,
     tls: config.tls,

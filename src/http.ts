@@ -9,6 +9,8 @@ import type { Metrics } from './metrics';
 import { registerOpenApi } from './openapi';
 import { handleError, handleFrameworkError, sendAppError, sendProblem } from './rest/problem';
 import { auditRoutes } from './rest/audit-routes';
+import { inventoryRoutes } from './rest/inventory-routes';
+import type { InventoryService } from './inventory-service';
 import { hostScanJobRoutes } from './rest/routes';
 import type { AuditService } from './audit-service';
 import type { HostScanService } from './service';
@@ -18,6 +20,7 @@ export interface HttpOptions {
   bodyLimitBytes: number;
   verifier: TokenVerifier;
   service: HostScanService;
+  inventory: InventoryService;
   audit: AuditService;
   metrics: Metrics;
   /** PEM certificate and key: serve HTTPS (and WSS) instead of HTTP. */
@@ -121,6 +124,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
           return sendAppError(reply, err as never);
         }
       });
+      await api.register(inventoryRoutes, { prefix: '/HostScanJob', inventory: options.inventory });
       await api.register(hostScanJobRoutes, { prefix: '/HostScanJob', service: options.service });
       await api.register(auditRoutes, { prefix: '/audit', audit: options.audit });
     },
