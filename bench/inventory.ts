@@ -101,7 +101,7 @@ async function storeFigures(): Promise<[string, string][]> {
 }
 
 // The data REST's page carries, without its repeats: each account once with its groups, each group with
-// its members by name (REST repeats the member's account there; here it is in \`users\`).
+// its members by name (REST repeats the member's account there; here it is in users).
 const GRAPHQL_PAGE = `{ hosts(first: 100) { nodes { id name latestScan { id os version
   users { id name displayName uid gid home shell privilege isDisabled groups { id name gid } }
   groups { id name gid members { name } } } } } }`;

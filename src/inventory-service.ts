@@ -1,7 +1,7 @@
 import { requireRole, type Principal, type Role } from './auth';
 import { badInput, notFound } from './errors';
 import type { InventoryEvents } from './inventory-events';
-import type { InventoryUpdate, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser, Store } from './store';
+import type { HostKeyTrust, InventoryUpdate, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser, Store } from './store';
 import { decodeCursor } from './service';
 import { idList, intParam, uuidParam } from './validate';
 
@@ -61,6 +61,12 @@ export class InventoryService {
   async latestOf(principal: Principal, hostIds: readonly string[]): Promise<Map<string, SnapshotRecord>> {
     requireRole(principal, READ_ROLES);
     return new Map((await this.inventory.latestOf(hostIds)).map((s) => [s.hostId, s]));
+  }
+
+  /** How each host's SSH host key is trusted, by host id. */
+  async hostKeys(principal: Principal, hostIds: readonly string[]): Promise<Map<string, HostKeyTrust>> {
+    requireRole(principal, READ_ROLES);
+    return new Map((await this.inventory.hostKeys(hostIds)).map((k) => [k.hostId, k]));
   }
 
   /** One list (users, groups, …) of many snapshots, grouped by snapshot id. */

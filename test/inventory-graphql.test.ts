@@ -76,6 +76,15 @@ for (const backend of backends) {
       ]));
     });
 
+    it("says how the host key is trusted: the first one seen, and a different one kept aside under ErrorOnThumbprintMismatch", async () => {
+      const q = 'query($id: ID!) { host(id: $id) { sshHostKey { policy acceptOnFirstContact trustedFingerprint trustedAlgorithm presentedFingerprint state } } }';
+      expect((await gql(t.url, appToken(), q, { id: HOSTS.alpha.id })).body.data.host.sshHostKey).toEqual({
+        policy: 'ErrorOnThumbprintMismatch', acceptOnFirstContact: true, trustedFingerprint: 'SHA256:first', trustedAlgorithm: 'ssh-ed25519',
+        presentedFingerprint: 'SHA256:second', state: 'mismatch',
+      });
+      expect((await gql(t.url, appToken(), q, { id: HOSTS.beta.id })).body.data.host.sshHostKey).toMatchObject({ trustedFingerprint: null, state: 'unknown' });
+    });
+
     it('answers null for a host never scanned with credentials', async () => {
       const { body } = await gql(t.url, admin, LATEST, { id: HOSTS.beta.id });
       expect(body.errors).toBeUndefined();

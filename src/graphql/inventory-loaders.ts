@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Principal } from '../auth';
 import type { InventoryService, SnapshotLists } from '../inventory-service';
-import type { SnapshotRecord } from '../store';
+import type { HostKeyTrust, SnapshotRecord } from '../store';
 
 /**
  * One request's batched reads of the inventory: every snapshot or list asked for while the request
@@ -19,6 +19,10 @@ export function inventoryLoaders(inventory: InventoryService, principal: Princip
     latest: new DataLoader<string, SnapshotRecord | null>(async (hostIds) => {
       const latest = await inventory.latestOf(principal, hostIds);
       return hostIds.map((id) => latest.get(id) ?? null);
+    }),
+    hostKeys: new DataLoader<string, HostKeyTrust | null>(async (hostIds) => {
+      const keys = await inventory.hostKeys(principal, hostIds);
+      return hostIds.map((id) => keys.get(id) ?? null);
     }),
     users: list('users'),
     groups: list('groups'),

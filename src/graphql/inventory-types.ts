@@ -96,6 +96,17 @@ export class HostSnapshot {
   @Field(() => GraphQLDateTime) scannedAt!: Date;
 }
 
+@ObjectType({ simpleResolvers: true, description: "How the host's SSH host key is trusted (the vendor's SshTrustActionType)." })
+export class HostKeyTrust {
+  @Field(() => String, { description: 'AlwaysTrustIgnoreThumbprint, WarnOnThumbprintMismatch or ErrorOnThumbprintMismatch.' }) policy!: string;
+  @Field(() => Boolean, { description: 'Whether the first key seen is trusted (acceptThumbprintOnFirstDiscovery).' }) acceptOnFirstContact!: boolean;
+  @Field(() => String, { nullable: true, description: 'The trusted SHA-256 fingerprint; null before first contact.' }) trustedFingerprint!: string | null;
+  @Field(() => String, { nullable: true }) trustedAlgorithm!: string | null;
+  @Field(() => String, { nullable: true, description: 'A different key the host presented, not trusted by its policy: an Admin may accept it.' })
+  presentedFingerprint!: string | null;
+  @Field(() => String, { description: 'unknown (no key yet), trusted, or mismatch (a different key was presented).' }) state!: string;
+}
+
 @ObjectType({ simpleResolvers: true })
 export class HostSnapshotEdge {
   @Field(() => String) cursor!: string;

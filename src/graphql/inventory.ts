@@ -1,12 +1,13 @@
 import { Arg, Ctx, Extensions, FieldResolver, ID, Int, Resolver, Root, Subscription } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
 import { isPrivileged } from '../inventory/diff';
+import { SshTrustAction } from '../inventory/model';
 import { snapshotCursor } from '../inventory-service';
 import type { InventoryUpdate, SnapshotGroup, SnapshotRecord, SnapshotUser } from '../store';
 import type { GraphQLContext } from './context';
 import { loadersFor } from './inventory-loaders';
 import {
-  GroupMember, HostGroup, HostScheduledTask, HostService, HostSnapshot, HostSnapshotConnection, HostUser, InventoryChange, InventoryChangeEvent,
+  GroupMember, HostGroup, HostKeyTrust, HostScheduledTask, HostService, HostSnapshot, HostSnapshotConnection, HostUser, InventoryChange, InventoryChangeEvent,
 } from './inventory-types';
 import { Host } from './types';
 
@@ -53,6 +54,20 @@ export class HostInventoryResolver {
   async latestScan(@Root() host: Host, @Ctx() ctx: GraphQLContext): Promise<HostSnapshot | null> {
     const snapshot = await loaders(ctx).latest.load(host.id);
     return snapshot && toSnapshot(snapshot);
+  }
+
+  @FieldResolver(() => HostKeyTrust, { description: 'The SSH host key the host is trusted by, and its policy.' })
+  async sshHostKey(@Root() host: Host, @Ctx() ctx: GraphQLContext): Promise<HostKeyTrust> {
+    const k = await loaders(ctx).hostKeys.load(host.id);
+    if (!k) return { policy: SshTrustAction[SshTrustAction.ErrorOnThumbprintMismatch], acceptOnFirstContact: true, trustedFingerprint: null, trustedAlgorithm: null, presentedFingerprint: null, state: 'unknown' };
+    return {
+      policy: SshTrustAction[k.trust] ?? String(k.trust),
+      acceptOnFirstContact: k.acceptOnFirstContact,
+      trustedFingerprint: k.trustedKey,
+      trustedAlgorithm: k.trustedKeyAlgorithm,
+      presentedFingerprint: k.presentedKey,
+      state: k.presentedKey ? 'mismatch' : k.trustedKey ? 'trusted' : 'unknown',
+    };
   }
 
   @FieldResolver(() => HostSnapshotConnection, { description: "The host's credentialed scans, newest first (up to the retention)." })

@@ -120,6 +120,15 @@ export function createInventoryStore(db: Sql) {
     changes: (snapshotIds: readonly string[]) =>
       bySnapshot<ChangeRow, SnapshotChange>(`SELECT c.* FROM unnest($1::uuid[]) AS w(id) JOIN snapshot_changes c ON c.snapshot_id = w.id ORDER BY c.position`, snapshotIds, toChange),
 
+    /** The SSH host key each host trusts, its policy, and a different key it presented since (awaiting an Admin). */
+    hostKeys: (hostIds: readonly string[]) =>
+      bySnapshot<HostKeyRow, HostKeyTrust>(
+        `SELECT h.id, h.ssh_trust, h.accept_key_on_first_contact, h.ssh_host_key, h.ssh_host_key_algorithm, h.ssh_host_key_presented
+         FROM unnest($1::uuid[]) AS w(id) JOIN hosts h ON h.id = w.id`,
+        hostIds,
+        (r) => ({ hostId: r.id, trust: r.ssh_trust, acceptOnFirstContact: r.accept_key_on_first_contact, trustedKey: r.ssh_host_key, trustedKeyAlgorithm: r.ssh_host_key_algorithm, presentedKey: r.ssh_host_key_presented }),
+      ),
+
     /** An account as its host's latest snapshot has it (ids are stable across snapshots). */
     async userInLatest(userId: string): Promise<SnapshotUser | null> {
       const rows = await db.query<UserRow>(
@@ -150,6 +159,27 @@ export function createInventoryStore(db: Sql) {
 }
 
 export type InventoryStore = ReturnType<typeof createInventoryStore>;
+
+/** How a host's SSH host key is trusted (SshTrustAction in inventory/model.ts). */
+export interface HostKeyTrust {
+  hostId: string;
+  trust: number;
+  acceptOnFirstContact: boolean;
+  /** The trusted SHA-256 fingerprint; null before first contact. */
+  trustedKey: string | null;
+  trustedKeyAlgorithm: string | null;
+  /** A different key the host presented that its policy did not trust; null when none. */
+  presentedKey: string | null;
+}
+
+interface HostKeyRow {
+  id: string;
+  ssh_trust: number;
+  accept_key_on_first_contact: boolean;
+  ssh_host_key: string | null;
+  ssh_host_key_algorithm: string | null;
+  ssh_host_key_presented: string | null;
+}
 
 interface UserRow {
   snapshot_id: string;
