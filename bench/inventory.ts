@@ -7,7 +7,7 @@
 //     vs REST GET /api/v1/HostScanJob/Host?take=100 serving the same data (target ≥ 0.5×), load from
 //     autocannon in its own process. The GraphQL page costs more than GRAPHQL_MAX_COST's default allows
 //     (its lists are priced at their declared sizes), so the gateway here runs with a raised limit.
-//   node --import tsx bench/inventory.ts [--pg] [--rounds=3] [--duration=5] [--connections=4]
+//   node --import tsx bench/inventory.ts [--pg] [--rounds=3] [--pages=40] [--connections=4]
 // Builds dist/ first (the embedded store's worker thread runs from there).
 import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ import { syntheticSnapshot } from '../test/support/inventory';
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const ROUNDS = arg('rounds', 3);
-const DURATION = arg('duration', 5);
+const PAGES = arg('pages', 40);
 const CONNECTIONS = arg('connections', 4);
 const USE_PG = process.argv.includes('--pg');
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
@@ -134,13 +134,15 @@ async function edgeFigures(): Promise<[string, string][]> {
     const sizes = [JSON.stringify(g).length, JSON.stringify(r).length];
     const gq: number[] = [];
     const re: number[] = [];
-    await load({ ...rest, connections: CONNECTIONS, duration: 1 });
-    await load({ ...graphql, connections: CONNECTIONS, duration: 1 });
+    // Pages are megabytes: each run makes a fixed number of requests and counts pages per second of it.
+    const run = { connections: CONNECTIONS, amount: PAGES, timeout: 120 };
+    await load({ ...rest, ...run, amount: CONNECTIONS });
+    await load({ ...graphql, ...run, amount: CONNECTIONS });
     for (let round = 0; round < ROUNDS; round++) {
       const first = round % 2 === 0 ? [rest, re] as const : [graphql, gq] as const;
       const second = round % 2 === 0 ? [graphql, gq] as const : [rest, re] as const;
       for (const [job, into] of [first, second]) {
-        const out = await load({ ...job, connections: CONNECTIONS, duration: DURATION });
+        const out = await load({ ...job, ...run });
         if (out.non2xx || out.errors) throw new Error(`load run failed: ${JSON.stringify(out)}`);
         into.push(out.rps);
       }
@@ -161,7 +163,7 @@ async function edgeFigures(): Promise<[string, string][]> {
 async function main(): Promise<void> {
   console.log(`bench/inventory.ts: ${USE_PG ? 'PostgreSQL' : 'embedded'} store, ${ROUNDS} rounds; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   report('Recording a scan result (store only)', await storeFigures());
-  report(`A page of 100 scanned hosts (${CONNECTIONS} connections, ${DURATION} s per run)`, await edgeFigures());
+  report(`A page of 100 scanned hosts (${CONNECTIONS} connections, ${PAGES} pages per run)`, await edgeFigures());
   console.log(`\nload average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
