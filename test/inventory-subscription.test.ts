@@ -8,6 +8,7 @@ import { startTestGateway, type TestGateway } from './support/gateway';
 import { gql, wsClient } from './support/graphql';
 import { HOSTS, hostsFile } from './support/hosts';
 import { inventorySshdAvailable, startInventorySshd, type InventorySshd } from './support/inventory-sshd';
+import { gatewayBackends } from './support/postgres';
 import { sqlOf } from './support/sql';
 import { adminToken, appToken } from './support/tokens';
 
@@ -18,9 +19,10 @@ import { adminToken, appToken } from './support/tokens';
 const SUBSCRIBE = `subscription($hostIds: [ID!], $privilegedOnly: Boolean!) {
   inventoryChanges(hostIds: $hostIds, privilegedOnly: $privilegedOnly) { hostId snapshotId changes { kind subject privileged before after } } }`;
 
-describe.skipIf(!inventorySshdAvailable())('inventoryChanges over WebSocket', () => {
+for (const backend of gatewayBackends()) describe.skipIf(!inventorySshdAvailable() || !backend.available)(`inventoryChanges over WebSocket (${backend.name})`, () => {
   let sshd: InventorySshd;
   let t: TestGateway;
+  let drop: () => Promise<void>;
   const host = { id: randomUUID(), name: 'fixture-host', ipAddress: '127.0.0.1', sshPort: 0 };
 
   const scanAndWait = async () => {
@@ -40,7 +42,9 @@ describe.skipIf(!inventorySshdAvailable())('inventoryChanges over WebSocket', ()
       probe: createProbeScanner(),
       credentials: { reveal: async () => ({ username: 'root', privateKey: sshd.rootKey }) },
     });
-    t = await startTestGateway({ HOSTS_FILE: hostsFile([host, HOSTS.beta]) }, { scanner });
+    const { env, drop: d } = await backend.env();
+    drop = d;
+    t = await startTestGateway({ HOSTS_FILE: hostsFile([host, HOSTS.beta]), ...env }, { scanner });
     const credentialId = randomUUID();
     await sqlOf(t.gateway.store).query(
       `INSERT INTO credentials (id, name, kind, username, secret, key_id) VALUES ($1, 'fixture root', 1, 'root', 'sealed elsewhere', 'test')`, [credentialId]);
@@ -49,6 +53,7 @@ describe.skipIf(!inventorySshdAvailable())('inventoryChanges over WebSocket', ()
   }, 60_000);
   afterAll(async () => {
     await t?.stop();
+    await drop?.();
     await sshd?.close();
   });
 
@@ -101,6 +106,14 @@ describe.skipIf(!inventorySshdAvailable())('inventoryChanges over WebSocket', ()
       await client.dispose();
     }
   }, 60_000);
+
+  it('never logs the key it logged in with', () => {
+    const keyBody = sshd.rootKey.split('\n').filter((line) => line && !line.startsWith('-----')).join('');
+    expect(keyBody.length).toBeGreaterThan(40);
+    const logs = t.logs.join('').replace(/\\n|\n/g, '');
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs).not.toContain(keyBody.slice(0, 40));
+  });
 
   it('refuses bad host ids with a clear error', async () => {
     const client = wsClient(t.url, { Authorization: `Bearer ${adminToken()}` });
