@@ -9,7 +9,10 @@ process.on('message', async (job) => {
   const result = await autocannon({
     url: job.url,
     connections: job.connections,
-    duration: job.duration,
+    ...(job.duration ? { duration: job.duration } : {}),
+    // A fixed number of requests instead of a duration (big answers: a partial one is not counted).
+    ...(job.amount ? { amount: job.amount } : {}),
+    timeout: job.timeout ?? 10,
     method: job.method ?? 'GET',
     headers: job.headers ?? {},
     requests: [
@@ -22,7 +25,7 @@ process.on('message', async (job) => {
     ],
   });
   process.send({
-    rps: result.requests.total / job.duration,
+    rps: result.requests.total / (job.amount ? result.duration : job.duration),
     requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,

@@ -2,6 +2,7 @@
 import { gql } from './api.js';
 import { createJobStore } from './jobs.js';
 import { watchJobs } from './live.js';
+import { HOST_DETAIL_QUERY, renderHostDetail } from './host-detail.js';
 import { developmentToken, dropToken, keepToken, savedToken } from './token.js';
 import { TERMINAL, renderDetail, renderHosts, renderJobs, showConnection, showMessage } from './view.js';
 
@@ -22,6 +23,7 @@ const state = {
   selected: new Set(),
   jobs: createJobStore(),
   detailId: null,
+  hostDetailId: null,
 };
 
 const call = (query, variables) => gql(state.token, query, variables);
@@ -37,7 +39,22 @@ function drawHosts() {
       else state.selected.delete(id);
       drawHosts();
     },
+    onDetails: (id) => void openHostDetail(id),
   });
+}
+
+/** Show one host's inventory: key trust, changes since its previous scan, accounts (privileged first). */
+async function openHostDetail(id) {
+  state.hostDetailId = id;
+  try {
+    const data = await call(HOST_DETAIL_QUERY, { id });
+    if (!state.connected || state.hostDetailId !== id) return;
+    renderHostDetail(data.host);
+    $('#host-detail').scrollIntoView({ block: 'nearest' });
+    $('#host-detail h2').focus();
+  } catch (err) {
+    fail(err);
+  }
 }
 
 function drawJobs() {
@@ -100,6 +117,8 @@ function disconnect() {
   state.selected.clear();
   state.jobs.clear();
   state.detailId = null;
+  state.hostDetailId = null;
+  renderHostDetail(null);
   showConnection('off');
   drawHosts();
   drawJobs();
@@ -201,6 +220,10 @@ $('#select-all').addEventListener('change', (event) => {
     else state.selected.delete(host.id);
   }
   drawHosts();
+});
+$('#host-detail-close').addEventListener('click', () => {
+  state.hostDetailId = null;
+  renderHostDetail(null);
 });
 $('#job-detail-close').addEventListener('click', () => {
   state.detailId = null;

@@ -61,7 +61,7 @@ function empty(id, text) {
   p.hidden = !text;
 }
 
-export function renderHosts({ hosts, selected, search, connected, onToggle }) {
+export function renderHosts({ hosts, selected, search, connected, onToggle, onDetails }) {
   const body = $('#hosts tbody');
   body.replaceChildren();
   for (const host of hosts) {
@@ -89,6 +89,9 @@ export function renderHosts({ hosts, selected, search, connected, onToggle }) {
       line.append(status, ` ${when(host.lastScanTimeUtc)}`);
       last.append(line);
     }
+    const actions = row.insertCell();
+    actions.className = 'actions';
+    actions.append(button('Details', () => onDetails(host.id)));
   }
   $('#scan').disabled = !connected || selected.size === 0;
   $('#select-all').checked = hosts.length > 0 && hosts.every((h) => selected.has(h.id));

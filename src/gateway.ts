@@ -199,7 +199,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     },
     onCancelRunning: (scanIds) => runner.cancel(scanIds),
   });
-  const inventory = new InventoryService({ store, events: inventoryEvents });
+  const inventory = new InventoryService({ store, events: inventoryEvents, maxHostIds: config.maxHostIds });
   const audit = new AuditService({ store });
   const backups = new BackupService({ store });
   const now = deps.now ?? (() => new Date());
@@ -262,12 +262,13 @@ async function mountEdges(
   core: Core,
   { logger, metrics, lifecycle, verifier, devToken, shutdown, tracing }: Wiring & { verifier: TokenVerifier; devToken: string | null },
 ) {
-  const { store, runner, service, audit, credentials, backups, schedules, ticker, runScans } = core;
+  const { store, runner, service, inventory, audit, credentials, backups, schedules, ticker, runScans } = core;
   const http = await createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     verifier,
     service,
+    inventory,
     audit,
     backups,
     signIn: core.signIn,
@@ -291,7 +292,7 @@ async function mountEdges(
   const schema = await buildGatewaySchema({ scans: service, audit, credentials, schedules, accounts: core.accounts });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
-  const apollo = await mountGraphQL(http, { schema, service, verifier, limits, logger, production: config.production, onOperation: onOperation('http'), tracing });
+  const apollo = await mountGraphQL(http, { schema, service, inventory, verifier, limits, logger, production: config.production, onOperation: onOperation('http'), tracing });
   lifecycle.add('graphql stopped', () => apollo.stop());
   await http.listen({ port: config.port, host: config.host });
   lifecycle.add('http closed', () => closeHttp(http));
@@ -305,6 +306,7 @@ async function mountEdges(
     path: '/graphql',
     schema,
     service,
+    inventory,
     verifier,
     limits,
     maxSubscriptions: config.wsMaxSubscriptions,

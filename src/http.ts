@@ -13,6 +13,8 @@ import { registerOpenApi } from './openapi';
 import { handleError, handleFrameworkError, sendAppError, sendProblem } from './rest/problem';
 import { auditRoutes } from './rest/audit-routes';
 import { backupRoutes } from './rest/backup-routes';
+import { inventoryRoutes } from './rest/inventory-routes';
+import type { InventoryService } from './inventory-service';
 import { hostScanJobRoutes } from './rest/routes';
 import { signInRoutes, userTokenRoute } from './rest/signin-routes';
 import type { SignInService } from './sign-in';
@@ -25,6 +27,7 @@ export interface HttpOptions {
   bodyLimitBytes: number;
   verifier: TokenVerifier;
   service: HostScanService;
+  inventory: InventoryService;
   audit: AuditService;
   backups: BackupService;
   signIn: SignInService;
@@ -144,6 +147,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
           return sendAppError(reply, err as never);
         }
       });
+      await api.register(inventoryRoutes, { prefix: '/HostScanJob', inventory: options.inventory });
       await api.register(hostScanJobRoutes, { prefix: '/HostScanJob', service: options.service });
       await api.register(auditRoutes, { prefix: '/audit', audit: options.audit });
       await api.register(backupRoutes, { prefix: '/backup', backups: options.backups });

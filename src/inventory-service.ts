@@ -1,8 +1,9 @@
 import { requireRole, type Principal, type Role } from './auth';
 import { badInput, notFound } from './errors';
 import type { InventoryEvents } from './inventory-events';
-import type { InventoryUpdate, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser, Store } from './store';
-import { intParam, uuidParam } from './validate';
+import type { HostKeyTrust, InventoryUpdate, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser, Store } from './store';
+import { decodeCursor } from './service';
+import { idList, intParam, uuidParam } from './validate';
 
 const READ_ROLES: readonly Role[] = ['Admin', 'App'];
 
@@ -17,13 +18,40 @@ export interface SnapshotLists {
 
 export type SnapshotList = keyof SnapshotLists;
 
+/** A scanned host as REST lists it: its latest snapshot with its accounts and groups. */
+export interface ScannedHost {
+  snapshot: SnapshotRecord;
+  users: SnapshotUser[];
+  groups: SnapshotGroup[];
+  /** The database's id (the vendor's nodeId). */
+  nodeId: string;
+}
+
+export interface ScannedHostDetail extends ScannedHost {
+  services: SnapshotService[];
+  tasks: SnapshotTask[];
+}
+
+/** Accounts and groups with what their vendor shapes join to: their snapshots, and those snapshots' groups and accounts. */
+export interface ScannedAccounts {
+  users: SnapshotUser[];
+  groups: SnapshotGroup[];
+  snapshots: Map<string, SnapshotRecord>;
+  usersOf: Map<string, SnapshotUser[]>;
+  groupsOf: Map<string, SnapshotGroup[]>;
+  nodeId: string;
+}
+
+/** The opaque cursor of a snapshot in a host's history. */
+export const snapshotCursor = (snapshot: { seq: string }): string => Buffer.from(`snapshot:${snapshot.seq}`).toString('base64url');
+
 /**
  * What credentialed scans found on hosts: their latest snapshots and history, accounts, groups,
  * services and scheduled tasks, and a live stream of the differences. Any scan role reads; the store
  * writes snapshots with the scan results (see the queue), so nothing here changes them.
  */
 export class InventoryService {
-  constructor(private readonly o: { store: Store; events: InventoryEvents }) {}
+  constructor(private readonly o: { store: Store; events: InventoryEvents; maxHostIds?: number }) {}
 
   private get inventory() {
     return this.o.store.inventory;
@@ -35,6 +63,12 @@ export class InventoryService {
     return new Map((await this.inventory.latestOf(hostIds)).map((s) => [s.hostId, s]));
   }
 
+  /** How each host's SSH host key is trusted, by host id. */
+  async hostKeys(principal: Principal, hostIds: readonly string[]): Promise<Map<string, HostKeyTrust>> {
+    requireRole(principal, READ_ROLES);
+    return new Map((await this.inventory.hostKeys(hostIds)).map((k) => [k.hostId, k]));
+  }
+
   /** One list (users, groups, …) of many snapshots, grouped by snapshot id. */
   async lists<K extends SnapshotList>(principal: Principal, list: K, snapshotIds: readonly string[]): Promise<SnapshotLists[K]> {
     requireRole(principal, READ_ROLES);
@@ -44,47 +78,56 @@ export class InventoryService {
     return grouped as SnapshotLists[K];
   }
 
-  /** A host's snapshots, newest first, paged with `first` (≤ 100) and the `seq` cursor of the last one seen. */
+  /** A host's snapshots, newest first, paged with `first` (≤ 100) and the cursor (`snapshotCursor`) of the last one seen. */
   async history(principal: Principal, input: { hostId: unknown; first?: unknown; after?: unknown }): Promise<{ items: (SnapshotRecord & { seq: string })[]; hasMore: boolean }> {
     requireRole(principal, READ_ROLES);
     const hostId = uuidParam(input.hostId, 'hostId');
     const first = intParam(input.first, 'first', 10, 1, 100);
-    const after = input.after == null ? null : String(input.after);
-    if (after !== null && !/^\d{1,18}$/.test(after)) throw badInput({ after: ['Not a cursor returned by this API.'] });
+    const after = input.after == null ? null : decodeCursor(input.after, 'snapshot', /^\d{1,18}$/);
     const items = await this.inventory.history(hostId, first + 1, after);
     return { items: items.slice(0, first), hasMore: items.length > first };
   }
 
-  /** REST `GET /Host`: the latest snapshot of every scanned host, with `skip`/`take` (≤ 1000). */
-  async scannedHosts(principal: Principal, input: { skip?: unknown; take?: unknown }): Promise<SnapshotRecord[]> {
+  /** REST `GET /Host`: the latest snapshot of every scanned host with its accounts and groups, `skip`/`take` (≤ 1000). */
+  async scannedHosts(principal: Principal, input: { skip?: unknown; take?: unknown }): Promise<ScannedHost[]> {
     requireRole(principal, READ_ROLES);
-    return this.inventory.latestPage(intParam(input.skip, 'skip', 0, 0, 1_000_000), intParam(input.take, 'take', 1000, 1, 1000));
+    const snapshots = await this.inventory.latestPage(intParam(input.skip, 'skip', 0, 0, 1_000_000), intParam(input.take, 'take', 1000, 1, 1000));
+    const ids = snapshots.map((s) => s.id);
+    const [users, groups] = await Promise.all([this.lists(principal, 'users', ids), this.lists(principal, 'groups', ids)]);
+    return snapshots.map((snapshot) => ({ snapshot, users: users.get(snapshot.id)!, groups: groups.get(snapshot.id)!, nodeId: this.nodeId }));
   }
 
-  /** REST `GET /Host/{hostId}`: the host's latest snapshot. */
-  async scannedHost(principal: Principal, input: { hostId: unknown }): Promise<SnapshotRecord> {
+  /**
+   * REST `GET /Host/{hostId}`: a host's latest snapshot with all its lists. The id is the host's, or that
+   * of one of its snapshots (the `id` a HostScanHost carries), which is then served as it was recorded.
+   */
+  async scannedHost(principal: Principal, input: { hostId: unknown }): Promise<ScannedHostDetail> {
     requireRole(principal, READ_ROLES);
-    const hostId = uuidParam(input.hostId, 'hostId');
-    const [snapshot] = await this.inventory.latestOf([hostId]);
-    if (!snapshot) throw notFound(`No scanned host has the id ${hostId}.`);
-    return snapshot;
+    const id = uuidParam(input.hostId, 'hostId');
+    const [snapshot] = (await this.inventory.latestOf([id])).concat(await this.inventory.snapshots([id]));
+    if (!snapshot) throw notFound(`No scanned host has the id ${id}.`);
+    const ids = [snapshot.id];
+    const [users, groups, services, tasks] = await Promise.all([
+      this.inventory.users(ids), this.inventory.groups(ids), this.inventory.services(ids), this.inventory.tasks(ids),
+    ]);
+    return { snapshot, users, groups, services, tasks, nodeId: this.nodeId };
   }
 
-  /** REST `GET /User`: accounts of every host's latest snapshot. */
-  async users(principal: Principal, input: { skip?: unknown; take?: unknown }): Promise<SnapshotUser[]> {
+  /** REST `GET /User`: accounts of every host's latest snapshot, with their snapshots' groups. */
+  async users(principal: Principal, input: { skip?: unknown; take?: unknown }): Promise<ScannedAccounts> {
     requireRole(principal, READ_ROLES);
-    return this.inventory.latestUsersPage(intParam(input.skip, 'skip', 0, 0, 1_000_000), intParam(input.take, 'take', 1000, 1, 1000));
+    const users = await this.inventory.latestUsersPage(intParam(input.skip, 'skip', 0, 0, 1_000_000), intParam(input.take, 'take', 1000, 1, 1000));
+    return this.accountsOf(users, []);
   }
 
   /** REST `GET /User/{userId}`: an account as its host's latest snapshot has it. */
-  async user(principal: Principal, input: { userId: unknown }): Promise<SnapshotUser> {
+  async user(principal: Principal, input: { userId: unknown }): Promise<ScannedAccounts> {
     requireRole(principal, READ_ROLES);
     const userId = uuidParam(input.userId, 'userId');
     const user = await this.inventory.userInLatest(userId);
     if (!user) throw notFound(`No scanned user has the id ${userId}.`);
-    return user;
+    return this.accountsOf([user], []);
   }
-
   /**
    * REST `GET /User/SID/{sid}`: Windows security identifiers. Unix accounts have none, and Windows
    * inventory is not collected yet, so a well-formed SID is NOT_FOUND and anything else BAD_INPUT.
@@ -96,19 +139,49 @@ export class InventoryService {
     throw notFound(`No scanned user has the SID ${sid}.`);
   }
 
-  /** REST `GET /Group/{groupId}`: a group as its host's latest snapshot has it. */
-  async group(principal: Principal, input: { groupId: unknown }): Promise<SnapshotGroup> {
+  /** REST `GET /Group/{groupId}`: a group as its host's latest snapshot has it, with the accounts of that snapshot. */
+  async group(principal: Principal, input: { groupId: unknown }): Promise<ScannedAccounts> {
     requireRole(principal, READ_ROLES);
     const groupId = uuidParam(input.groupId, 'groupId');
     const group = await this.inventory.groupInLatest(groupId);
     if (!group) throw notFound(`No scanned group has the id ${groupId}.`);
-    return group;
+    return this.accountsOf([], [group]);
   }
 
-  /** New snapshots' differences as scans record them; with `privilegedOnly`, only those about privileged accounts or host keys. */
-  watch(principal: Principal, input: { privilegedOnly?: unknown }): AsyncIterableIterator<InventoryUpdate> {
+  /** Accounts and groups with their snapshots and the rest of those snapshots' accounts and groups (for the joins). */
+  private async accountsOf(users: SnapshotUser[], groups: SnapshotGroup[]): Promise<ScannedAccounts> {
+    const ids = [...new Set([...users, ...groups].map((x) => x.snapshotId))];
+    const [snapshots, allUsers, allGroups] = await Promise.all([
+      this.inventory.snapshots(ids),
+      groups.length > 0 ? this.inventory.users(ids) : Promise.resolve([]),
+      users.length > 0 ? this.inventory.groups(ids) : Promise.resolve([]),
+    ]);
+    const bySnapshot = <T extends { snapshotId: string }>(rows: T[]) => {
+      const map = new Map<string, T[]>();
+      for (const row of rows) {
+        const list = map.get(row.snapshotId);
+        if (list) list.push(row);
+        else map.set(row.snapshotId, [row]);
+      }
+      return map;
+    };
+    return { users, groups, snapshots: new Map(snapshots.map((s) => [s.id, s])), usersOf: bySnapshot(allUsers), groupsOf: bySnapshot(allGroups), nodeId: this.nodeId };
+  }
+
+  private get nodeId(): string {
+    return this.o.store.nodeId;
+  }
+
+  /**
+   * New snapshots' differences as scans record them, of the hosts in `hostIds` (all when absent); with
+   * `privilegedOnly`, only updates with a change about a privileged account or the host key.
+   */
+  watch(principal: Principal, input: { hostIds?: unknown; privilegedOnly?: unknown }): AsyncIterableIterator<InventoryUpdate> {
     requireRole(principal, READ_ROLES);
+    const hosts = input.hostIds == null ? null : new Set(idList(input.hostIds, this.o.maxHostIds ?? 1000, 'host').ids);
     const privilegedOnly = input.privilegedOnly === true;
-    return this.o.events.stream((u) => u.changes.length > 0 && (!privilegedOnly || u.changes.some((c) => c.privileged)));
+    return this.o.events.stream(
+      (u) => u.changes.length > 0 && (!hosts || hosts.has(u.hostId)) && (!privilegedOnly || u.changes.some((c) => c.privileged)),
+    );
   }
 }

@@ -440,7 +440,8 @@ const MAX_SEQ = 9_223_372_036_854_775_807n;
 export const jobCursor = (job: Job): string => Buffer.from(`job:${job.seq}`).toString('base64url');
 export const hostCursor = (host: Host): string => Buffer.from(`host:${host.id}:${host.name}`).toString('base64url');
 
-function decodeCursor(cursor: unknown, kind: string, shape: RegExp): string {
+/** The value of a cursor of `kind` whose value has `shape`; BAD_INPUT for anything else. */
+export function decodeCursor(cursor: unknown, kind: string, shape: RegExp): string {
   const text = typeof cursor === 'string' && cursor.length <= 1024 ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const value = text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : '';
   if (!shape.test(value)) throw badInput({ after: ['Not a cursor returned by this API.'] });

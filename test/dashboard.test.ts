@@ -8,6 +8,9 @@ import { startTestGateway, type TestGateway } from './support/gateway';
 import { closedPort, silentListener, sshListener, type TestListener } from './support/listeners';
 import { waitForJob } from './support/jobs';
 import { adminToken, token } from './support/tokens';
+import { HOSTS, hostsFile } from './support/hosts';
+import { recordSnapshots, syntheticSnapshot } from './support/inventory';
+import { UserPrivilege } from '../src/inventory';
 
 const ARTIFACTS = 'test-artifacts';
 // Polls wait on a real gateway sharing two cores with other tests: allow it time.
@@ -307,5 +310,66 @@ describe.runIf(chromiumAvailable())('the dashboard with a development token', ()
     expect(await page.inputValue('#token')).toBe(dev.gateway.devTokens!.admin);
     expect(await kept()).toBeNull();
     expect(await page.locator('#message').textContent()).toMatch(/kept from before was refused/);
+  });
+});
+
+describe.runIf(chromiumAvailable())('the dashboard: a host in detail', () => {
+  let t: TestGateway;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // No runner: the scans are recorded here, through the store's own result path.
+    t = await startTestGateway({ HOSTS_FILE: hostsFile() }, { runner: false });
+    await recordSnapshots(t.gateway.store, [{ hostId: HOSTS.alpha.id, snapshot: syntheticSnapshot({ users: 6 }), fingerprint: 'SHA256:first' }]);
+    const next = syntheticSnapshot({ users: 6 });
+    next.users[3]!.privilege = UserPrivilege.Administrator;
+    next.users[3]!.privilegeReasons = ['member of sudo'];
+    next.users.splice(5, 1);
+    await recordSnapshots(t.gateway.store, [{ hostId: HOSTS.alpha.id, snapshot: next, fingerprint: 'SHA256:second' }]);
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.stop();
+  });
+
+  it('lists privileged accounts first, highlights privileged changes, and shows the host key and its trust', async () => {
+    const page = await browser.newPage();
+    const violations = cspViolations(page);
+    await page.goto(`${t.url}/`);
+    await page.fill('#token', adminToken());
+    await page.click('#token-form button[type=submit]');
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    await page.locator('#hosts tbody tr', { hasText: 'alpha' }).getByRole('button', { name: 'Details' }).click();
+    await expect.poll(() => page.locator('#host-detail').isVisible(), WAIT).toBe(true);
+
+    const accounts = page.locator('#host-accounts tbody tr');
+    expect(await accounts.evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-account'), r.className]))).toEqual([
+      ['root', 'privileged'], ['user001', 'privileged'], ['user003', 'privileged'], ['user002', ''], ['user004', ''],
+    ]);
+    expect(await accounts.first().locator('td[data-label=Why]').textContent()).toBe('uid 0');
+
+    const privileged = page.locator('#host-changes li.change-privileged');
+    expect(await privileged.allTextContents()).toEqual([
+      'host key changed SHA256:second: SHA256:first → SHA256:second',
+      'privilege changed user003: LinuxUser → Administrator',
+    ]);
+    expect(await page.locator('#host-changes li.change:not(.change-privileged)').allTextContents()).toEqual(['account removed user005: LinuxUser → —']);
+    // Highlighted: privileged changes look different from the others.
+    const background = (selector: string) => page.locator(selector).first().evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(e).backgroundColor);
+    expect(await background('#host-changes li.change-privileged')).not.toBe(await background('#host-changes li.change:not(.change-privileged)'));
+
+    expect(await page.locator('#host-detail dd[data-fact="Host key"]').textContent()).toBe('SHA256:first');
+    expect(await page.locator('#host-detail dd[data-fact="Key trust"]').textContent()).toBe('a different key was presented and is not trusted (ErrorOnThumbprintMismatch)');
+    expect(await page.locator('#host-detail dd[data-fact="Presented key"]').textContent()).toBe('SHA256:second');
+    await shot(page, 'host-detail');
+
+    // A host never scanned with credentials says so.
+    await page.locator('#hosts tbody tr', { hasText: 'beta' }).getByRole('button', { name: 'Details' }).click();
+    await expect.poll(() => page.locator('#host-detail dd[data-fact="Scanned"]').textContent(), WAIT).toBe('never with credentials');
+    expect(await page.locator('#host-accounts').isVisible()).toBe(false);
+    expect(violations).toEqual([]);
+    await page.close();
   });
 });

@@ -37,8 +37,14 @@ describe('OpenAPI', () => {
       '/api/v1/HostScanJob',
       '/api/v1/HostScanJob/ByHostId/{hostId}',
       '/api/v1/HostScanJob/ByHostIdMultiple',
+      '/api/v1/HostScanJob/Group/{groupId}',
+      '/api/v1/HostScanJob/Host',
+      '/api/v1/HostScanJob/Host/{hostId}',
       '/api/v1/HostScanJob/Host/{hostScanHostId}/Start',
       '/api/v1/HostScanJob/Host/{hostScanHostId}/Stop',
+      '/api/v1/HostScanJob/User',
+      '/api/v1/HostScanJob/User/SID/{sid}',
+      '/api/v1/HostScanJob/User/{userId}',
       '/api/v1/HostScanJob/ValidateImportedCSV',
       '/api/v1/HostScanJob/{hostScanJobId}',
       '/api/v1/HostScanJob/{managedResourceId}',
@@ -49,7 +55,7 @@ describe('OpenAPI', () => {
       '/health/ready',
     ]);
     const [job] = (await call(`${t.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token: adminToken(), body: [HOSTS.beta.id] })).json;
-    const values: Record<string, string> = { hostId: HOSTS.beta.id, hostScanJobId: job.id };
+    const values: Record<string, string> = { hostId: HOSTS.beta.id, hostScanJobId: job.id, groupId: randomUUID(), userId: randomUUID(), sid: 'S-1-5-21-1-2-3-500' };
     for (const [path, methods] of Object.entries<Record<string, { responses: Record<string, unknown>; requestBody?: unknown }>>(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
         const url = t.url + path.replace(/\{(\w+)\}/g, (_, name: string) => values[name]!);

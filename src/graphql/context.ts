@@ -1,4 +1,5 @@
 import type { Caller } from '../audit';
+import type { InventoryService } from '../inventory-service';
 import type { HostScanService } from '../service';
 
 /** What every resolver gets: the caller, proven by a token before the operation runs. */
@@ -9,4 +10,5 @@ export interface GraphQLContext {
   ip: string | null;
   /** For subscription `subscribe` functions, which type-graphql calls without a resolver instance. */
   service: HostScanService;
+  inventory: InventoryService;
 }

@@ -4,15 +4,20 @@ import type { RequestCode } from './errors';
 
 /**
  * The cost of an operation with the values it will run with: a leaf costs 1, an object 2 plus 1.5× its
- * selection, and a list field with `first` costs that many times its item. Variables count with the
+ * selection, and a list field with `first` costs that many times its item (a list without `first`, its
+ * declared `listSize` times). Variables count with the
  * values sent (a `first: $n` costs what `first: 1000` costs) and absent arguments with their defaults,
  * so neither a literal nor a variable can ask for more than the limit. Introspection costs nothing here;
  * the depth limit bounds it.
  */
+// Lists without `first` declare the items they are assumed to hold (`@Extensions({ listSize })`).
+const listSize = (extensions: Readonly<Record<string, unknown>> | null | undefined): number =>
+  typeof extensions?.listSize === 'number' ? extensions.listSize : 1;
+
 const estimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
   if (field.name.startsWith('__')) return 0;
   const own = isLeafType(getNamedType(field.type)) ? 1 : 2 + 1.5 * childComplexity;
-  const first = typeof args.first === 'number' && args.first > 1 ? args.first : 1;
+  const first = typeof args.first === 'number' && args.first > 1 ? args.first : listSize(field.extensions);
   return own * first;
 };
 

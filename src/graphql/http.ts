@@ -10,6 +10,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import { authenticate, challenge, type Principal, type TokenVerifier } from '../auth';
 import { isAppError, type ErrorCode } from '../errors';
+import type { InventoryService } from '../inventory-service';
 import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
 import { checkCost } from './cost';
@@ -21,6 +22,7 @@ import type { Tracing } from '../tracing';
 export interface GraphQLHttpOptions {
   schema: GraphQLSchema;
   service: HostScanService;
+  inventory: InventoryService;
   verifier: TokenVerifier;
   limits: GraphQLLimits;
   logger: Logger;
@@ -83,6 +85,7 @@ export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions):
       principal: { ...(await principalOf(o.verifier, request)), address: request.ip, traceId: String(request.id) },
       ip: request.ip,
       service: o.service,
+      inventory: o.inventory,
     }),
   });
   app.route({

@@ -8,6 +8,7 @@ import type { ScheduleService } from '../schedule-service';
 import { AccountResolver } from './accounts';
 import { AuditResolver } from './audit';
 import { CredentialResolver } from './credentials';
+import { INVENTORY_RESOLVERS } from './inventory';
 import { HostResolver, JobResolver } from './resolvers';
 import { ScheduleResolver } from './schedules';
 
@@ -32,9 +33,11 @@ export async function buildGatewaySchema(services?: GraphQLServices): Promise<Gr
     [CredentialResolver, new CredentialResolver(services?.credentials as CredentialService)],
     [ScheduleResolver, new ScheduleResolver(services?.schedules as ScheduleService)],
     [AccountResolver, new AccountResolver(services?.accounts as AccountService)],
+    // The inventory's resolvers take the service from the context (subscriptions need it there anyway).
+    ...INVENTORY_RESOLVERS.map((cls) => [cls, new cls()] as const),
   ]);
   return buildSchema({
-    resolvers: [JobResolver, HostResolver, AuditResolver, CredentialResolver, ScheduleResolver, AccountResolver],
+    resolvers: [JobResolver, HostResolver, AuditResolver, CredentialResolver, ScheduleResolver, AccountResolver, ...INVENTORY_RESOLVERS],
     container: { get: (cls) => instances.get(cls) },
     // type-graphql insists on a PubSub even though our one subscription streams from the service
     // (with its own bounded, coalescing buffers); nothing ever calls this one.

@@ -16,6 +16,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticate, type Principal, type TokenVerifier } from '../auth';
+import type { InventoryService } from '../inventory-service';
 import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
 import { checkCost } from './cost';
@@ -33,6 +34,7 @@ export interface GraphQLSocketOptions {
   path: string;
   schema: GraphQLSchema;
   service: HostScanService;
+  inventory: InventoryService;
   verifier: TokenVerifier;
   limits: GraphQLLimits;
   maxSubscriptions: number;
@@ -202,7 +204,7 @@ export function attachGraphQLSockets(o: GraphQLSocketOptions): GraphQLSockets {
     const key = subscriptionKey(document, payload.operationName, payload.variables);
     const refused = keys.acquire(ctx.extra.socket, id, principal.subject, key);
     if (refused) return [requestError(refused.message, refused.code)];
-    const contextValue: GraphQLContext = { principal: { ...principal, address: ctx.extra.ip }, ip: ctx.extra.ip, service: o.service };
+    const contextValue: GraphQLContext = { principal: { ...principal, address: ctx.extra.ip }, ip: ctx.extra.ip, service: o.service, inventory: o.inventory };
     deliveries.set(contextValue, { socket: ctx.extra.socket, id, key });
     return { schema: o.schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
   }

@@ -9,7 +9,7 @@ const nullableString = { type: ['string', 'null'] } as const;
 const dateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const emptyList = { type: 'array', items: {}, maxItems: 0 } as const;
 
-const enumInts = (e: Record<string, string | number>, name: string) => {
+export const enumInts = (e: Record<string, string | number>, name: string) => {
   const values = Object.values(e).filter((v): v is number => typeof v === 'number');
   return {
     type: 'integer',

@@ -46,29 +46,42 @@ export function toJobEntity(job: Job) {
 
 /** `SbPAM.Models.HostScanHost` */
 export function toHostScanHost(job: Job, s: HostScan) {
+  return hostScanHostShape({
+    id: s.id, name: s.name, dnsHostName: s.dnsHostName, ipAddress: s.ipAddress, os: s.os, version: s.version, hostId: s.hostId,
+    lastScanTimeUtc: iso(s.finishedAt), lastScanStartTimeUtc: iso(s.startedAt), hostScanUser: [], hostScanGroup: [], hostConnected: s.hostConnected,
+    nodeId: job.nodeId, createdDateTimeUtc: iso(s.createdAt), modifiedDateTimeUtc: iso(s.modifiedAt),
+  });
+}
+
+/** `SbPAM.Models.HostScanHost` from what the gateway knows of one; the fields it has no source for are null or empty. */
+export function hostScanHostShape<U, G>(v: {
+  id: string; name: string; dnsHostName: string | null; ipAddress: string | null; os: string | null; version: string | null; hostId: string | null;
+  lastScanTimeUtc: string | null; lastScanStartTimeUtc: string | null; hostScanUser: U[]; hostScanGroup: G[]; hostConnected: boolean;
+  nodeId: string; createdDateTimeUtc: string | null; modifiedDateTimeUtc: string | null;
+}) {
   return {
-    id: s.id,
-    name: s.name,
-    dnsHostName: s.dnsHostName,
-    ipAddress: s.ipAddress,
-    os: s.os,
-    version: s.version,
+    id: v.id,
+    name: v.name,
+    dnsHostName: v.dnsHostName,
+    ipAddress: v.ipAddress,
+    os: v.os,
+    version: v.version,
     lsaLookupCache: null,
     lastUpdatedDateTimeUtc: null,
-    hostId: s.hostId,
+    hostId: v.hostId,
     credentialId: null,
     platformId: null,
-    lastScanTimeUtc: iso(s.finishedAt),
-    lastScanStartTimeUtc: iso(s.startedAt),
-    hostScanUser: [],
-    hostScanGroup: [],
+    lastScanTimeUtc: v.lastScanTimeUtc,
+    lastScanStartTimeUtc: v.lastScanStartTimeUtc,
+    hostScanUser: v.hostScanUser,
+    hostScanGroup: v.hostScanGroup,
     hostScanFeature: [],
     hostScanJobHostJoin: [],
-    hostConnected: s.hostConnected,
+    hostConnected: v.hostConnected,
     netBiosName: null,
-    nodeId: job.nodeId,
-    createdDateTimeUtc: iso(s.createdAt),
-    modifiedDateTimeUtc: iso(s.modifiedAt),
+    nodeId: v.nodeId,
+    createdDateTimeUtc: v.createdDateTimeUtc,
+    modifiedDateTimeUtc: v.modifiedDateTimeUtc,
   };
 }
 

@@ -29,7 +29,7 @@ export type { ChangePosition } from './jobs';
 export type { HostListQuery, UpsertResult } from './hosts';
 export type { JobListQuery, ScheduleResult } from './jobs';
 export type { ClaimedScan, Finished, Queue, ScanResult } from './queue';
-export type { InventoryStore, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser } from './inventory';
+export type { HostKeyTrust, InventoryStore, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser } from './inventory';
 export type { InventoryUpdate } from './snapshots';
 export type { AuditQuery, AuditRecord, AuditStore } from './audit';
 export { CredentialKind, type Credential, type CredentialListQuery, type CredentialStore, type CredentialWrite } from './credentials';

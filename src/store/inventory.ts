@@ -6,7 +6,12 @@ import type { Sql } from './db';
 export interface SnapshotRecord {
   id: string;
   hostId: string;
+  /** The host's name and address in the inventory (hostName is what the host calls itself). */
+  name: string;
+  ipAddress: string | null;
   scanId: string | null;
+  /** When the scan that recorded it started. */
+  scanStartedAt: Date | null;
   os: string | null;
   version: string | null;
   hostName: string | null;
@@ -23,13 +28,18 @@ export type SnapshotService = HostService & { id: string; snapshotId: string };
 export type SnapshotTask = HostScheduledTask & { id: string; snapshotId: string };
 export type SnapshotChange = InventoryChange & { snapshotId: string };
 
-const SNAPSHOT = `s.id, s.host_id, s.scan_id, s.os, s.version, s.host_name, s.dns_host_name, s.ssh_host_key, s.ssh_host_key_algorithm,
+// Every snapshot read joins its host (h) and the scan that recorded it (sc), for their names and times.
+const SNAPSHOT_JOINS = `JOIN hosts h ON h.id = s.host_id LEFT JOIN host_scans sc ON sc.id = s.scan_id`;
+const SNAPSHOT = `s.id, s.host_id, h.name AS host_entry_name, h.ip_address AS host_ip, s.scan_id, sc.started_at AS scan_started_at, s.os, s.version, s.host_name, s.dns_host_name, s.ssh_host_key, s.ssh_host_key_algorithm,
   s.notes, s.created_at`;
 
 interface SnapshotRow {
   id: string;
   host_id: string;
+  host_entry_name: string;
+  host_ip: string | null;
   scan_id: string | null;
+  scan_started_at: Date | null;
   os: string | null;
   version: string | null;
   host_name: string | null;
@@ -43,7 +53,10 @@ interface SnapshotRow {
 const toSnapshot = (r: SnapshotRow): SnapshotRecord => ({
   id: r.id,
   hostId: r.host_id,
+  name: r.host_entry_name,
+  ipAddress: r.host_ip,
   scanId: r.scan_id,
+  scanStartedAt: r.scan_started_at,
   os: r.os,
   version: r.version,
   hostName: r.host_name,
@@ -66,19 +79,20 @@ export function createInventoryStore(db: Sql) {
     /** The latest snapshot of each host that has one. */
     latestOf: (hostIds: readonly string[]) =>
       bySnapshot<SnapshotRow, SnapshotRecord>(
-        `SELECT ${SNAPSHOT} FROM unnest($1::uuid[]) AS w(id) JOIN hosts h ON h.id = w.id JOIN host_snapshots s ON s.id = h.latest_snapshot_id`,
+        `SELECT ${SNAPSHOT} FROM unnest($1::uuid[]) AS w(id) JOIN hosts h ON h.id = w.id JOIN host_snapshots s ON s.id = h.latest_snapshot_id
+         LEFT JOIN host_scans sc ON sc.id = s.scan_id`,
         hostIds,
         toSnapshot,
       ),
 
     /** Snapshots by id (any host). */
     snapshots: (ids: readonly string[]) =>
-      bySnapshot<SnapshotRow, SnapshotRecord>(`SELECT ${SNAPSHOT} FROM unnest($1::uuid[]) AS w(id) JOIN host_snapshots s ON s.id = w.id`, ids, toSnapshot),
+      bySnapshot<SnapshotRow, SnapshotRecord>(`SELECT ${SNAPSHOT} FROM unnest($1::uuid[]) AS w(id) JOIN host_snapshots s ON s.id = w.id ${SNAPSHOT_JOINS}`, ids, toSnapshot),
 
     /** A host's snapshots, newest first, before the one with `beforeSeq` (paging). */
     async history(hostId: string, limit: number, beforeSeq: string | null): Promise<(SnapshotRecord & { seq: string })[]> {
       const rows = await db.query<SnapshotRow & { seq: string }>(
-        `SELECT ${SNAPSHOT}, s.seq::text AS seq FROM host_snapshots s
+        `SELECT ${SNAPSHOT}, s.seq::text AS seq FROM host_snapshots s ${SNAPSHOT_JOINS}
          WHERE s.host_id = $1 AND ($2::bigint IS NULL OR s.seq < $2::bigint) ORDER BY s.seq DESC LIMIT $3`,
         [hostId, beforeSeq, limit],
       );
@@ -88,7 +102,7 @@ export function createInventoryStore(db: Sql) {
     /** Latest snapshots of all hosts, by host name (REST `GET /Host`). */
     async latestPage(offset: number, limit: number): Promise<SnapshotRecord[]> {
       const rows = await db.query<SnapshotRow>(
-        `SELECT ${SNAPSHOT} FROM hosts h JOIN host_snapshots s ON s.id = h.latest_snapshot_id
+        `SELECT ${SNAPSHOT} FROM hosts h JOIN host_snapshots s ON s.id = h.latest_snapshot_id LEFT JOIN host_scans sc ON sc.id = s.scan_id
          ORDER BY lower(h.name), h.id LIMIT $1 OFFSET $2`,
         [limit, offset],
       );
@@ -105,6 +119,15 @@ export function createInventoryStore(db: Sql) {
       bySnapshot<TaskRow, SnapshotTask>(`SELECT t.* FROM unnest($1::uuid[]) AS w(id) JOIN snapshot_tasks t ON t.snapshot_id = w.id ORDER BY t.task_path, t.name`, snapshotIds, toTask),
     changes: (snapshotIds: readonly string[]) =>
       bySnapshot<ChangeRow, SnapshotChange>(`SELECT c.* FROM unnest($1::uuid[]) AS w(id) JOIN snapshot_changes c ON c.snapshot_id = w.id ORDER BY c.position`, snapshotIds, toChange),
+
+    /** The SSH host key each host trusts, its policy, and a different key it presented since (awaiting an Admin). */
+    hostKeys: (hostIds: readonly string[]) =>
+      bySnapshot<HostKeyRow, HostKeyTrust>(
+        `SELECT h.id, h.ssh_trust, h.accept_key_on_first_contact, h.ssh_host_key, h.ssh_host_key_algorithm, h.ssh_host_key_presented
+         FROM unnest($1::uuid[]) AS w(id) JOIN hosts h ON h.id = w.id`,
+        hostIds,
+        (r) => ({ hostId: r.id, trust: r.ssh_trust, acceptOnFirstContact: r.accept_key_on_first_contact, trustedKey: r.ssh_host_key, trustedKeyAlgorithm: r.ssh_host_key_algorithm, presentedKey: r.ssh_host_key_presented }),
+      ),
 
     /** An account as its host's latest snapshot has it (ids are stable across snapshots). */
     async userInLatest(userId: string): Promise<SnapshotUser | null> {
@@ -136,6 +159,27 @@ export function createInventoryStore(db: Sql) {
 }
 
 export type InventoryStore = ReturnType<typeof createInventoryStore>;
+
+/** How a host's SSH host key is trusted (SshTrustAction in inventory/model.ts). */
+export interface HostKeyTrust {
+  hostId: string;
+  trust: number;
+  acceptOnFirstContact: boolean;
+  /** The trusted SHA-256 fingerprint; null before first contact. */
+  trustedKey: string | null;
+  trustedKeyAlgorithm: string | null;
+  /** A different key the host presented that its policy did not trust; null when none. */
+  presentedKey: string | null;
+}
+
+interface HostKeyRow {
+  id: string;
+  ssh_trust: number;
+  accept_key_on_first_contact: boolean;
+  ssh_host_key: string | null;
+  ssh_host_key_algorithm: string | null;
+  ssh_host_key_presented: string | null;
+}
 
 interface UserRow {
   snapshot_id: string;

@@ -29,3 +29,16 @@ async function withAdmin<T>(url: string, fn: (client: pg.Client) => Promise<T>):
     await client.end();
   }
 }
+
+/** The stores a gateway test runs on: the embedded one always, PostgreSQL (a fresh database) when the machine has it. */
+export const gatewayBackends = () => [
+  { name: 'embedded', available: true, env: async () => ({ env: {} as Record<string, string>, drop: async () => {} }) },
+  {
+    name: 'PostgreSQL',
+    available: postgresAdminUrl() !== null,
+    env: async () => {
+      const db = await createDatabase();
+      return { env: { DATABASE_URL: db.url } as Record<string, string>, drop: () => db.drop() };
+    },
+  },
+];
