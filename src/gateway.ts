@@ -210,8 +210,9 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     now,
     tickMs: config.scheduleTickMs,
     catchUp: config.scheduleCatchUp,
+    // Through `publish`, so other instances hear of a firing's jobs over EVENTS_URL too.
     onJobs: (jobs) => {
-      events.publish(jobs);
+      publish(jobs);
       runner.wake();
     },
   });
