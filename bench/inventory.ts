@@ -19,6 +19,7 @@ import type { InventorySnapshot } from '../src/inventory';
 import { ActionFailureReason, ActionStatus } from '../src/model';
 import type { ScanResult, Store } from '../src/store';
 import { syntheticSnapshot } from '../test/support/inventory';
+import { load, tempDir, tempDatabase, median, fmt, report } from './lib';
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const ROUNDS = arg('rounds', 3);
@@ -36,7 +37,6 @@ const { startGateway } = require('../dist/gateway') as typeof import('../src/gat
 const { openStore } = require('../dist/store') as typeof import('../src/store');
 const { mintToken } = require('../dist/auth') as typeof import('../src/auth');
 const { createLogger } = require('../dist/logger') as typeof import('../src/logger');
-const { load, tempDir, tempDatabase, median, fmt, report } = require('./lib');
 
 const HOST_SNAPSHOT: InventorySnapshot = syntheticSnapshot({ users: 50, groups: 60, services: 100, tasks: 0 });
 const result = (inventory: InventorySnapshot | null): ScanResult => ({

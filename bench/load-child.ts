@@ -1,9 +1,11 @@
-'use strict';
 // The HTTP load generator, in a process of its own so it does not share the server's event loop.
 // Receives one job over IPC, runs autocannon, answers with the figures.
-const autocannon = require('autocannon');
+import type { LoadJob, LoadResult } from './lib';
+import type { Autocannon } from './autocannon';
 
-process.on('message', async (job) => {
+const autocannon = require('autocannon') as Autocannon;
+
+process.on('message', async (job: LoadJob) => {
   let i = 0;
   const bodies = job.bodies ?? null;
   const result = await autocannon({
@@ -24,12 +26,13 @@ process.on('message', async (job) => {
       },
     ],
   });
-  process.send({
-    rps: result.requests.total / (job.amount ? result.duration : job.duration),
+  const answer: LoadResult = {
+    rps: result.requests.total / (job.amount ? result.duration : job.duration!),
     requests: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
-  });
+  };
+  process.send!(answer);
 });

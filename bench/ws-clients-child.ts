@@ -1,28 +1,31 @@
-'use strict';
 // A separate process holding many WebSocket clients. Speaks either the graphql-transport-ws protocol
 // (connection_init, one subscribe) or plain ws, counts messages, and reports receive times per event.
 // Messages to the parent: { ready }, then { event, times[] } per event as soon as all clients have it.
-const WebSocket = require('ws');
+import WebSocket from 'ws';
 
-const [url, countArg, mode, token, query, variablesJson] = process.argv.slice(2);
+/** A message to the parent: all clients are ready, or all have received event `event` at `times`. */
+export type WsClientsMessage = { ready: true } | { event: number; times: number[] };
+
+const [url, countArg, mode, token, query, variablesJson] = process.argv.slice(2) as [string, string, string, string?, string?, string?];
 const count = Number(countArg);
 const now = () => performance.timeOrigin + performance.now();
-const clients = [];
+const clients: WebSocket[] = [];
 let closing = false;
 let connected = 0;
-const received = new Map(); // event number → receive times
+const received = new Map<number, number[]>(); // event number → receive times
+const send = (m: WsClientsMessage) => process.send!(m);
 
-function onEvent(n) {
+function onEvent(n: number): void {
   const times = received.get(n) ?? [];
   times.push(now());
   received.set(n, times);
   if (times.length === count) {
-    process.send({ event: n, times });
+    send({ event: n, times });
     received.delete(n);
   }
 }
 
-function open(i) {
+function open(i: number): void {
   const ws = new WebSocket(url, mode === 'raw' ? undefined : 'graphql-transport-ws', { perMessageDeflate: false });
   let seen = 0;
   ws.on('open', () => {
@@ -31,7 +34,7 @@ function open(i) {
   });
   ws.on('message', (data) => {
     if (mode === 'raw') return onEvent(seen++);
-    const m = JSON.parse(data);
+    const m = JSON.parse(String(data)) as { type: string; payload?: unknown };
     if (m.type === 'connection_ack') {
       if (mode === 'init') return ready();
       ws.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query, variables: JSON.parse(variablesJson || '{}') } }));
@@ -57,8 +60,8 @@ function open(i) {
   clients.push(ws);
 }
 
-function ready() {
-  if (++connected === count) process.send({ ready: true });
+function ready(): void {
+  if (++connected === count) send({ ready: true });
 }
 
 // Open in small bursts so the server's accept queue is not the thing being measured.

@@ -1,4 +1,3 @@
-'use strict';
 // Scans of N loopback SSH listeners through the whole gateway (REST schedule → runner → scanner → store),
 // against a bare concurrent banner grab of the same listeners at the same concurrency, in the same run.
 // Also the CPU time each scan costs (this process, its threads and the listeners' process) for the grab, the
@@ -9,20 +8,23 @@
 // thread compiles PostgreSQL's WebAssembly and optimizes as it goes, which a one-second run would otherwise
 // count as work per scan. The store alone does all the store work a scan needs: scheduling its job, claiming
 // it and recording its result (the gateway's figure always included its schedule call).
-//   npm run build && node bench/scan.js [count] [concurrency] [--pg] [--rounds=3]
+//   npm run build && node --import tsx bench/scan.ts [count] [concurrency] [--pg] [--rounds=3]
 //   (the gateway runs with SCAN_CONCURRENCY = concurrency)
-require('reflect-metadata');
-const net = require('node:net');
-const { readdirSync, readFileSync, writeFileSync } = require('node:fs');
-const { join } = require('node:path');
-const os = require('node:os');
-const { forkHelper, tempDir, tempDatabase, pool, median, fmt, report } = require('./lib');
-const { loadConfig } = require('../dist/config');
-const { startGateway } = require('../dist/gateway');
-const { sqlOf } = require('../dist/store');
-const { mintToken } = require('../dist/auth');
-const { createLogger } = require('../dist/logger');
-const { createProbeScanner } = require('../dist/scanner/probe');
+import 'reflect-metadata';
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { forkHelper, tempDir, tempDatabase, pool, median, fmt, report } from './lib';
+import type { ScanResult } from '../src/store';
+
+const { loadConfig } = require('../dist/config') as typeof import('../src/config');
+const { startGateway } = require('../dist/gateway') as typeof import('../src/gateway');
+const { sqlOf } = require('../dist/store') as typeof import('../src/store');
+const { mintToken } = require('../dist/auth') as typeof import('../src/auth');
+const { createLogger } = require('../dist/logger') as typeof import('../src/logger');
+const { createProbeScanner } = require('../dist/scanner/probe') as typeof import('../src/scanner/probe');
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const COUNT = Number(positional[0] ?? 1000);
@@ -32,7 +34,10 @@ const ROUNDS = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
 const WARM_SCANS = Math.min(200, COUNT);
 
-function grab(port) {
+/** What `measure` returns: scans per second and CPU µs per scan, with what the work resolved with. */
+type Figures = { rate: number; cpuUs: number };
+
+function grab(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let data = '';
@@ -48,10 +53,10 @@ function grab(port) {
   });
 }
 
-let listeners;
+let listeners: { child: ChildProcess; first: Promise<{ ports: number[] }> };
 /** CPU seconds used so far by this process (all its threads) and the listeners' process; with --pg, also the PostgreSQL server's. */
-async function cpuSeconds() {
-  const reply = new Promise((resolve) => listeners.child.once('message', resolve));
+async function cpuSeconds(): Promise<number> {
+  const reply = new Promise<{ cpu: NodeJS.CpuUsage }>((resolve) => listeners.child.once('message', (m) => resolve(m as { cpu: NodeJS.CpuUsage })));
   listeners.child.send('cpu');
   const { cpu } = await reply;
   const self = process.cpuUsage();
@@ -62,10 +67,10 @@ async function cpuSeconds() {
  * CPU seconds of the machine's PostgreSQL processes (Linux /proc; the server is local). Backends that exited
  * are counted through their parent's children times, so the sum only grows.
  */
-function postgresCpuSeconds() {
+function postgresCpuSeconds(): number {
   let ticks = 0;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    let stat;
+    let stat: string;
     try {
       stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     } catch {
@@ -79,18 +84,18 @@ function postgresCpuSeconds() {
 }
 
 /** Runs `work` over COUNT scans; returns scans/s and CPU µs per scan. */
-async function measure(work) {
+async function measure<E extends object | void>(work: () => Promise<E>): Promise<Figures & (E extends object ? E : unknown)> {
   const cpu = await cpuSeconds();
   const started = performance.now();
   const extra = await work();
   const seconds = (performance.now() - started) / 1000;
-  return { rate: COUNT / seconds, cpuUs: ((await cpuSeconds()) - cpu) * 1e6 / COUNT, ...extra };
+  return { rate: COUNT / seconds, cpuUs: ((await cpuSeconds()) - cpu) * 1e6 / COUNT, ...extra } as Figures & (E extends object ? E : unknown);
 }
 
-const ceiling = (ports) => measure(() => pool(ports, CONCURRENCY, grab));
+const ceiling = (ports: number[]) => measure(() => pool(ports, CONCURRENCY, grab));
 
 /** The gateway's own scanner (SSH and WinRM probed at once), without the store or the runner. */
-function scannerRate(ports, closedPort) {
+function scannerRate(ports: number[], closedPort: number): Promise<Figures> {
   const scanner = createProbeScanner();
   return measure(() => pool(ports, CONCURRENCY, async (port) => {
     const outcome = await scanner.scan({ name: 'x', dnsHostName: null, ipAddress: '127.0.0.1', sshPort: port, winRmPort: closedPort }, new AbortController().signal);
@@ -102,15 +107,15 @@ function scannerRate(ports, closedPort) {
  * The store alone, on a store of its own: schedule jobs for COUNT hosts in one call, then claim and record
  * their scans in batches of CONCURRENCY; no network. Warmed up by doing so for the first WARM_SCANS hosts.
  */
-async function storeRate() {
+async function storeRate(): Promise<Figures> {
   const data = tempDir('scan-store-');
   const db = USE_PG ? await tempDatabase() : null;
   if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
-  const { openStore } = require('../dist/store');
+  const { openStore } = require('../dist/store') as typeof import('../src/store');
   const store = await openStore({ databaseUrl: db?.url ?? null, dataDir: join(data.dir, 'db') });
-  const hosts = (await store.hosts.upsert(Array.from({ length: COUNT }, (_, i) => ({ name: `s-${i}`, ipAddress: '127.0.0.1' })))).hosts;
-  const result = { status: 2, description: 'Complete: Debian 12', failureReason: 0, ipAddress: '127.0.0.1', os: 'Debian', version: '12', hostConnected: true };
-  const scanAll = async (hostIds) => {
+  const hosts = (await store.hosts.upsert(Array.from({ length: COUNT }, (_, i) => ({ name: `s-${i}`, ipAddress: '127.0.0.1' })))).hosts!;
+  const result: ScanResult = { status: 2, description: 'Complete: Debian 12', failureReason: 0, ipAddress: '127.0.0.1', os: 'Debian', version: '12', hostConnected: true };
+  const scanAll = async (hostIds: string[]) => {
     await store.jobs.schedule(hostIds, { subject: 'bench', userName: 'bench', address: null });
     let { scans } = await store.queue.claim('bench', CONCURRENCY, 60_000);
     while (scans.length > 0) {
@@ -126,7 +131,7 @@ async function storeRate() {
 }
 
 /** A gateway of its own, warmed up, scans all the listeners with one REST call; resolves when every scan is stored. */
-async function gatewayRate(ports, closedPort) {
+async function gatewayRate(ports: number[], closedPort: number): Promise<Figures & { complete: number }> {
   const data = tempDir('scan-bench-');
   const hostsPath = join(data.dir, 'hosts.json');
   const ids = ports.map(() => crypto.randomUUID());
@@ -143,10 +148,10 @@ async function gatewayRate(ports, closedPort) {
   const gateway = await startGateway(config, { logger: createLogger('warn') });
   const token = mintToken({ key: Buffer.from(SECRET), subject: 'bench', roles: ['Admin'], ttl: '1h' });
   /** One REST call for these hosts; resolves when as many jobs have ended (earlier calls' jobs ended before). */
-  const scanAll = async (hostIds) => {
-    const finished = new Set();
-    let resolveAll;
-    const all = new Promise((r) => (resolveAll = r));
+  const scanAll = async (hostIds: string[]) => {
+    const finished = new Set<string>();
+    let resolveAll!: () => void;
+    const all = new Promise<void>((r) => (resolveAll = r));
     const unsubscribe = gateway.events.subscribe((job) => {
       if (job.scans.every((s) => s.status >= 2 && s.status <= 6) && !finished.has(job.id)) {
         finished.add(job.id);
@@ -160,7 +165,7 @@ async function gatewayRate(ports, closedPort) {
     await all;
     unsubscribe();
   };
-  const completeScans = async () => (await sqlOf(gateway.store).query('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0].n;
+  const completeScans = async () => (await sqlOf(gateway.store).query<{ n: number }>('SELECT count(*)::int AS n FROM host_scans WHERE status = 2'))[0]!.n;
   await scanAll(ids.slice(0, WARM_SCANS));
   const before = await completeScans();
   const scanned = await measure(() => scanAll(ids));
@@ -172,12 +177,12 @@ async function gatewayRate(ports, closedPort) {
 }
 
 (async () => {
-  listeners = forkHelper('listeners-child.js', [String(COUNT)]);
+  listeners = forkHelper<{ ports: number[] }>('listeners-child.ts', [String(COUNT)]);
   const { ports } = await listeners.first;
   const closed = net.createServer();
-  await new Promise((r) => closed.listen(0, '127.0.0.1', r));
-  const closedPort = closed.address().port;
-  await new Promise((r) => closed.close(r));
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const closedPort = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
 
   await ceiling(ports.slice(0, 200)); // warm-up
   await scannerRate(ports.slice(0, 200), closedPort);
@@ -185,7 +190,8 @@ async function gatewayRate(ports, closedPort) {
   // measures every phase close together, its ratios are taken within the round, and the medians reported.
   // Each round has its own gateway and store, so no phase runs beside another's idle instance and every
   // round starts from the same history.
-  const rounds = [];
+  type Round = { bare: Figures; probes: Figures; ours: Figures & { complete: number }; storeOnly: Figures };
+  const rounds: Round[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     const bare = await ceiling(ports);
     const probes = await scannerRate(ports, closedPort);
@@ -195,12 +201,12 @@ async function gatewayRate(ports, closedPort) {
   }
   listeners.child.disconnect();
   const cores = os.availableParallelism();
-  const cpuBound = (cpuUs) => (cores * 1e6) / cpuUs;
-  const of = (pick) => median(rounds.map(pick));
-  const each = (pick, digits = 2) => rounds.map((r) => fmt(pick(r), digits)).join(', ');
-  const toGrab = (r) => r.ours.rate / r.bare.rate;
-  const toBoth = (r) => r.ours.rate / cpuBound(r.probes.cpuUs + r.storeOnly.cpuUs);
-  const toOwn = (r) => r.ours.rate / cpuBound(r.ours.cpuUs);
+  const cpuBound = (cpuUs: number) => (cores * 1e6) / cpuUs;
+  const of = (pick: (r: Round) => number) => median(rounds.map(pick));
+  const each = (pick: (r: Round) => number, digits = 2) => rounds.map((r) => fmt(pick(r), digits)).join(', ');
+  const toGrab = (r: Round) => r.ours.rate / r.bare.rate;
+  const toBoth = (r: Round) => r.ours.rate / cpuBound(r.probes.cpuUs + r.storeOnly.cpuUs);
+  const toOwn = (r: Round) => r.ours.rate / cpuBound(r.ours.cpuUs);
   const incomplete = rounds.filter((r) => r.ours.complete !== COUNT).length;
   report(`Scans of ${COUNT} loopback SSH listeners (in a separate process), concurrency ${CONCURRENCY}, ${USE_PG ? 'PostgreSQL' : 'embedded store'}, ${cores} cores; medians of ${ROUNDS} interleaved rounds`, [
     ['gateway: one REST call → scans → results stored', `${fmt(of((r) => r.ours.rate))} scans/s (rounds: ${each((r) => r.ours.rate, 0)}; ${incomplete === 0 ? `all ${COUNT} Complete in each` : `${incomplete} rounds with scans not Complete`})`],

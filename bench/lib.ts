@@ -1,32 +1,56 @@
-'use strict';
 // Shared helpers for the benchmarks: child processes, load runs, temp data, timing and output.
-const { fork } = require('node:child_process');
-const { mkdtempSync, rmSync } = require('node:fs');
-const { tmpdir } = require('node:os');
-const { join } = require('node:path');
-const pg = require('pg');
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
 
-/** Fork a benchmark helper and wait for its first message. */
-function forkHelper(file, args = [], execArgv = []) {
-  const child = fork(join(__dirname, file), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
-  const first = new Promise((resolve, reject) => {
-    child.once('message', resolve);
+/** One autocannon run, as bench/load-child.ts receives it. */
+export interface LoadJob {
+  url: string;
+  connections: number;
+  duration?: number;
+  /** A fixed number of requests instead of a duration. */
+  amount?: number;
+  timeout?: number;
+  method?: string;
+  headers?: Record<string, string>;
+  bodies?: string[];
+  /** A short unmeasured run first. */
+  warmup?: boolean;
+}
+
+/** What bench/load-child.ts answers. */
+export interface LoadResult {
+  rps: number;
+  requests: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** Fork a benchmark helper (a .ts file, run through tsx) and wait for its first message. */
+export function forkHelper<T = unknown>(file: string, args: string[] = [], execArgv: string[] = []): { child: ChildProcess; first: Promise<T> } {
+  const child = fork(join(__dirname, file), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--import', 'tsx', ...execArgv] });
+  const first = new Promise<T>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as T));
     child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
   });
   return { child, first };
 }
 
 /** Run autocannon in its own process against `url`; resolves with { rps, p50, p99, non2xx, errors }. */
-async function load(job) {
+export async function load(job: LoadJob): Promise<LoadResult> {
   if (job.warmup) {
     // A short unmeasured run first, so JIT warm-up and cold caches are not part of the figure.
     const warm = Math.min(200, job.bodies ? Math.floor(job.bodies.length / 10) : 200);
     await load({ ...job, warmup: false, duration: 1, bodies: job.bodies?.slice(0, warm) });
     if (job.bodies) job = { ...job, bodies: job.bodies.slice(warm) };
   }
-  const { child } = forkHelper('load-child.js');
-  const done = new Promise((resolve, reject) => {
-    child.once('message', resolve);
+  const { child } = forkHelper('load-child.ts');
+  const done = new Promise<LoadResult>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as LoadResult));
     child.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
   });
   child.send(job);
@@ -35,13 +59,13 @@ async function load(job) {
   return result;
 }
 
-function tempDir(prefix) {
+export function tempDir(prefix: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** A fresh PostgreSQL database on the machine's server, or null when there is none. */
-async function tempDatabase() {
+export async function tempDatabase(): Promise<{ url: string; drop(): Promise<void> } | null> {
   const admin = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `scan_gateway_bench_${Date.now()}`;
   const client = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 2000 });
@@ -67,11 +91,11 @@ async function tempDatabase() {
 }
 
 /** Run `fn` with at most `limit` of them in flight over `items`. */
-async function pool(items, limit, fn) {
+export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
-      const item = items[next++];
+      const item = items[next++]!;
       await fn(item);
     }
   });
@@ -79,7 +103,7 @@ async function pool(items, limit, fn) {
 }
 
 /** Call `fn` from `concurrency` loops for `seconds`; resolves with calls per second. */
-async function rate(seconds, concurrency, fn) {
+export async function rate(seconds: number, concurrency: number, fn: (call: number) => Promise<unknown>): Promise<number> {
   let calls = 0;
   const until = performance.now() + seconds * 1000;
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -90,13 +114,11 @@ async function rate(seconds, concurrency, fn) {
   return calls / seconds;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-function report(title, rows) {
+export function report(title: string, rows: [string, string][]): void {
   console.log(`\n${title}`);
   for (const [name, value] of rows) console.log(`  ${name.padEnd(58)} ${value}`);
 }
-
-module.exports = { forkHelper, load, tempDir, tempDatabase, pool, rate, median, fmt, report };

@@ -1,18 +1,21 @@
-'use strict';
 // One status change to N subscribers over graphql-ws, against a raw `ws` broadcast of the same bytes to
 // the same number of sockets, in the same run; and the memory an idle subscription costs.
-//   npm run build && node --expose-gc bench/fanout.js [--subscribers 10000] [--events 20] [--pg]
-require('reflect-metadata');
-const { join } = require('node:path');
-const { WebSocketServer } = require('ws');
-const { forkHelper, tempDir, tempDatabase, fmt, report } = require('./lib');
-const { loadConfig } = require('../dist/config');
-const { startGateway } = require('../dist/gateway');
-const { mintToken } = require('../dist/auth');
-const { createLogger } = require('../dist/logger');
+//   npm run build && node --import tsx --expose-gc bench/fanout.ts [--subscribers 10000] [--events 20] [--pg]
+import 'reflect-metadata';
+import type { ChildProcess } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
+import { forkHelper, tempDir, tempDatabase, fmt, report } from './lib';
+import type { WsClientsMessage } from './ws-clients-child';
+
+const { loadConfig } = require('../dist/config') as typeof import('../src/config');
+const { startGateway } = require('../dist/gateway') as typeof import('../src/gateway');
+const { mintToken } = require('../dist/auth') as typeof import('../src/auth');
+const { createLogger } = require('../dist/logger') as typeof import('../src/logger');
 
 const args = process.argv.slice(2);
-const opt = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const opt = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const SUBSCRIBERS = opt('--subscribers', 10_000);
 const EVENTS = opt('--events', 20);
 const USE_PG = args.includes('--pg');
@@ -23,14 +26,17 @@ const QUERY = 'subscription($ids: [ID!]) { hostScanJobStatus(jobIds: $ids) { id 
 const gc = () => global.gc?.();
 const heapUsed = () => (gc(), gc(), process.memoryUsage().heapUsed);
 
+type Clients = { child: ChildProcess; first: Promise<WsClientsMessage>; n: number }[];
+type Figures = { rate: number; p50: number; p99: number };
+
 /** Start client processes holding `total` sockets; resolves when every one is ready. */
-async function clients(total, argsFor) {
+async function clients(total: number, argsFor: (n: number) => string[]): Promise<Clients> {
   const per = Math.ceil(total / CHILDREN);
-  const children = [];
+  const children: Clients = [];
   for (let c = 0; c < CHILDREN; c++) {
     const n = Math.min(per, total - c * per);
     if (n <= 0) break;
-    const h = forkHelper('ws-clients-child.js', argsFor(n));
+    const h = forkHelper<WsClientsMessage>('ws-clients-child.ts', argsFor(n));
     children.push({ ...h, n });
   }
   await Promise.all(children.map((c) => c.first));
@@ -38,11 +44,11 @@ async function clients(total, argsFor) {
 }
 
 /** Send `events` one after another (each once all sockets had the previous); deliveries/s and latencies. */
-async function measure(children, total, sendEvent) {
-  const latencies = [];
+async function measure(children: Clients, total: number, sendEvent: (e: number) => void): Promise<Figures> {
+  const latencies: number[] = [];
   let elapsed = 0;
   for (let e = 0; e < EVENTS; e++) {
-    const waiting = children.map((c) => new Promise((resolve) => c.child.once('message', resolve)));
+    const waiting = children.map((c) => new Promise<{ times: number[] }>((resolve) => c.child.once('message', (m) => resolve(m as { times: number[] }))));
     const sentAt = performance.timeOrigin + performance.now();
     const t = performance.now();
     sendEvent(e);
@@ -51,13 +57,13 @@ async function measure(children, total, sendEvent) {
     for (const r of reports) for (const at of r.times) latencies.push(at - sentAt);
   }
   latencies.sort((a, b) => a - b);
-  return { rate: (total * EVENTS) / (elapsed / 1000), p50: latencies[Math.floor(latencies.length * 0.5)], p99: latencies[Math.floor(latencies.length * 0.99)] };
+  return { rate: (total * EVENTS) / (elapsed / 1000), p50: latencies[Math.floor(latencies.length * 0.5)]!, p99: latencies[Math.floor(latencies.length * 0.99)]! };
 }
 
-const close = (children) => children.forEach((c) => c.child.send('close'));
+const close = (children: Clients) => children.forEach((c) => c.child.send('close'));
 
 /** Heap the server holds per client while `open()`'s clients are connected. */
-async function heapPer(n, open, closeAfter) {
+async function heapPer(n: number, open: () => Promise<Clients>, closeAfter: boolean): Promise<number> {
   const before = heapUsed();
   const children = await open();
   const per = (heapUsed() - before) / n;
@@ -69,20 +75,20 @@ async function heapPer(n, open, closeAfter) {
   return per;
 }
 
-async function rawCeiling(bytes) {
+async function rawCeiling(bytes: string): Promise<Figures> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
-  await new Promise((r) => wss.once('listening', r));
-  const url = `ws://127.0.0.1:${wss.address().port}`;
+  await new Promise<void>((r) => wss.once('listening', r));
+  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
   const children = await clients(SUBSCRIBERS, (n) => [url, String(n), 'raw']);
   const result = await measure(children, SUBSCRIBERS, () => {
     for (const ws of wss.clients) ws.send(bytes);
   });
   close(children);
-  await new Promise((r) => wss.close(r));
+  await new Promise<void>((r) => wss.close(() => r()));
   return result;
 }
 
-async function main() {
+async function main(): Promise<void> {
   const data = tempDir('fanout-bench-');
   const db = USE_PG ? await tempDatabase() : null;
   const config = loadConfig({
@@ -96,11 +102,11 @@ async function main() {
   const gateway = await startGateway(config, { logger: createLogger('warn'), runner: false });
   const token = mintToken({ key: Buffer.from(SECRET), subject: 'bench', roles: ['App'], ttl: '1h' });
   const [host] = await gateway.store.hosts.list({ limit: 1 });
-  let [job] = (await gateway.store.jobs.schedule([host.id], { subject: 'bench', userName: 'bench', address: null })).jobs;
+  let job = (await gateway.store.jobs.schedule([host!.id], { subject: 'bench', userName: 'bench', address: null })).jobs![0]!;
 
   const url = `${gateway.url.replace('http', 'ws')}/graphql`;
   const perSocket = await heapPer(SUBSCRIBERS, () => clients(SUBSCRIBERS, (n) => [url, String(n), 'init', token]), true);
-  let children;
+  let children!: Clients;
   const perSocketAndSubscription = await heapPer(SUBSCRIBERS, async () => {
     children = await clients(SUBSCRIBERS, (n) => [url, String(n), 'graphql', token, QUERY, JSON.stringify({ ids: [job.id] })]);
     return children;

@@ -1,15 +1,15 @@
-'use strict';
 // JWT verification per request, against a raw HMAC-SHA256 of the same token (the least work that checks
 // a signature), in the same run.
-//   npm run build && node bench/jwt.js
-const { createHmac, createSecretKey } = require('node:crypto');
-const { createVerifier, mintToken } = require('../dist/auth');
-const { fmt, report } = require('./lib');
+//   npm run build && node --import tsx bench/jwt.ts
+import { createHmac, createSecretKey, generateKeyPairSync } from 'node:crypto';
+import { fmt, report } from './lib';
+
+const { createVerifier, mintToken } = require('../dist/auth') as typeof import('../src/auth');
 
 const SECRET = Buffer.from('bench-secret-0123456789-abcdefghijklmnop');
 const ROUNDS = 200_000;
 
-function nsPerOp(rounds, fn) {
+function nsPerOp(rounds: number, fn: (i: number) => unknown): number {
   for (let i = 0; i < Math.min(rounds, 20_000); i++) fn(i); // warm-up
   const t = process.hrtime.bigint();
   for (let i = 0; i < rounds; i++) fn(i);
@@ -29,12 +29,11 @@ const raw = nsPerOp(ROUNDS, () => {
 const repeated = nsPerOp(ROUNDS, () => verifier.verify(token));
 // Every token new: the full jsonwebtoken verification each time (the verified-token map never hits).
 const fresh = Array.from({ length: 60_000 }, (_, i) => mintToken({ key: SECRET, subject: `bench-${i}`, roles: ['App'], ttl: '1h' }));
-const firstSight = nsPerOp(40_000, (i) => verifier.verify(fresh[(i + 20_000) % fresh.length]));
+const firstSight = nsPerOp(40_000, (i) => verifier.verify(fresh[(i + 20_000) % fresh.length]!));
 
-async function gatewayIssued() {
+async function gatewayIssued(): Promise<{ seen: number; first: number }> {
   // The gateway's own ES256 tokens, verified by kid beside the HS256 key (as in a running gateway).
-  const { generateKeyPairSync } = require('node:crypto');
-  const { TokenIssuer } = require('../dist/token-issuer');
+  const { TokenIssuer } = require('../dist/token-issuer') as typeof import('../src/token-issuer');
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const issuer = new TokenIssuer([{ kid: 'bench', privateKey: pair.privateKey, publicKey: pair.publicKey, publicJwk: pair.publicKey.export({ format: 'jwk' }) }], { ttlS: 900, issuer: 'scan-gateway', audience: 'scan-gateway' });
   const both = createVerifier({ secret: SECRET, issued: issuer });
@@ -44,7 +43,7 @@ async function gatewayIssued() {
   // Warm-up and measured rounds each take tokens not seen before.
   const esFresh = await Promise.all(Array.from({ length: 10_000 }, (_, i) => issuer.issue({ subject: `b-${i}`, name: 'b', roles: ['App'], version: 0 }).then((t) => t.token)));
   let next = 0;
-  const first = nsPerOp(5_000, () => both.verify(esFresh[next++]));
+  const first = nsPerOp(5_000, () => both.verify(esFresh[next++]!));
   return { seen, first };
 }
 

@@ -1,17 +1,20 @@
-'use strict';
 // `npm run soak`: mixed REST and GraphQL traffic with 1,000 open subscriptions for 10 minutes (or
 // --minutes N); samples memory, open handles and event-loop delay, and counts errors.
-require('reflect-metadata');
-const { writeFileSync } = require('node:fs');
-const { join } = require('node:path');
-const { monitorEventLoopDelay } = require('node:perf_hooks');
-const net = require('node:net');
-const { forkHelper, tempDir, fmt, report } = require('./lib');
-const { loadConfig } = require('../dist/config');
-const { startGateway } = require('../dist/gateway');
-const { sqlOf } = require('../dist/store');
-const { mintToken } = require('../dist/auth');
-const { createLogger } = require('../dist/logger');
+//   npm run build && node --import tsx --expose-gc bench/soak.ts [--minutes 10]
+import 'reflect-metadata';
+import { createWriteStream, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { forkHelper, tempDir, fmt, report } from './lib';
+import type { SoakLoadJob, SoakLoadResult } from './soak-load-child';
+import type { WsClientsMessage } from './ws-clients-child';
+
+const { loadConfig } = require('../dist/config') as typeof import('../src/config');
+const { startGateway } = require('../dist/gateway') as typeof import('../src/gateway');
+const { sqlOf } = require('../dist/store') as typeof import('../src/store');
+const { mintToken } = require('../dist/auth') as typeof import('../src/auth');
+const { createLogger } = require('../dist/logger') as typeof import('../src/logger');
 
 const args = process.argv.slice(2);
 const MINUTES = args.includes('--minutes') ? Number(args[args.indexOf('--minutes') + 1]) : 10;
@@ -20,14 +23,14 @@ const RATE = 150;
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
 const WATCH = 'subscription($ids: [ID!]) { hostScanJobStatus(jobIds: $ids) { id status statusDescription hostScanHostStatus { name status os } } }';
 
-async function main() {
+async function main(): Promise<void> {
   const data = tempDir('soak-');
-  const listeners = forkHelper('listeners-child.js', ['50']);
+  const listeners = forkHelper<{ ports: number[] }>('listeners-child.ts', ['50']);
   const { ports } = await listeners.first;
   // Silent listeners: scans of them run for the whole soak, so subscriptions to them stay open and idle.
   const silent = net.createServer(() => {});
-  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
-  const silentPort = silent.address().port;
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const silentPort = (silent.address() as net.AddressInfo).port;
   const hosts = [
     ...ports.map((port, i) => ({ name: `soak-${i}`, ipAddress: '127.0.0.1', sshPort: port, winRmPort: 1 })),
     ...Array.from({ length: 150 }, (_, i) => ({ name: `soak-closed-${i}`, ipAddress: '127.0.0.1', sshPort: 1, winRmPort: 1 })),
@@ -40,18 +43,18 @@ async function main() {
     PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), HOSTS_FILE: join(data.dir, 'hosts.json'), JWT_SECRET: SECRET,
     LOG_LEVEL: process.env.SOAK_LOG ?? 'warn', SCAN_TIMEOUT_MS: String((MINUTES + 2) * 60_000), WS_MAX_SOCKETS_PER_SUBJECT: '2000',
   });
-  const gateway = await startGateway(config, { logger: createLogger(process.env.SOAK_LOG ?? 'warn', process.env.SOAK_LOG ? require('node:fs').createWriteStream('/tmp/soak-log.jsonl') : undefined) });
+  const gateway = await startGateway(config, { logger: createLogger(process.env.SOAK_LOG ?? 'warn', process.env.SOAK_LOG ? createWriteStream('/tmp/soak-log.jsonl') : undefined) });
   const token = mintToken({ key: Buffer.from(SECRET), subject: 'soak', roles: ['Admin'], ttl: '2h' });
   const all = (await gateway.store.hosts.list({ limit: 1000 })).filter((h) => h.name.startsWith('soak-'));
   const busy = all.filter((h) => !h.name.startsWith('soak-silent-')).map((h) => h.id);
   const parkedHosts = all.filter((h) => h.name.startsWith('soak-silent-')).map((h) => h.id);
-  const parked = (await gateway.store.jobs.schedule(parkedHosts, { subject: 'soak', userName: 'soak', address: null })).jobs.map((j) => j.id);
+  const parked = (await gateway.store.jobs.schedule(parkedHosts, { subject: 'soak', userName: 'soak', address: null })).jobs!.map((j) => j.id);
   gateway.runner.wake();
 
   const url = `${gateway.url.replace('http', 'ws')}/graphql`;
-  const subscribers = [];
+  const subscribers: ReturnType<typeof forkHelper<WsClientsMessage>>[] = [];
   for (let c = 0; c < 4; c++) {
-    const h = forkHelper('ws-clients-child.js', [url, String(SUBSCRIPTIONS / 4), 'graphql', token, WATCH, JSON.stringify({ ids: [parked[c % parked.length]] })]);
+    const h = forkHelper<WsClientsMessage>('ws-clients-child.ts', [url, String(SUBSCRIPTIONS / 4), 'graphql', token, WATCH, JSON.stringify({ ids: [parked[c % parked.length]] })]);
     subscribers.push(h);
   }
   await Promise.all(subscribers.map((s) => s.first));
@@ -60,17 +63,18 @@ async function main() {
 
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
-  const samples = [];
-  const sample = (minute) => {
+  const samples: { minute: number; rss: number; heap: number; handles: number; loopP99: number; sockets: number }[] = [];
+  const sample = (minute: number) => {
     global.gc?.();
     const m = process.memoryUsage();
     samples.push({ minute, rss: m.rss, heap: m.heapUsed, handles: process.getActiveResourcesInfo().length, loopP99: loop.percentile(99) / 1e6, sockets: gateway.sockets.openSockets });
     loop.reset();
   };
   sample(0);
-  const load = forkHelper('soak-load-child.js');
-  const finished = new Promise((resolve) => load.child.once('message', resolve));
-  load.child.send({ url: gateway.url, token, hostIds: busy, jobIds: parked, scannedHostIds: parkedHosts, seconds: MINUTES * 60, rate: RATE });
+  const load = forkHelper('soak-load-child.ts');
+  const finished = new Promise<SoakLoadResult>((resolve) => load.child.once('message', (m) => resolve(m as SoakLoadResult)));
+  const job: SoakLoadJob = { url: gateway.url, token, hostIds: busy, jobIds: parked, scannedHostIds: parkedHosts, seconds: MINUTES * 60, rate: RATE };
+  load.child.send(job);
   const timer = setInterval(() => sample(samples.length / 6), 10_000);
   const traffic = await finished;
   clearInterval(timer);
@@ -79,13 +83,13 @@ async function main() {
   for (const s of subscribers) s.child.send('close');
   listeners.child.disconnect();
   load.child.kill();
-  const jobs = (await sqlOf(gateway.store).query('SELECT count(*)::int AS n FROM host_scan_jobs'))[0].n;
+  const jobs = (await sqlOf(gateway.store).query<{ n: number }>('SELECT count(*)::int AS n FROM host_scan_jobs'))[0]!.n;
   await gateway.stop();
   silent.close();
   data.remove();
 
-  const afterWarmup = samples.find((s) => s.minute >= 1) ?? samples[0];
-  const last = samples[samples.length - 1];
+  const afterWarmup = samples.find((s) => s.minute >= 1) ?? samples[0]!;
+  const last = samples[samples.length - 1]!;
   const codes = Object.entries(traffic.statusCodes).map(([code, { count }]) => `${code}: ${count}`).join(', ');
   report(`Soak: ${MINUTES} min of mixed REST and GraphQL at ${RATE} req/s, ${SUBSCRIPTIONS} open subscriptions, scans running`, [
     ['requests', `${fmt(traffic.requests)} (${codes})`],

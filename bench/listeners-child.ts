@@ -1,27 +1,26 @@
-'use strict';
 // A separate process holding N loopback SSH listeners for the scan benchmark; sends their ports to the parent.
-const net = require('node:net');
+import net from 'node:net';
 
 const count = Number(process.argv[2] ?? 1000);
 const banner = 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n';
-const servers = [];
+const servers: net.Server[] = [];
 
 (async () => {
-  const ports = [];
+  const ports: number[] = [];
   for (let i = 0; i < count; i++) {
     const server = net.createServer((socket) => {
       socket.on('error', () => {});
       socket.end(banner);
     });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
-    ports.push(server.address().port);
+    ports.push((server.address() as net.AddressInfo).port);
   }
-  process.send({ ports });
+  process.send!({ ports });
 })();
 
 // The parent asks for this process's CPU time, to count the listeners' share of each scan.
 process.on('message', (msg) => {
-  if (msg === 'cpu') process.send({ cpu: process.cpuUsage() });
+  if (msg === 'cpu') process.send!({ cpu: process.cpuUsage() });
 });
 process.on('disconnect', () => process.exit(0));

@@ -1,23 +1,24 @@
-'use strict';
 // HTTP figures, each against a ceiling measured in the same run (load from a separate process):
 //   REST ByHostIdMultiple (1 id, 50 connections)   vs the same store writes made directly
 //   GraphQL scheduleHostScans (same work)           vs the REST route
 //   GET /api/v1/HostScanJob/{id}                    vs a bare Fastify route returning the same bytes
 //   1,000 host ids in one call                      vs one bulk insert of the same rows
-//   npm run build && node bench/http.js [--pg] [--duration 5] [--rounds 3]
+//   npm run build && node --import tsx bench/http.ts [--pg] [--duration 5] [--rounds 3]
 // The write figures alternate in rounds (direct, REST, GraphQL, direct, …) after one unmeasured round, and
 // report medians: on a shared two-core machine the order of phases and the drift of the store over a run
 // would otherwise decide the ratios.
-require('reflect-metadata');
-const { randomUUID } = require('node:crypto');
-const { join } = require('node:path');
-const Fastify = require('fastify');
-const { load, tempDir, tempDatabase, rate, median, fmt, report } = require('./lib');
-const { loadConfig } = require('../dist/config');
-const { startGateway } = require('../dist/gateway');
-const { sqlOf } = require('../dist/store');
-const { mintToken } = require('../dist/auth');
-const { createLogger } = require('../dist/logger');
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { load, tempDir, tempDatabase, rate, median, fmt, report, type LoadResult } from './lib';
+
+const { loadConfig } = require('../dist/config') as typeof import('../src/config');
+const { startGateway } = require('../dist/gateway') as typeof import('../src/gateway');
+const { sqlOf } = require('../dist/store') as typeof import('../src/store');
+const { mintToken } = require('../dist/auth') as typeof import('../src/auth');
+const { createLogger } = require('../dist/logger') as typeof import('../src/logger');
 
 const args = process.argv.slice(2);
 const USE_PG = args.includes('--pg');
@@ -29,7 +30,7 @@ const CREATOR = { subject: 'bench', userName: 'bench', address: '127.0.0.1' };
 const STATUS_FIELDS = 'id status statusDescription hostScanHostStatus { hostScanHostId hostId name dnsHostName os ipAddress version status statusDescription failureReason }';
 
 
-async function main() {
+async function main(): Promise<void> {
   const data = tempDir('http-bench-');
   const db = USE_PG ? await tempDatabase() : null;
   if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
@@ -47,15 +48,15 @@ async function main() {
   // Hosts enough that no request meets a host that already has a job (that would be a read, not a write).
   const perRound = 8000; // more than the fastest path writes in one round
   await sqlOf(store).query(`INSERT INTO hosts (id, name, ip_address) SELECT gen_random_uuid(), 'bench-' || g, '127.0.0.1' FROM generate_series(1, $1::int) g`, [(ROUNDS + 1) * 3 * perRound + 10_000]);
-  const ids = (await sqlOf(store).query('SELECT id FROM hosts WHERE name LIKE $1', ['bench-%'])).map((r) => r.id);
-  const take = (n) => ids.splice(0, n);
+  const ids = (await sqlOf(store).query<{ id: string }>('SELECT id FROM hosts WHERE name LIKE $1', ['bench-%'])).map((r) => r.id);
+  const take = (n: number) => ids.splice(0, n);
 
-  const runs = { direct: [], rest: [], graphql: [] };
+  const runs: { direct: number[]; rest: LoadResult[]; graphql: LoadResult[] } = { direct: [], rest: [], graphql: [] };
   for (let round = 0; round <= ROUNDS; round++) {
     const seconds = round === 0 ? 2 : DURATION; // round 0 warms up every path and is not counted
     const directIds = take(perRound);
     const direct = await rate(seconds, CONNECTIONS, async (i) => {
-      const r = await store.jobs.schedule([directIds[i]], CREATOR);
+      const r = await store.jobs.schedule([directIds[i]!], CREATOR);
       if (!r.jobs) throw new Error('direct write refused');
     });
     const rest = await load({
@@ -72,22 +73,22 @@ async function main() {
       runs.graphql.push(graphql);
     }
   }
-  const byRate = (rs) => [...rs].sort((a, b) => a.rps - b.rps)[Math.floor(rs.length / 2)];
+  const byRate = (rs: LoadResult[]) => [...rs].sort((a, b) => a.rps - b.rps)[Math.floor(rs.length / 2)]!;
   const direct = median(runs.direct);
   const rest = byRate(runs.rest);
   const graphql = byRate(runs.graphql);
-  const each = (rs) => rs.map((r) => fmt(r.rps ?? r)).join(', ');
+  const each = (rs: (LoadResult | number)[]) => rs.map((r) => fmt(typeof r === 'number' ? r : r.rps)).join(', ');
 
   const [jobId] = await store.jobs.listIds({ limit: 1 });
   const entity = await (await fetch(`${gateway.url}/api/v1/HostScanJob/${jobId}`, { headers })).text();
   const bare = Fastify();
   bare.get('/api/v1/HostScanJob/:id', async (_req, reply) => reply.type('application/json; charset=utf-8').send(entity));
   await bare.listen({ port: 0, host: '127.0.0.1' });
-  const bareGet = await load({ url: `http://127.0.0.1:${bare.server.address().port}/api/v1/HostScanJob/${jobId}`, connections: CONNECTIONS, duration: DURATION, headers, warmup: true });
+  const bareGet = await load({ url: `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}/api/v1/HostScanJob/${jobId}`, connections: CONNECTIONS, duration: DURATION, headers, warmup: true });
   await bare.close();
   const get = await load({ url: `${gateway.url}/api/v1/HostScanJob/${jobId}`, connections: CONNECTIONS, duration: DURATION, headers, warmup: true });
 
-  const bulk = { ours: [], ceiling: [] };
+  const bulk: { ours: number[]; ceiling: number[] } = { ours: [], ceiling: [] };
   for (let round = 0; round < 5; round++) {
     const batch = take(1000);
     let t = performance.now();
