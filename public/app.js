@@ -258,6 +258,7 @@ function showStep(step) {
   $('#code-form').hidden = step !== 'code';
   $('#enrolment').hidden = true;
   $('#enrol-uri').textContent = '';
+  $('#enrol-qr').replaceChildren();
   $('#enrol').hidden = false;
   $('#code').value = '';
   if (step === 'password') preToken = '';
@@ -322,6 +323,13 @@ $('#enrol').addEventListener('click', () => {
     try {
       const uri = await enrolTotp(preToken);
       $('#enrol-uri').textContent = uri;
+      // The QR code is a convenience: without it the URI above is enough.
+      try {
+        const { qrCode } = await import('./qr.js');
+        if (preToken) $('#enrol-qr').replaceChildren(qrCode(uri, 'QR code of the authenticator key'));
+      } catch {
+        $('#enrol-qr').replaceChildren();
+      }
       $('#enrolment').hidden = false;
       $('#enrol').hidden = true;
       showMessage('');

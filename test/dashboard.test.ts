@@ -268,6 +268,9 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
     await page.click('#enrol');
     await expect.poll(() => page.locator('#enrol-uri').textContent(), WAIT).toMatch(/^otpauth:\/\/totp\//);
     const seed = new URL((await page.locator('#enrol-uri').textContent())!).searchParams.get('secret')!;
+    // And as a QR code, drawn from the locally served uqr module.
+    await expect.poll(() => page.locator('#enrol-qr svg path').count(), WAIT).toBe(1);
+    expect((await page.locator('#enrol-qr svg path').getAttribute('d'))!.length).toBeGreaterThan(1000);
     await shot(page, 'signin-enrol');
     // A wrong code (none of the three the gateway accepts now) says so and keeps the code step.
     const now = Date.now();
