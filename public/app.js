@@ -3,6 +3,7 @@ import { gql } from './api.js';
 import { createJobStore } from './jobs.js';
 import { watchJobs } from './live.js';
 import { HOST_DETAIL_QUERY, renderHostDetail } from './host-detail.js';
+import { claims, enrolTotp, refreshToken, signInCode, signInPassword } from './signin.js';
 import { developmentToken, dropToken, keepToken, savedToken } from './token.js';
 import { TERMINAL, renderDetail, renderHosts, renderJobs, showConnection, showMessage } from './view.js';
 
@@ -107,8 +108,44 @@ function watch() {
   });
 }
 
+/**
+ * Refresh a token before it expires (GET /api/v1/UserToken): a fifth of its life before, at most a minute.
+ * Only tokens this gateway issued can be refreshed; any other (a pasted one from elsewhere, the development
+ * token) is used until it expires, as before. The new token replaces the old one where it was kept, and the
+ * live connection starts again with it (the gateway closes a socket when its token expires).
+ */
+let refreshTimer = null;
+function scheduleRefresh(retryIn) {
+  clearTimeout(refreshTimer);
+  const token = state.token;
+  if (!state.connected || !token || token === state.devToken) return;
+  const c = claims(token);
+  if (typeof c?.exp !== 'number') return;
+  const left = c.exp * 1000 - Date.now();
+  const life = typeof c.iat === 'number' ? (c.exp - c.iat) * 1000 : left;
+  const delay = retryIn ?? Math.max(0, left - Math.min(60_000, life / 5));
+  if (delay > 86_400_000) {
+    refreshTimer = setTimeout(() => scheduleRefresh(), 86_400_000);
+    return;
+  }
+  refreshTimer = setTimeout(async () => {
+    if (state.token !== token || !state.connected) return;
+    const answer = await refreshToken(token);
+    if (state.token !== token || !state.connected) return;
+    if (answer.token) {
+      if (savedToken() === token) keepToken(answer.token);
+      state.token = answer.token;
+      watch();
+      scheduleRefresh();
+    } else if (answer.retry && c.exp * 1000 - Date.now() > 10_000) {
+      scheduleRefresh(5_000);
+    }
+  }, delay);
+}
+
 /** Forget everything the token showed. */
 function disconnect() {
+  clearTimeout(refreshTimer);
   state.stopWatching?.();
   state.stopWatching = null;
   state.connected = false;
@@ -166,6 +203,7 @@ async function useToken(token, { keep }) {
   if (keep) keepToken(state.token);
   watch();
   drawJobs();
+  scheduleRefresh();
   return 'accepted';
 }
 
@@ -212,6 +250,101 @@ $('#token-form').addEventListener('submit', (event) => {
   const token = $('#token').value.trim();
   void useToken(token, { keep: token !== state.devToken });
 });
+// Sign-in: the password, then the authenticator's code. The pre-MFA token lives only in this variable;
+// the full token is used as a pasted one is (kept once the gateway has answered a query with it).
+let preToken = '';
+function showStep(step) {
+  $('#signin-form').hidden = step !== 'password';
+  $('#code-form').hidden = step !== 'code';
+  $('#enrolment').hidden = true;
+  $('#enrol-uri').textContent = '';
+  $('#enrol-qr').replaceChildren();
+  $('#enrol').hidden = false;
+  $('#code').value = '';
+  if (step === 'password') preToken = '';
+}
+
+async function busy(form, work) {
+  const buttons = form.querySelectorAll('button');
+  for (const b of buttons) b.disabled = true;
+  try {
+    await work();
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+$('#signin-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const login = $('#login').value.trim();
+  const password = $('#password').value;
+  void busy($('#signin-form'), async () => {
+    try {
+      const first = await signInPassword(login, password);
+      $('#password').value = '';
+      showMessage('');
+      if (!first.mfa) {
+        await useToken(first.token, { keep: true });
+        return;
+      }
+      preToken = first.token;
+      showStep('code');
+      $('#code').focus();
+    } catch (err) {
+      $('#password').value = '';
+      showMessage(err.message);
+    }
+  });
+});
+
+$('#code-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const code = $('#code').value.trim();
+  void busy($('#code-form'), async () => {
+    if ((claims(preToken)?.exp ?? 0) * 1000 <= Date.now()) {
+      showStep('password');
+      showMessage('The sign-in took too long; enter the password again.');
+      return;
+    }
+    try {
+      const full = await signInCode(preToken, code);
+      showStep('password');
+      showMessage('');
+      await useToken(full, { keep: true });
+    } catch (err) {
+      $('#code').value = '';
+      showMessage(err.message);
+    }
+  });
+});
+
+$('#enrol').addEventListener('click', () => {
+  void busy($('#code-form'), async () => {
+    try {
+      const uri = await enrolTotp(preToken);
+      $('#enrol-uri').textContent = uri;
+      // The QR code is a convenience: without it the URI above is enough.
+      try {
+        const { qrCode } = await import('./qr.js');
+        if (preToken) $('#enrol-qr').replaceChildren(qrCode(uri, 'QR code of the authenticator key'));
+      } catch {
+        $('#enrol-qr').replaceChildren();
+      }
+      $('#enrolment').hidden = false;
+      $('#enrol').hidden = true;
+      showMessage('');
+      $('#code').focus();
+    } catch (err) {
+      showMessage(err.status === 409 ? 'This account has an authenticator already: enter its code (an Admin can reset it).' : err.message);
+    }
+  });
+});
+
+$('#code-cancel').addEventListener('click', () => {
+  showStep('password');
+  showMessage('');
+});
+
 $('#scan').addEventListener('click', () => void scanSelected());
 $('#search').addEventListener('input', () => state.connected && void loadHosts().catch(fail));
 $('#select-all').addEventListener('change', (event) => {

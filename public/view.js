@@ -96,7 +96,7 @@ export function renderHosts({ hosts, selected, search, connected, onToggle, onDe
   $('#scan').disabled = !connected || selected.size === 0;
   $('#select-all').checked = hosts.length > 0 && hosts.every((h) => selected.has(h.id));
   $('#hosts').hidden = hosts.length === 0;
-  empty('#hosts-empty', !connected ? 'Not connected: use a token to see hosts.'
+  empty('#hosts-empty', !connected ? 'Not connected: sign in (or use a token) to see hosts.'
     : hosts.length > 0 ? ''
       : search ? `No hosts match “${search}”.`
         : 'No hosts in the inventory yet.');
@@ -126,7 +126,7 @@ export function renderJobs({ jobs, connected, detailId, onCancel, onDetails }) {
     if (!TERMINAL.has(job.status)) actions.append(button('Cancel', () => onCancel(job.id)));
   }
   $('#jobs').hidden = jobs.length === 0;
-  empty('#jobs-empty', !connected ? 'Not connected: use a token to see jobs.'
+  empty('#jobs-empty', !connected ? 'Not connected: sign in (or use a token) to see jobs.'
     : jobs.length > 0 ? '' : 'No jobs yet: tick hosts and press “Scan selected”.');
 }
 

@@ -19,6 +19,11 @@ function graphqlWsAssets(): Map<string, Asset> {
   return new Map(files.map((f) => [f, { body: readFileSync(join(dist, f)), type: TYPES['.js']! }]));
 }
 
+/** uqr (QR codes for the authenticator enrolment): its one dependency-free ES module, from the installed package. */
+function uqrAsset(): Asset {
+  return { body: readFileSync(join(dirname(require.resolve('uqr')), 'index.mjs')), type: TYPES['.js']! };
+}
+
 /**
  * The dashboard at `/`: static files read once at start. In development (an ephemeral key) a page
  * loaded from this machine gets the Admin token filled in; nobody else ever does.
@@ -42,6 +47,10 @@ export async function dashboardRoutes(app: FastifyInstance, { devToken }: { devT
     if (!asset) return reply.callNotFound();
     return reply.type(asset.type).header('cache-control', 'public, max-age=86400').send(asset.body);
   });
+  const qr = uqrAsset();
+  app.get('/assets/uqr/index.mjs', hide, async (_request, reply) =>
+    reply.type(qr.type).header('cache-control', 'public, max-age=86400').header('x-content-type-options', 'nosniff').send(qr.body),
+  );
   // no-store: the answer holds a credential for some visitors and not others, so no cache may keep one.
   app.get('/dashboard/config.json', hide, async (request, reply) =>
     reply.header('cache-control', 'no-store').send({ devToken: devTokenFor(request, devToken) }),

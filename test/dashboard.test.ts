@@ -11,6 +11,7 @@ import { adminToken, token } from './support/tokens';
 import { HOSTS, hostsFile } from './support/hosts';
 import { recordSnapshots, syntheticSnapshot } from './support/inventory';
 import { UserPrivilege } from '../src/inventory';
+import { totpCode } from '../src/totp';
 
 const ARTIFACTS = 'test-artifacts';
 // Polls wait on a real gateway sharing two cores with other tests: allow it time.
@@ -231,6 +232,94 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
     expect(await page.locator('#hosts tbody tr').count()).toBe(0);
     expect(await page.locator('#message').textContent()).toMatch(/expired/i);
     expect(await page.evaluate<string | null>("sessionStorage.getItem('scan-gateway-token')")).toBeNull();
+  });
+
+  /** A user made through the real account service, with no authenticator yet. */
+  async function newUser() {
+    const login = `dash-${randomUUID().slice(0, 8)}`;
+    const password = `pw-${randomUUID()}`;
+    await t.gateway.accounts.createUser(ADMIN, { login, password, roles: ['Admin'] });
+    return { login, password };
+  }
+  /** Everything the page wrote to its console and every URL it asked for, to look for secrets in. */
+  function watchLeaks(page: Page) {
+    const seen: string[] = [];
+    page.on('console', (m) => seen.push(m.text()));
+    page.on('request', (r) => seen.push(r.url()));
+    page.on('framenavigated', (f) => seen.push(f.url()));
+    return seen;
+  }
+  const kept = (page: Page) => page.evaluate<string | null>("sessionStorage.getItem('scan-gateway-token')");
+
+  it('signs in with user, password and the code (enrolling an authenticator the first time), loads the jobs and refreshes the token', { timeout: 60_000 }, async () => {
+    const { login, password } = await newUser();
+    const [job] = await t.gateway.service.scheduleHostScans({ ...ADMIN, address: '127.0.0.1' }, { hostIds: [hostIds[names.down]!] });
+    const { page, violations } = await newPage((p) => p.clock.install());
+    const leaks = watchLeaks(page);
+    await page.goto(`${t.url}/`);
+    await page.fill('#login', login);
+    await page.fill('#password', password);
+    await page.click('#signin-form button[type=submit]');
+    await expect.poll(() => page.locator('#code-form').isVisible(), WAIT).toBe(true);
+    expect(await page.locator('#signin-form').isHidden()).toBe(true);
+    expect(await page.inputValue('#password')).toBe('');
+    expect(await kept(page)).toBeNull();
+    // No authenticator yet: the page shows the otpauth URI to add to one.
+    await page.click('#enrol');
+    await expect.poll(() => page.locator('#enrol-uri').textContent(), WAIT).toMatch(/^otpauth:\/\/totp\//);
+    const seed = new URL((await page.locator('#enrol-uri').textContent())!).searchParams.get('secret')!;
+    // And as a QR code, drawn from the locally served uqr module.
+    await expect.poll(() => page.locator('#enrol-qr svg path').count(), WAIT).toBe(1);
+    expect((await page.locator('#enrol-qr svg path').getAttribute('d'))!.length).toBeGreaterThan(1000);
+    await shot(page, 'signin-enrol');
+    // A wrong code (none of the three the gateway accepts now) says so and keeps the code step.
+    const now = Date.now();
+    const valid = new Set([now - 30_000, now, now + 30_000].map((at) => totpCode(seed, at)));
+    const wrong = ['000000', '111111', '222222', '333333'].find((c) => !valid.has(c))!;
+    await page.fill('#code', wrong);
+    await page.click('#code-form button[type=submit]');
+    await expect.poll(() => page.locator('#message').textContent(), WAIT).toBe('The code is wrong, expired or already used.');
+    expect(await page.locator('#code-form').isVisible()).toBe(true);
+    expect(await kept(page)).toBeNull();
+    const code = totpCode(seed);
+    await page.fill('#code', code);
+    await page.click('#code-form button[type=submit]');
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    await expect.poll(() => page.locator(`#jobs tbody tr[data-job-id="${job!.id}"]`).count(), WAIT).toBe(1);
+    expect(await page.locator('#message').isHidden()).toBe(true);
+    expect(await page.locator('#signin-form').isVisible()).toBe(true);
+    const first = (await kept(page))!;
+    expect(JSON.parse(Buffer.from(first.split('.')[1]!, 'base64url').toString())).toMatchObject({ name: login, roles: ['Admin'] });
+    await shot(page, 'signin-done');
+    // A minute before the token expires the page asks for a fresh one and goes on with it.
+    const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/UserToken'));
+    await page.clock.fastForward(850_000);
+    expect((await refreshed).status()).toBe(200);
+    await expect.poll(() => kept(page), WAIT).not.toBe(first);
+    const second = (await kept(page))!;
+    expect(JSON.parse(Buffer.from(second.split('.')[1]!, 'base64url').toString())).toMatchObject({ name: login });
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    const text = leaks.join('\n');
+    for (const secret of [password, code, seed, first, second]) expect(text).not.toContain(secret);
+    expect(violations).toEqual([]);
+  });
+
+  it('says so when the password is wrong, and stores nothing', async () => {
+    const { login, password } = await newUser();
+    const { page } = await newPage();
+    const leaks = watchLeaks(page);
+    await page.goto(`${t.url}/`);
+    await page.fill('#login', login);
+    await page.fill('#password', `${password}-wrong`);
+    await page.click('#signin-form button[type=submit]');
+    await expect.poll(() => page.locator('#message').textContent(), WAIT).toBe('The login or password is wrong.');
+    expect(await page.locator('#code-form').isHidden()).toBe(true);
+    expect(await page.inputValue('#password')).toBe('');
+    expect(await page.locator('#connection').textContent()).toBe('not connected');
+    expect(await kept(page)).toBeNull();
+    expect(await page.evaluate<number>('localStorage.length')).toBe(0);
+    expect(leaks.join('\n')).not.toContain(password);
+    await shot(page, 'signin-wrong-password');
   });
 
   it('says so when the token is refused', async () => {
