@@ -94,6 +94,8 @@ async function main(): Promise<void> {
   const config = loadConfig({
     RATE_LIMIT_PER_ADDRESS: '0',
     RATE_LIMIT_PER_SUBJECT: '0',
+    // Every client connects from one address, hundreds of sockets at once.
+    WS_MAX_PENDING_PER_ADDRESS: '100000',
     PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), JWT_SECRET: SECRET, LOG_LEVEL: 'warn',
     // Every client here uses one token, so one subject holds all the sockets.
     WS_MAX_SOCKETS_PER_SUBJECT: String(SUBSCRIBERS * 2),

@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   const config = loadConfig({
     RATE_LIMIT_PER_ADDRESS: '0',
     RATE_LIMIT_PER_SUBJECT: '0',
+    // Every client connects from one address, hundreds of sockets at once.
+    WS_MAX_PENDING_PER_ADDRESS: '100000',
     PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), HOSTS_FILE: join(data.dir, 'hosts.json'), JWT_SECRET: SECRET,
     LOG_LEVEL: process.env.SOAK_LOG ?? 'warn', SCAN_TIMEOUT_MS: String((MINUTES + 2) * 60_000), WS_MAX_SOCKETS_PER_SUBJECT: '2000',
   });
