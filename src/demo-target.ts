@@ -1,5 +1,6 @@
 import { createServer, type Socket } from 'node:net';
-import { Server as SshServer, utils } from 'ssh2';
+import { generateKeyPairSync } from 'node:crypto';
+import { Server as SshServer } from 'ssh2';
 
 export interface DemoTarget {
   /** The loopback port its SSH server answers on. */
@@ -19,7 +20,9 @@ const ANSWER_DELAY_MS = 1_000;
  * started in production.
  */
 export async function startDemoTarget(): Promise<DemoTarget> {
-  const hostKey = utils.generateKeyPairSync('ed25519').private;
+  // node:crypto's P-256 key in SEC1 PEM, which ssh2 reads: its own ed25519 generator now and then makes a
+  // key its parser refuses ("Malformed OpenSSH private key"), which failed a start.
+  const hostKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'sec1', format: 'pem' });
   const ssh = new SshServer({ hostKeys: [hostKey], ident: IDENT }, (client) => {
     client.on('error', () => {});
     client.on('authentication', (ctx) => ctx.reject([]));
