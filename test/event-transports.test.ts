@@ -82,7 +82,7 @@ for (const broker of BROKERS) {
       for (const id of jobIds) expect(watch.seen.get(id)?.at(-1)?.status).toBe('Complete');
       // B noticed the outage, said so, and is well again.
       expect(b.lines.some((l) => l.includes('"level":40') && l.includes('may go unheard'))).toBe(true);
-      expect((await untilHealth(b, (h) => h.deaf === 0, 20_000)).body).toEqual({ status: 'ready' });
+      expect((await untilHealth(b, (h) => h.deaf === 0 && h.body.status === 'ready', 20_000)).body).toEqual({ status: 'ready' });
     }, 90_000);
   });
 }

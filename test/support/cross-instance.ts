@@ -115,7 +115,10 @@ export async function eventHealth(gateway: ChildGateway) {
   return { status: ready.status, body: ready.json as { status: string; reason?: string }, deaf: deaf === undefined ? null : Number(deaf) };
 }
 
-/** Read a gateway's event health until `ok` holds, for at most `ms`. */
+/**
+ * Read a gateway's event health until `ok` holds, for at most `ms`. Readiness and the gauge are two requests
+ * and the state may change between them: `ok` should ask both for what it waits for.
+ */
 export async function untilHealth(g: ChildGateway, ok: (h: Awaited<ReturnType<typeof eventHealth>>) => boolean, ms: number) {
   const deadline = Date.now() + ms;
   for (;;) {
