@@ -18,6 +18,8 @@ export function createChangePoll(o: { jobs: Pick<Store['jobs'], 'changesAfter' |
     heardUntil(at: number): void {
       if (!position && (from === null || at > from)) from = at;
     },
+    /** Whether the next step begins a sweep (the last one reached the present). */
+    atSweepStart: (): boolean => position === null,
     /** Read one page; true when the sweep reached the present. */
     async step(): Promise<boolean> {
       if (from === null) throw new Error('heardUntil must be called before the first sweep.');

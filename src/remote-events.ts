@@ -74,6 +74,9 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
   let deaf: string | null = null;
   let pollTimer: NodeJS.Timeout | null = null;
   let polling: Promise<void> | null = null;
+  // How many times the path was heard again, and that count when the current sweep began.
+  let heardAgain = 0;
+  let sweepHeard = 0;
 
   // A store that does not answer is read again after a backoff, and said once, not every tick.
   const backoff = createBackoff(o.pollMs, Math.max(o.pollMs, 5_000));
@@ -84,8 +87,12 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
     let delay: number;
     try {
       // One page per tick while deaf (a full page is followed at once); when heard again, the rest at once.
-      caughtUp = await poll.step();
-      while (!caughtUp && !deaf && !stopped) caughtUp = await poll.step();
+      // Only a sweep that began once the path was heard again ends the poll: one that began before may
+      // have read the store before a change whose announcement was then lost.
+      do {
+        if (poll.atSweepStart()) sweepHeard = heardAgain;
+        caughtUp = await poll.step();
+      } while (!deaf && !stopped && (!caughtUp || sweepHeard !== heardAgain));
       delay = caughtUp ? o.pollMs : 0;
       failing = false;
       backoff.reset();
@@ -113,6 +120,7 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
       log.warn({ why, pollMs: o.pollMs }, `job changes from other instances may go unheard by ${o.changes.name}; reading them from the store every ${o.pollMs} ms until they are heard again`);
       o.onDeaf?.(true);
     }
+    if (deaf && !why) heardAgain++;
     deaf = why;
     if (deaf) startPolling();
     else if (pollTimer) {

@@ -76,7 +76,9 @@ for (const broker of BROKERS) {
       await events.restart(2_000);
       const back = Date.now();
 
-      await watch.done;
+      await watch.settled(45_000, `every job Complete across a ${broker.name} restart`).catch((err: Error) => {
+        throw new Error(`${err.message}\nB wrote:\n${b.lines.slice(-30).join('\n')}`);
+      });
       // What was missed is read once the broker is heard again (EVENTS_CHECK_MS), not at the next 60 s poll.
       expect(Date.now() - back).toBeLessThan(20_000);
       for (const id of jobIds) expect(watch.seen.get(id)?.at(-1)?.status).toBe('Complete');

@@ -43,6 +43,17 @@ export function watchJobs(gateway: ChildGateway, jobIds: string[]) {
   return {
     seen,
     done,
+    /** `done`, or after `ms` an error naming the jobs still open and the last state seen of each. */
+    settled(ms: number, what: string) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const open = jobIds.map((id) => `${id}: ${seen.get(id)?.map((s) => s.status).join(' > ') ?? 'nothing'}`);
+          reject(new Error(`${what}: the subscription on ${gateway.url} did not complete within ${ms} ms; seen:\n${open.join('\n')}`));
+        }, ms);
+      });
+      return Promise.race([done, late]).finally(() => clearTimeout(timer));
+    },
     /** When `status` of `jobId` first arrived, or null. */
     arrived: (jobId: string, status: string) => seen.get(jobId)?.find((s) => s.status === status)?.at ?? null,
     dispose: () => client.dispose(),
@@ -98,7 +109,7 @@ export async function cancelReachesB(a: ChildGateway, b: ChildGateway, databaseU
   try {
     const cancelled = await cancelOnA(a, b, databaseUrl, hosts.ids);
     watch = cancelled.watch;
-    await watch.done;
+    await watch.settled(30_000, 'every job Cancelled');
     for (const id of cancelled.jobIds) expect(watch.seen.get(id)?.at(-1)?.status).toBe('Cancelled');
     for (const id of cancelled.ranByA) expect(watch.arrived(id, 'Cancelled')! - cancelled.askedAt).toBeLessThan(withinMs);
   } finally {
