@@ -64,6 +64,26 @@ describe('credentials under hostile input', () => {
     expect(t.logs.join('')).not.toContain('hunter2');
   });
 
+  it('a secret of the wrong type is refused without quoting it, over HTTP and in literals alike', async () => {
+    const secret = 'wrong-type-secret-7f3a';
+    const asObject = await create({ name: 'obj', kind: 'SshPassword', username: 'u', password: { value: secret } });
+    const asList = await create({ name: 'list', kind: 'SshPassword', username: 'u', privateKey: [secret] });
+    const asNumber = await create({ name: 'num', kind: 'SshPassword', username: 'u', passphrase: 73_931_555 });
+    const literal = await gql(
+      t.url,
+      admin,
+      `mutation { createCredential(input: { name: "lit", kind: SshPassword, username: "u", password: { value: "${secret}" } }) { id } }`,
+    );
+    for (const res of [asObject, asList, asNumber, literal]) {
+      expect(res.body.errors[0].extensions.code).toMatch(/BAD_USER_INPUT|GRAPHQL_VALIDATION_FAILED/);
+      // Still says which variable and field, and why.
+      expect(res.body.errors[0].message).toMatch(/password|privateKey|passphrase|String/);
+    }
+    expect(JSON.stringify([asObject.body, asList.body, asNumber.body, literal.body])).not.toMatch(/wrong-type-secret|73931555/);
+    expect(t.logs.join('')).not.toMatch(/wrong-type-secret|73931555/);
+    expect(await count()).toBe(0);
+  });
+
   it('10,000 credentials: a page is at most 500 (cost limit and bound), and pages walk all of them', async () => {
     await sqlOf(t.gateway.store).query(
       `INSERT INTO credentials (id, name, kind, username, secret, key_id)

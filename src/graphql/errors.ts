@@ -1,6 +1,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { ERROR_CODES, isAppError, type ErrorCode } from '../errors';
 import { SlowConsumerError } from '../events';
+import { withoutEchoedValues } from './echo-free';
 
 // The one mapping from errors to GraphQL, for HTTP and WebSocket alike. Service errors keep their code
 // from the closed set (extensions.code) and their field errors (extensions.errors). Errors graphql-js
@@ -22,7 +23,8 @@ export const requestError = (message: string, code: RequestCode | ErrorCode): Gr
  * Without introspection (production) a message must not describe the schema: "Did you mean …?" lists
  * field names, and graphql-js's validation messages quote the fields and types a caller probed for.
  */
-function schemaSafe(message: string, hideSchema: boolean): string {
+function schemaSafe(raw: string, hideSchema: boolean): string {
+  const message = withoutEchoedValues(raw);
   if (!hideSchema) return message;
   const withoutSuggestions = message.replace(/ Did you mean .*\?$/, '');
   return /"[^"]*"/.test(withoutSuggestions) ? 'The operation does not match the schema.' : withoutSuggestions;
