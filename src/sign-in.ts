@@ -20,6 +20,10 @@ export interface Attempt {
 export type FirstStep = { token: string; mfaCookie: string | null };
 
 const WRONG = 'The login or password is wrong.';
+
+// A login that names no account is often a password typed into the wrong field: the audit trail keeps
+// only that it named none (the address and time still tie attempts together).
+const loginOf = (login: string, named: boolean) => (named ? { login } : { login: null, loginNamedNoAccount: true });
 const WRONG_CODE = 'The code is wrong, expired or already used.';
 const LOCKED = 'Too many failed sign-ins for this account or from this address; try again later.';
 // A well-formed key hash no key has, compared when the application does not exist (same time either way).
@@ -114,18 +118,19 @@ export class SignInService {
     return token;
   }
 
-  /** Refuse at once, checking nothing, while the account name or the address is locked. */
+  /** Refuse at once, checking no password, while the account name or the address is locked. */
   private async refuseLocked(account: string, from: Attempt): Promise<void> {
     if (!this.o.lockout.locked(account, from.address)) return;
-    await this.audit(from, 'signin.failure', null, { login: account.slice(0, 128), reason: 'locked' });
+    const user = account && account.length <= 128 ? await this.o.store.accounts.userByLogin(account) : null;
+    await this.audit(from, 'signin.failure', user?.id ?? null, { ...loginOf(account, user !== null), reason: 'locked' });
     throw unauthenticated(LOCKED);
   }
 
   /** Count and record a failure (and a lockout it starts), then answer as late as the lockout says. */
   private async fail(account: string, target: string | null, reason: string, from: Attempt): Promise<void> {
     const lockedNow = this.o.lockout.failed(account, from.address);
-    await this.audit(from, 'signin.failure', target, { login: account.slice(0, 128), reason });
-    if (lockedNow) await this.audit(from, 'signin.lockout', target, { login: account.slice(0, 128) });
+    await this.audit(from, 'signin.failure', target, { ...loginOf(account, target !== null), reason });
+    if (lockedNow) await this.audit(from, 'signin.lockout', target, loginOf(account, target !== null));
     await this.o.lockout.slowDown(account);
   }
 

@@ -75,6 +75,8 @@ describe('lockout end to end', () => {
     expect(refused.json.detail).toMatch(/^Too many failed sign-ins/);
     const actions = (await t.gateway.store.audit.list({ limit: 10 })).map((r) => `${r.action}:${r.details.reason ?? ''}`);
     expect(actions).toEqual(expect.arrayContaining(['signin.lockout:', 'signin.failure:locked']));
+    const named = (await t.gateway.store.audit.list({ limit: 500 })).filter((r) => r.action.startsWith('signin.'));
+    expect(named.every((r) => r.details.login === 'locked-out' && r.target !== null)).toBe(true);
     // Wait out SIGNIN_LOCKOUT_S (2 s): polling, since a loaded machine may be slow.
     let status = 401;
     for (let i = 0; i < 50 && status !== 200; i++) {
@@ -87,5 +89,10 @@ describe('lockout end to end', () => {
   it('locks an unknown name the same way, so a lock tells nothing about who exists', async () => {
     for (let i = 0; i < 3; i++) expect((await signIn('nobody-here', 'wrong password!')).json.detail).toBe('The login or password is wrong.');
     expect((await signIn('nobody-here', 'wrong password!')).json.detail).toMatch(/^Too many failed sign-ins/);
+    // A name that is no account may be a password typed into the login field: it is not kept.
+    const records = (await t.gateway.store.audit.list({ limit: 500 })).filter((r) => r.action.startsWith('signin.') && r.target === null);
+    expect(records.map((r) => `${r.action}:${r.details.reason ?? ''}`)).toEqual(expect.arrayContaining(['signin.failure:unknown', 'signin.lockout:', 'signin.failure:locked']));
+    expect(records.every((r) => r.details.login === null && r.details.loginNamedNoAccount === true)).toBe(true);
+    expect(JSON.stringify(await t.gateway.store.audit.list({ limit: 500 }))).not.toContain('nobody-here');
   });
 });
