@@ -53,6 +53,11 @@ export interface IssuedTokens {
   key(kid: string): KeyObject | undefined;
   /** The token version an account's tokens must carry: -1 when none is honoured, undefined when not known here. */
   version(subject: string): number | undefined;
+  /**
+   * Remember the version a token carries for an account not yet known here (created on another instance),
+   * so that its deletion, noticed as its absence from the store, revokes that token here too.
+   */
+  setVersion(subject: string, version: number): void;
 }
 
 export const ASPNET_ROLE_CLAIM = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
@@ -91,7 +96,8 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
   const verified = new LRUCache<string, { principal: Principal; version: number | null }>({ max: VERIFIED_KEPT });
   const refuseRevoked = (subject: string, version: number) => {
     const current = issued?.version(subject);
-    if (current !== undefined && current !== version) throw unauthenticated('The bearer token has been revoked.');
+    if (current === undefined) issued?.setVersion(subject, version);
+    else if (current !== version) throw unauthenticated('The bearer token has been revoked.');
   };
   const remote = options.remote ?? null;
   return {

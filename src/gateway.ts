@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { followAccountVersions } from './account-versions';
 import { createVerifier, ephemeralSecret, mintToken, type TokenVerifier } from './auth';
 import { ConfigError, type Config } from './config';
 import { CredentialService, credentialVault, resolveCredentialRefs } from './credential-service';
@@ -234,20 +235,12 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     for (const listener of revoked) listener(subject);
   };
   const accounts = new AccountService({ store, sealer: tokens.sealer, onRevoked: setVersion });
-  if (store.accountChanges) {
-    // Another instance's revocation takes effect here as soon as it commits; after a lost connection,
-    // every version is read again, since some may have gone unheard.
-    const stopListening = await store.accountChanges.listen({
-      onChange: setVersion,
-      onReconnect: () => {
-        store.accounts.tokenVersions().then(
-          (versions) => versions.forEach((version, subject) => setVersion(subject, version)),
-          (err: unknown) => logger.warn({ err }, 'could not read token versions again after a lost connection'),
-        );
-      },
-    });
-    lifecycle.add('account changes unheard', stopListening);
-  }
+  // Another instance's revocation takes effect here as soon as it commits (LISTEN), and within
+  // EVENTS_CHECK_MS where LISTEN hears nothing (a pooler in transaction mode).
+  const versions = await followAccountVersions({
+    store, current: (subject) => tokens.issuer.version(subject), subjects: () => tokens.issuer.subjects(), onChange: setVersion, recheckMs: config.events.checkMs, logger,
+  });
+  lifecycle.add('account token versions', () => versions.stop());
   const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa, lockout: new Lockout(config.signinLockout) });
   return {
     store: opened, events, remote, runner, service, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, accounts, revoked, signIn,

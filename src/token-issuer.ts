@@ -59,6 +59,11 @@ export class TokenIssuer implements IssuedTokens {
     return this.versions.get(subject);
   }
 
+  /** The accounts whose token version this instance holds. */
+  subjects(): IterableIterator<string> {
+    return this.versions.keys();
+  }
+
   /** Set an account's current token version (-1: none of its tokens is honoured). */
   setVersion(subject: string, version: number): void {
     this.versions.set(subject, version);

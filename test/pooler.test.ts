@@ -15,6 +15,7 @@ const POLL_MS = 1_000;
 // Room for a loaded machine (two cores shared with other test runs); still far below a deaf minute.
 const MARGIN_MS = 5_000;
 const PASSWORD = 'never-shown-7f3a';
+const USER_PASSWORD = 'a-user-password-9c41e';
 
 describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behind PgBouncer in transaction pooling mode', () => {
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -45,7 +46,7 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
     withPassword.password = PASSWORD;
     const [a, b] = await spawnTwo({
       DATABASE_URL: withPassword.toString(), SCAN_CONCURRENCY: '2', SCAN_LEASE_MS: '3000', SCAN_TIMEOUT_MS: '60000',
-      EVENTS_POLL_MS: String(POLL_MS), EVENTS_CHECK_MS: '1000',
+      EVENTS_POLL_MS: String(POLL_MS), EVENTS_CHECK_MS: '1000', SIGNIN_MFA: 'off',
     });
 
     // Deaf, and every way of telling says so.
@@ -80,6 +81,26 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
 
     // A cancel on A reaches B's subscriber through the fallback poll.
     await cancelReachesB(a, b, db.url, 'deaf', POLL_MS + MARGIN_MS);
+
+    // Revocations too are read again (every EVENTS_CHECK_MS) where LISTEN hears nothing.
+    for (const revoke of ['disableUser', 'deleteUser'] as const) {
+      const login = `pooled-${revoke}`;
+      const created = await gql(a.url, token, 'mutation($p: String!, $l: String!) { createUser(login: $l, password: $p, roles: ["App"]) { id } }', { l: login, p: USER_PASSWORD });
+      const signedIn = await call(`${a.url}/signinBody`, { body: { Login: login, Password: USER_PASSWORD } });
+      expect(signedIn.status).toBe(200);
+      const userToken = signedIn.json as string;
+      expect((await call(`${b.url}/api/v1/HostScanJob`, { token: userToken })).status).toBe(200);
+      const revoked = await gql(a.url, token, `mutation($id: ID!) { ${revoke}(id: $id)${revoke === 'disableUser' ? ' { id }' : ''} }`, { id: created.body.data.createUser.id });
+      expect(revoked.body.errors).toBeUndefined();
+      const revokedBy = Date.now() + 1_000 + MARGIN_MS;
+      let status = 200;
+      while (status === 200) {
+        expect(Date.now(), `B still honours the token of a user ${revoke === 'disableUser' ? 'disabled' : 'deleted'} on A`).toBeLessThan(revokedBy);
+        await new Promise((r) => setTimeout(r, 100));
+        status = (await call(`${b.url}/api/v1/HostScanJob`, { token: userToken })).status;
+      }
+      expect(status).toBe(401);
+    }
     expect(bouncer.output()).not.toMatch(/ERROR|FATAL/);
   }, 90_000);
 
