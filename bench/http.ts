@@ -10,39 +10,17 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import Fastify from 'fastify';
-import { load, tempDir, tempDatabase, rate, median, fmt, report, type LoadResult } from './lib';
+import { CONNECTIONS, CREATOR, STATUS_FIELDS, httpBenchOptions, startBenchGateway } from './gateway';
+import { load, rate, median, fmt, report, type LoadResult } from './lib';
 
-const { loadConfig } = require('../dist/config') as typeof import('../src/config');
-const { startGateway } = require('../dist/gateway') as typeof import('../src/gateway');
 const { sqlOf } = require('../dist/store') as typeof import('../src/store');
-const { mintToken } = require('../dist/auth') as typeof import('../src/auth');
-const { createLogger } = require('../dist/logger') as typeof import('../src/logger');
 
-const args = process.argv.slice(2);
-const USE_PG = args.includes('--pg');
-const DURATION = Number(args[args.indexOf('--duration') + 1]) || 5;
-const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || 3;
-const CONNECTIONS = 50;
-const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
-const CREATOR = { subject: 'bench', userName: 'bench', address: '127.0.0.1' };
-const STATUS_FIELDS = 'id status statusDescription hostScanHostStatus { hostScanHostId hostId name dnsHostName os ipAddress version status statusDescription failureReason }';
+const { pg: USE_PG, duration: DURATION, rounds: ROUNDS } = httpBenchOptions();
 
 
 async function main(): Promise<void> {
-  const data = tempDir('http-bench-');
-  const db = USE_PG ? await tempDatabase() : null;
-  if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
-  const config = loadConfig({
-    RATE_LIMIT_PER_ADDRESS: '0',
-    RATE_LIMIT_PER_SUBJECT: '0',
-    PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), JWT_SECRET: SECRET, LOG_LEVEL: 'warn',
-    ...(db ? { DATABASE_URL: db.url } : {}),
-  });
-  const gateway = await startGateway(config, { logger: createLogger('warn'), runner: false });
-  const token = mintToken({ key: Buffer.from(SECRET), subject: 'bench', roles: ['Admin'], ttl: '1h' });
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const { gateway, headers, stop } = await startBenchGateway({ prefix: 'http-bench-', pg: USE_PG });
   const store = gateway.store;
 
   // Hosts enough that no request meets a host that already has a job (that would be a read, not a write).
@@ -109,9 +87,7 @@ async function main(): Promise<void> {
     });
     bulk.ceiling.push(performance.now() - t);
   }
-  await gateway.stop();
-  await db?.drop();
-  data.remove();
+  await stop();
 
   const failures = [...runs.rest, ...runs.graphql, get, bareGet].reduce((n, r) => n + r.non2xx + r.errors, 0);
   report(`HTTP, ${USE_PG ? 'PostgreSQL' : 'embedded store (PGlite)'}, ${CONNECTIONS} connections, ${DURATION} s each, writes: median of ${ROUNDS} rounds`, [
