@@ -47,14 +47,15 @@ for (const backend of gatewayBackends()) {
   const instances = backend.name === 'PostgreSQL' ? 2 : 1;
 
   describe.skipIf(!backend.available)(`scheduled rotation, ${backend.name}, ${instances} instance(s)`, () => {
-    let gs: TestGateway[] = [];
+    const gs: TestGateway[] = [];
     let drop: () => Promise<void>;
     const credentialsKey = randomBytes(32).toString('base64');
     beforeAll(async () => {
       const { env, drop: d } = await backend.env();
       drop = d;
       const all = { ...env, HOSTS_FILE: hostsFile(), CREDENTIALS_KEY: credentialsKey, TOKEN_KEY_ROTATE_DAYS: String(PERIOD_DAYS), TOKEN_TTL_S: '60' };
-      gs = await Promise.all(Array.from({ length: instances }, () => startTestGateway(all, { runner: false })));
+      // One after the other: instances starting together both seed HOSTS_FILE, and one may find the other's host.
+      for (let n = 0; n < instances; n++) gs.push(await startTestGateway(all, { runner: false }));
     });
     afterAll(async () => {
       await Promise.all(gs.map((g) => g.stop()));
@@ -113,11 +114,12 @@ for (const backend of gatewayBackends()) {
         if (n > 0) expect(Date.parse(r.signsFrom) - Date.parse(rotations[n - 1]!.signsFrom)).toBeGreaterThanOrEqual(PERIOD_MS);
       }
 
-      // No private half anywhere: JWKS, GraphQL, logs.
+      // No private half anywhere: JWKS, GraphQL, metrics, logs.
       const secrets = await privateHalves(gs[0]!, credentialsKey);
       expect(secrets.length).toBeGreaterThanOrEqual(2);
       const listed = await gql(gs[0]!.url, adminToken(), '{ signingKeys { kid state signsFrom retiresAt } }');
-      const shown = [JSON.stringify(listed.body), ...(await Promise.all(gs.map(async (g) => JSON.stringify((await call(`${g.url}/.well-known/jwks.json`)).json)))), ...gs.flatMap((g) => g.logs)].join('\n');
+      const shown = [JSON.stringify(listed.body), ...(await Promise.all(gs.map(async (g) => JSON.stringify((await call(`${g.url}/.well-known/jwks.json`)).json)))),
+        ...(await Promise.all(gs.map(async (g) => (await call(`${g.url}/metrics`)).text))), ...gs.flatMap((g) => g.logs)].join('\n');
       for (const d of secrets) expect(shown).not.toContain(d);
       expect(shown).toContain('token signing key rotated');
     });
