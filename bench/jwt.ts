@@ -34,8 +34,11 @@ const firstSight = nsPerOp(40_000, (i) => verifier.verify(fresh[(i + 20_000) % f
 async function gatewayIssued(): Promise<{ seen: number; first: number }> {
   // The gateway's own ES256 tokens, verified by kid beside the HS256 key (as in a running gateway).
   const { TokenIssuer } = require('../dist/token-issuer') as typeof import('../src/token-issuer');
+  const { KeyRing } = require('../dist/token-keys') as typeof import('../src/token-keys');
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const issuer = new TokenIssuer([{ kid: 'bench', privateKey: pair.privateKey, publicKey: pair.publicKey, publicJwk: pair.publicKey.export({ format: 'jwk' }) }], { ttlS: 900, issuer: 'scan-gateway', audience: 'scan-gateway' });
+  const ring = new KeyRing();
+  ring.replace([{ kid: 'bench', privateKey: pair.privateKey, publicKey: pair.publicKey, publicJwk: pair.publicKey.export({ format: 'jwk' }), signsFrom: new Date(0), retiresAt: null }]);
+  const issuer = new TokenIssuer(ring, { ttlS: 900, issuer: 'scan-gateway', audience: 'scan-gateway' });
   const both = createVerifier({ secret: SECRET, issued: issuer });
   const es = (await issuer.issue({ subject: 'bench', name: 'bench', roles: ['App'], version: 0 })).token;
   await both.verify(es);

@@ -18,6 +18,8 @@ export interface LoadJob {
   bodies?: string[];
   /** A short unmeasured run first. */
   warmup?: boolean;
+  /** Requests per second across all connections; as fast as they go when unset. */
+  overallRate?: number;
 }
 
 /** What bench/load-child.ts answers. */

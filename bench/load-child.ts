@@ -14,6 +14,7 @@ process.on('message', async (job: LoadJob) => {
     ...(job.duration ? { duration: job.duration } : {}),
     // A fixed number of requests instead of a duration (big answers: a partial one is not counted).
     ...(job.amount ? { amount: job.amount } : {}),
+    ...(job.overallRate ? { overallRate: job.overallRate } : {}),
     timeout: job.timeout ?? 10,
     method: job.method ?? 'GET',
     headers: job.headers ?? {},

@@ -65,7 +65,7 @@ const ASPNET_NAME_CLAIM = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims
 /** Marks a pre-MFA token, which opens nothing but the second sign-in step; its value binds the MFA cookie. */
 export const PRE_MFA_CLAIM = 'pre_mfa';
 const PRE_MFA_REFUSED = 'This token only completes a sign-in (POST /signin2fa with the code); it opens nothing else.';
-const CLOCK_TOLERANCE_S = 30;
+export const CLOCK_TOLERANCE_S = 30;
 const MAX_NAME_LENGTH = 255;
 const MAX_TOKEN_LENGTH = 8192;
 // RFC 8725bis §3.14: a compact JWS holds only base64url segments and two dots.

@@ -101,6 +101,8 @@ export interface Config {
   readonly jobRetentionDays: number;
   /** Lifetime of the tokens the gateway issues at sign-in, in seconds. */
   readonly tokenTtlS: number;
+  /** Between one token signing key starting to sign and the next, in ms; 0: only on request (TOKEN_KEY_ROTATE_DAYS). */
+  readonly tokenKeyRotateMs: number;
   /** Whether people must pass a TOTP code to get a full token (SIGNIN_MFA=off turns it off, by choice). */
   readonly signinMfa: boolean;
   /** Failed sign-ins: slow down, then lock per account and per address (see lockout.ts). */
@@ -207,6 +209,7 @@ export function loadConfig(env: Env): Config {
     scheduleCatchUp: flag(env, 'SCHEDULE_CATCH_UP', true),
     jobRetentionDays: int(env, 'JOB_RETENTION_DAYS', 0, 0, 36_500),
     tokenTtlS: int(env, 'TOKEN_TTL_S', 900, 60, 86_400),
+    tokenKeyRotateMs: days(env, 'TOKEN_KEY_ROTATE_DAYS', 30, 0.0002, 3650),
     signinMfa: oneOf(env, 'SIGNIN_MFA', ['required', 'off'], 'required') === 'required',
     signinLockout: Object.freeze({
       lockAfter: int(env, 'SIGNIN_LOCK_AFTER', 10, 1, 1000),
@@ -231,6 +234,20 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
     throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw.slice(0, 40)}").`);
   }
   return Number(raw);
+}
+
+/**
+ * A number of days as ms: 0 (off) or from `min` to `max`. Fractions are allowed so that tests can run a
+ * period in seconds (0.0005 is 43.2 s).
+ */
+function days(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === null) return fallback * 86_400_000;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || (value !== 0 && (value < min || value > max))) {
+    throw new ConfigError(name, `must be 0 (off) or a number of days from ${min} to ${max} (got "${raw.slice(0, 40)}").`);
+  }
+  return Math.round(value * 86_400_000);
 }
 
 /** The connect timeout's bounds; the first timeout is nmap's 1 s, within them. */

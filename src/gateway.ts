@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { followAccountVersions } from './account-versions';
-import { createVerifier, ephemeralSecret, mintToken, type TokenVerifier } from './auth';
+import { CLOCK_TOLERANCE_S, createVerifier, ephemeralSecret, mintToken, type TokenVerifier } from './auth';
 import { ConfigError, type Config } from './config';
 import { CredentialService, credentialVault, resolveCredentialRefs } from './credential-service';
 import { isAppError } from './errors';
@@ -48,7 +48,8 @@ import { SignInService } from './sign-in';
 import { Lockout } from './lockout';
 import { TokenIssuer } from './token-issuer';
 import { createRemoteVerifier } from './remote-keys';
-import { loadSigningKeys } from './token-keys';
+import { KeyRing } from './token-keys';
+import { KeyRotation, rotationTimes } from './key-rotation';
 
 /** `iss` and `aud` of the gateway's own tokens when JWT_ISSUER / JWT_AUDIENCE are not set. */
 const GATEWAY_TOKEN_ISSUER = 'scan-gateway';
@@ -223,7 +224,11 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     const prune = (before: Date, n: number) => store.retention.pruneJobs(before, n);
     lifecycle.add('job retention stopped', keepFor({ what: 'finished jobs', days: config.jobRetentionDays, prune, logger, onRemoved: () => cache.clear() }));
   }
-  const tokens = await openTokens(config, store, credentialKey);
+  const tokens = await openTokens(config, store, credentialKey, logger);
+  if (tokens.rotation) {
+    tokens.rotation.start();
+    lifecycle.add('signing key rotation stopped', () => tokens.rotation?.stop());
+  }
   if (!tokens.issuer.canSign && credentialKey) {
     logger.warn('this instance cannot open the token signing key: its CREDENTIALS_KEY is not the one another instance sealed it with; it verifies tokens but issues none');
   }
@@ -243,7 +248,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   lifecycle.add('account token versions', () => versions.stop());
   const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa, lockout: new Lockout(config.signinLockout) });
   return {
-    store: opened, events, remote, runner, service, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, accounts, revoked, signIn,
+    store: opened, events, remote, runner, service, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, keyRotation: tokens.rotation, accounts, revoked, signIn,
     pacer, runScans: deps.runner ?? true, tickSchedules: deps.scheduleTicker ?? true,
   };
 }
@@ -267,6 +272,7 @@ async function mountEdges(
     backups,
     signIn: core.signIn,
     jwks: () => core.tokens.jwks(),
+    jwksMaxAgeS: core.keyRotation?.times.jwksMaxAgeS ?? 300,
     metrics,
     rateLimits: config.rateLimits,
     tracing,
@@ -283,7 +289,7 @@ async function mountEdges(
     // would be drained at once.
     degraded: () => core.remote?.deafness() ?? null,
   });
-  const schema = await buildGatewaySchema({ scans: service, audit, credentials, schedules, accounts: core.accounts });
+  const schema = await buildGatewaySchema({ scans: service, audit, credentials, schedules, accounts: core.accounts, signingKeys: core.keyRotation });
   const limits: GraphQLLimits = { ...config.graphql, introspection: !config.production, exposeLimits: !config.production };
   const onOperation = (transport: 'http' | 'ws') => (type: string, ok: boolean) => metrics.graphqlOperation(transport, type, ok);
   const apollo = await mountGraphQL(http, { schema, service, inventory, verifier, limits, logger, production: config.production, onOperation: onOperation('http'), tracing });
@@ -339,17 +345,23 @@ async function closeHttp(http: FastifyInstance, graceMs = 3_000): Promise<void> 
   }
 }
 
-/** The issuer of the gateway's own tokens: its keys from the store, and every account's token version. */
-async function openTokens(config: Config, store: Store, key: SecretKey | null): Promise<{ issuer: TokenIssuer; sealer: Sealer }> {
+/**
+ * The issuer of the gateway's own tokens: its keys from the store (kept and rotated by `rotation`, not yet
+ * started), and every account's token version.
+ */
+async function openTokens(config: Config, store: Store, key: SecretKey | null, logger: Logger): Promise<{ issuer: TokenIssuer; sealer: Sealer; rotation: KeyRotation | null }> {
   const sealer = createSealer(key);
   // Without a key (production without CREDENTIALS_KEY) no signing key can be kept: no tokens are issued.
-  const tokens = new TokenIssuer(key ? await loadSigningKeys(store, sealer) : [], {
+  const ring = key ? new KeyRing() : null;
+  const rotation = ring ? new KeyRotation({ store, sealer, ring, logger, times: rotationTimes(config.tokenKeyRotateMs, config.tokenTtlS, CLOCK_TOLERANCE_S) }) : null;
+  await rotation?.open();
+  const tokens = new TokenIssuer(ring, {
     ttlS: config.tokenTtlS,
     issuer: config.jwtIssuer ?? GATEWAY_TOKEN_ISSUER,
     audience: config.jwtAudience ?? GATEWAY_TOKEN_ISSUER,
   });
   for (const [subject, version] of await store.accounts.tokenVersions()) tokens.setVersion(subject, version);
-  return { issuer: tokens, sealer };
+  return { issuer: tokens, sealer, rotation };
 }
 
 /** HOSTS_FILE's hosts; without one, in development, the demo host and the demo target it points at. */

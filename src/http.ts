@@ -33,6 +33,8 @@ export interface HttpOptions {
   signIn: SignInService;
   /** The public keys of the gateway's own tokens. */
   jwks: () => { keys: unknown[] };
+  /** How long a verifier may cache them: less than the next key's lead (see key-rotation.ts). */
+  jwksMaxAgeS: number;
   metrics: Metrics;
   /** PEM certificate and key: serve HTTPS (and WSS) instead of HTTP. */
   tls: { cert: string; key: string } | null;
@@ -130,7 +132,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
     return impaired ? { status: 'degraded', reason: impaired } : { status: 'ready' };
   });
   app.get('/.well-known/jwks.json', { schema: { summary: "The public keys of the gateway's own tokens (RFC 7517)" } }, async (_request, reply) =>
-    reply.header('cache-control', 'public, max-age=300').send(options.jwks()),
+    reply.header('cache-control', `public, max-age=${options.jwksMaxAgeS}`).send(options.jwks()),
   );
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),

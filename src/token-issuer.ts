@@ -3,7 +3,7 @@ import { randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { ASPNET_ROLE_CLAIM, PRE_MFA_CLAIM, bearerToken, type IssuedTokens } from './auth';
 import { unauthenticated } from './errors';
-import type { SigningKey } from './token-keys';
+import type { KeyRing } from './token-keys';
 
 export interface TokenSettings {
   /** Full tokens' lifetime in seconds (the vendor's is about 15 minutes). */
@@ -20,7 +20,10 @@ export interface TokenSubject {
   version: number;
 }
 
-/** A pre-MFA token opens only the second sign-in step, and only for this long. */
+/**
+ * A pre-MFA token opens only the second sign-in step, and only for this long (never longer than a full
+ * token: a key's overlap after rotation covers TOKEN_TTL_S, and so every token it signed).
+ */
 export const PRE_MFA_TTL_S = 300;
 
 /**
@@ -28,19 +31,17 @@ export const PRE_MFA_TTL_S = 300;
  * auth.ts, which keys it signed with and which account versions are current.
  */
 export class TokenIssuer implements IssuedTokens {
-  private readonly byKid: Map<string, KeyObject>;
   private readonly versions = new Map<string, number>();
 
+  /** `keys` is null where no key can be kept (production without CREDENTIALS_KEY). */
   constructor(
-    private readonly keys: readonly SigningKey[],
+    private readonly keys: KeyRing | null,
     private readonly settings: TokenSettings,
-  ) {
-    this.byKid = new Map(keys.map((k) => [k.kid, k.publicKey]));
-  }
+  ) {}
 
-  /** Whether this instance can sign (it holds the newest key's private half). */
+  /** Whether this instance can sign (it holds the signing key's private half). */
   get canSign(): boolean {
-    return !!this.keys[0]?.privateKey;
+    return !!this.keys?.signer()?.privateKey;
   }
 
   get issuer(): string {
@@ -52,7 +53,7 @@ export class TokenIssuer implements IssuedTokens {
   }
 
   key(kid: string): KeyObject | undefined {
-    return this.byKid.get(kid);
+    return this.keys?.key(kid);
   }
 
   version(subject: string): number | undefined {
@@ -71,7 +72,7 @@ export class TokenIssuer implements IssuedTokens {
 
   /** The public keys, for /.well-known/jwks.json. */
   jwks(): { keys: JsonWebKey[] } {
-    return { keys: this.keys.map((k) => k.publicJwk) };
+    return { keys: (this.keys?.published() ?? []).map((k) => k.publicJwk) };
   }
 
   /** A full token: sub, name, roles (also as the ASP.NET role claim), ver, jti, iat, exp. */
@@ -82,7 +83,7 @@ export class TokenIssuer implements IssuedTokens {
 
   /** A pre-MFA token for `subject`, bound to the MFA cookie by `binding` (a hash of the cookie). */
   async issuePreMfa(subject: string, binding: string): Promise<{ token: string; expiresAt: Date }> {
-    return this.sign(subject, { [PRE_MFA_CLAIM]: binding }, PRE_MFA_TTL_S);
+    return this.sign(subject, { [PRE_MFA_CLAIM]: binding }, Math.min(PRE_MFA_TTL_S, this.settings.ttlS));
   }
 
   /**
@@ -93,7 +94,7 @@ export class TokenIssuer implements IssuedTokens {
     const token = bearerToken(authorization);
     if (!token) throw unauthenticated('The pre-MFA token from /signinBody is required (Authorization: Bearer <token>).');
     const kid = jwt.decode(token, { complete: true })?.header.kid;
-    const key = kid ? this.byKid.get(kid) : undefined;
+    const key = kid ? this.key(kid) : undefined;
     let payload: jwt.JwtPayload | string;
     try {
       if (!key) throw new Error('unknown key');
@@ -110,7 +111,7 @@ export class TokenIssuer implements IssuedTokens {
 
   private async sign(subject: string, claims: Record<string, unknown>, ttlS: number): Promise<{ token: string; expiresAt: Date }> {
     const { SignJWT } = await import('jose');
-    const key = this.keys[0];
+    const key = this.keys?.signer();
     if (!key) throw unavailable('This gateway issues no tokens: CREDENTIALS_KEY is not set (NODE_ENV=production), so it keeps no signing key.');
     if (!key.privateKey) {
       throw unavailable('This gateway issues no tokens: its CREDENTIALS_KEY does not open the signing key another instance sealed; give every instance the same CREDENTIALS_KEY.');

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { Sealer } from './auth-secrets';
-import type { Store } from './store';
+import type { NewSigningKey, SigningKeyRecord } from './store';
 
 const PURPOSE = 'token-signing-key';
 
@@ -11,24 +11,23 @@ export interface SigningKey {
   privateKey: KeyObject | null;
   publicKey: KeyObject;
   publicJwk: JsonWebKey;
+  signsFrom: Date;
+  retiresAt: Date | null;
 }
 
-/**
- * The gateway's signing keys, from the store. The first instance to start on a database makes the key
- * (ES256 on P-256, kid = its RFC 7638 thumbprint) and stores it with the private half sealed; every
- * instance then signs with the newest and verifies with all of them.
- */
-export async function loadSigningKeys(store: Store, sealer: Sealer): Promise<SigningKey[]> {
-  let records = await store.signingKeys.list();
-  if (records.length === 0) {
-    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const { calculateJwkThumbprint } = await import('jose');
-    const jwk = pair.publicKey.export({ format: 'jwk' });
-    const kid = await calculateJwkThumbprint({ kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y });
-    const publicJwk = { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y, kid, alg: 'ES256', use: 'sig' };
-    const privateJwk = JSON.stringify(pair.privateKey.export({ format: 'jwk' }));
-    records = await store.signingKeys.addFirst({ kid, publicJwk, privateSealed: sealer.seal(privateJwk, PURPOSE) });
-  }
+/** A new ES256 key on P-256 (kid = its RFC 7638 thumbprint), its private half sealed for the store. */
+export async function newSigningKey(sealer: Sealer, signsFrom: Date): Promise<NewSigningKey> {
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { calculateJwkThumbprint } = await import('jose');
+  const jwk = pair.publicKey.export({ format: 'jwk' });
+  const kid = await calculateJwkThumbprint({ kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y });
+  const publicJwk = { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y, kid, alg: 'ES256', use: 'sig' };
+  const privateJwk = JSON.stringify(pair.privateKey.export({ format: 'jwk' }));
+  return { kid, publicJwk, privateSealed: sealer.seal(privateJwk, PURPOSE), signsFrom };
+}
+
+/** Stored keys as this instance uses them; the private halves opened where its CREDENTIALS_KEY can. */
+export function openSigningKeys(records: readonly SigningKeyRecord[], sealer: Sealer): SigningKey[] {
   return records.map((r) => {
     const publicJwk = r.publicJwk as JsonWebKey;
     return {
@@ -36,9 +35,53 @@ export async function loadSigningKeys(store: Store, sealer: Sealer): Promise<Sig
       privateKey: openPrivate(sealer, r.privateSealed),
       publicKey: createPublicKey({ key: publicJwk, format: 'jwk' }),
       publicJwk,
+      signsFrom: r.signsFrom,
+      retiresAt: r.retiresAt,
     };
   });
 }
+
+/**
+ * The keys this instance knows, and which of them count at a given moment: a key is published from the
+ * moment it is known until it retires, verifies over the same span, and signs from its `signsFrom` while it
+ * is the latest to have reached it. Time decides, so every instance switches at the same moment without
+ * talking to the others.
+ */
+export class KeyRing {
+  private keys: SigningKey[] = [];
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Replace what this instance knows with the store's keys. */
+  replace(keys: readonly SigningKey[]): void {
+    this.keys = [...keys].sort((a, b) => b.signsFrom.getTime() - a.signsFrom.getTime());
+  }
+
+  /** The key to sign with now: the latest to have reached its `signsFrom`. */
+  signer(): SigningKey | undefined {
+    const now = this.now();
+    return this.keys.find((k) => k.signsFrom.getTime() <= now && !retired(k, now));
+  }
+
+  /** The newest key, signing or not yet: the one a rotation follows. */
+  newest(): SigningKey | undefined {
+    return this.keys[0];
+  }
+
+  /** The public key under `kid`, unless it has retired. */
+  key(kid: string): KeyObject | undefined {
+    const key = this.keys.find((k) => k.kid === kid);
+    return key && !retired(key, this.now()) ? key.publicKey : undefined;
+  }
+
+  /** Every key not retired, the next one included before it signs. */
+  published(): SigningKey[] {
+    const now = this.now();
+    return this.keys.filter((k) => !retired(k, now));
+  }
+}
+
+const retired = (key: SigningKey, now: number) => key.retiresAt !== null && key.retiresAt.getTime() <= now;
 
 /** The private half, or null when it was sealed under another CREDENTIALS_KEY (another instance's development key). */
 function openPrivate(sealer: Sealer, sealed: string): KeyObject | null {

@@ -14,6 +14,9 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c)).toBe(true);
     expect(c).toMatchObject({ batchProgressIntervalMs: 250, scheduleTickMs: 5_000, scheduleCatchUp: true, jobRetentionDays: 0 });
     expect(loadConfig({ SCHEDULE_CATCH_UP: 'false', JOB_RETENTION_DAYS: '30' })).toMatchObject({ scheduleCatchUp: false, jobRetentionDays: 30 });
+    expect(c.tokenKeyRotateMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ TOKEN_KEY_ROTATE_DAYS: '0' }).tokenKeyRotateMs).toBe(0);
+    expect(loadConfig({ TOKEN_KEY_ROTATE_DAYS: '0.5' }).tokenKeyRotateMs).toBe(43_200_000);
   });
 
   it('reads every variable', () => {
@@ -58,6 +61,10 @@ describe('loadConfig', () => {
     ['production without an issuer', { NODE_ENV: 'production', JWT_SECRET: SECRET, JWT_AUDIENCE: 'a' }, 'JWT_ISSUER'],
     ['production without an audience', { NODE_ENV: 'production', JWT_SECRET: SECRET, JWT_ISSUER: 'i' }, 'JWT_AUDIENCE'],
     ['an unknown LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    ['TOKEN_KEY_ROTATE_DAYS not a number', { TOKEN_KEY_ROTATE_DAYS: '30d' }, 'TOKEN_KEY_ROTATE_DAYS'],
+    ['TOKEN_KEY_ROTATE_DAYS negative', { TOKEN_KEY_ROTATE_DAYS: '-1' }, 'TOKEN_KEY_ROTATE_DAYS'],
+    ['TOKEN_KEY_ROTATE_DAYS too short to publish ahead', { TOKEN_KEY_ROTATE_DAYS: '0.0001' }, 'TOKEN_KEY_ROTATE_DAYS'],
+    ['TOKEN_KEY_ROTATE_DAYS over ten years', { TOKEN_KEY_ROTATE_DAYS: '3651' }, 'TOKEN_KEY_ROTATE_DAYS'],
     ['SCHEDULE_CATCH_UP not a boolean', { SCHEDULE_CATCH_UP: 'sometimes' }, 'SCHEDULE_CATCH_UP'],
     ['SCHEDULE_TICK_MS too short', { SCHEDULE_TICK_MS: '10' }, 'SCHEDULE_TICK_MS'],
     ['JOB_RETENTION_DAYS negative', { JOB_RETENTION_DAYS: '-1' }, 'JOB_RETENTION_DAYS'],

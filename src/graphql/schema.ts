@@ -11,6 +11,8 @@ import { CredentialResolver } from './credentials';
 import { INVENTORY_RESOLVERS } from './inventory';
 import { HostResolver, JobResolver } from './resolvers';
 import { ScheduleResolver } from './schedules';
+import { SigningKeyResolver } from './signing-keys';
+import type { KeyRotation } from '../key-rotation';
 
 /** The services resolvers call. */
 export interface GraphQLServices {
@@ -19,6 +21,8 @@ export interface GraphQLServices {
   credentials: CredentialService;
   schedules: ScheduleService;
   accounts: AccountService;
+  /** Null where no signing key is kept (production without CREDENTIALS_KEY). */
+  signingKeys: KeyRotation | null;
 }
 
 /**
@@ -33,11 +37,12 @@ export async function buildGatewaySchema(services?: GraphQLServices): Promise<Gr
     [CredentialResolver, new CredentialResolver(services?.credentials as CredentialService)],
     [ScheduleResolver, new ScheduleResolver(services?.schedules as ScheduleService)],
     [AccountResolver, new AccountResolver(services?.accounts as AccountService)],
+    [SigningKeyResolver, new SigningKeyResolver(services?.signingKeys ?? null)],
     // The inventory's resolvers take the service from the context (subscriptions need it there anyway).
     ...INVENTORY_RESOLVERS.map((cls) => [cls, new cls()] as const),
   ]);
   return buildSchema({
-    resolvers: [JobResolver, HostResolver, AuditResolver, CredentialResolver, ScheduleResolver, AccountResolver, ...INVENTORY_RESOLVERS],
+    resolvers: [JobResolver, HostResolver, AuditResolver, CredentialResolver, ScheduleResolver, AccountResolver, SigningKeyResolver, ...INVENTORY_RESOLVERS],
     container: { get: (cls) => instances.get(cls) },
     // type-graphql insists on a PubSub even though our one subscription streams from the service
     // (with its own bounded, coalescing buffers); nothing ever calls this one.

@@ -37,7 +37,7 @@ export type { BatchStore } from './batches';
 export type { PauseResult, PauseStore, PauseTarget } from './pausing';
 export type { AccountStore, AppRecord, UserChange, UserRecord } from './accounts';
 export { NAME_TAKEN } from './accounts';
-export type { SigningKeyRecord, SigningKeyStore } from './signing-keys';
+export type { NewSigningKey, SigningKeyRecord, SigningKeyStore } from './signing-keys';
 export type { AccountChangeListener, AccountChanges } from './account-changes';
 
 /**

@@ -326,6 +326,18 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 10,
+    name: 'signing key rotation',
+    sql: `
+      -- A key is published from its creation, signs from signs_from, and stops verifying at retires_at
+      -- (set when its successor is made: the successor's signs_from plus a token's lifetime and clock skew).
+      ALTER TABLE gateway_signing_keys ADD COLUMN signs_from timestamptz;
+      UPDATE gateway_signing_keys SET signs_from = created_at;
+      ALTER TABLE gateway_signing_keys ALTER COLUMN signs_from SET NOT NULL;
+      ALTER TABLE gateway_signing_keys ADD COLUMN retires_at timestamptz;
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */
