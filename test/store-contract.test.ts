@@ -71,6 +71,16 @@ for (const backend of backends) {
       expect(a.hosts![0]!.id).toBe(b.hosts![0]!.id);
     });
 
+    it('agrees on one host when two writers upsert the same id and name at once (two instances seeding one HOSTS_FILE)', async () => {
+      // The race needs both inserts in flight together; rounds make it likely on PostgreSQL.
+      for (let round = 0; round < 20; round++) {
+        const hosts = Array.from({ length: 3 }, () => ({ id: randomUUID(), name: `seed-${randomUUID()}`, ipAddress: '127.0.0.9' }));
+        const results = await Promise.all(Array.from({ length: 4 }, () => store.hosts.upsert(hosts)));
+        expect(results.map((r) => r.conflicts ?? null)).toEqual(results.map(() => null));
+        for (const r of results) expect(r.hosts!.map((h) => h.id)).toEqual(hosts.map((h) => h.id));
+      }
+    });
+
     it('schedules one job per host, returns the active job again, and writes nothing for unknown hosts', async () => {
       const [a, b] = await hosts(2);
       const first = await store.jobs.schedule([a!.id, b!.id], CREATOR);

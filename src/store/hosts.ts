@@ -12,10 +12,39 @@ export interface HostListQuery {
   search?: string | null;
 }
 
+const RACED = Symbol('raced');
+
 export type UpsertResult = { hosts: Host[]; conflicts?: undefined } | { hosts?: undefined; conflicts: Map<number, string> };
 
 /** The host inventory. */
 export function createHostStore(db: Sql) {
+  /** One attempt of `upsert`: RACED when a concurrent writer took a name first. */
+  const upsertOnce = async (inputs: readonly HostInput[], audit?: AuditEntry): Promise<UpsertResult | typeof RACED> =>
+    db.transaction(async (tx) => {
+      const hosts: Host[] = [];
+      const conflicts = new Map<number, string>();
+      for (const [index, input] of inputs.entries()) {
+        if (input.id) {
+          const byName = await tx.query<{ id: string }>('SELECT id FROM hosts WHERE lower(name) = lower($1)', [input.name]);
+          if (byName[0] && byName[0].id !== input.id) {
+            conflicts.set(index, `The name '${input.name}' belongs to host ${byName[0].id}.`);
+            continue;
+          }
+        }
+        hosts.push(await upsertOne(tx, input));
+      }
+      if (conflicts.size > 0) throw new UpsertConflict(conflicts);
+      if (audit) await appendAudit(tx, [{ ...audit, target: hosts.map((h) => h.id).join(',').slice(0, 1000), details: { ...audit.details, names: hosts.slice(0, 20).map((h) => h.name), count: hosts.length } }]);
+      return { hosts };
+    }).catch((err: unknown) => {
+      if (err instanceof UpsertConflict) return { conflicts: err.conflicts };
+      // Another writer took one of these names with another id between our check and our insert.
+      if ((err as { code?: string }).code === '23505') return RACED;
+      // A credential named here was removed meanwhile.
+      if ((err as { code?: string }).code === '23503') return { conflicts: new Map([[0, 'A credential named here no longer exists; try again.']]) };
+      throw err;
+    });
+
   return {
     /**
      * Insert or update hosts in one transaction: by id when given, else by name (case-insensitive).
@@ -23,30 +52,14 @@ export function createHostStore(db: Sql) {
      * reported per input index, and nothing is written.
      */
     async upsert(inputs: readonly HostInput[], audit?: AuditEntry): Promise<UpsertResult> {
-      return db.transaction(async (tx) => {
-        const hosts: Host[] = [];
-        const conflicts = new Map<number, string>();
-        for (const [index, input] of inputs.entries()) {
-          if (input.id) {
-            const byName = await tx.query<{ id: string }>('SELECT id FROM hosts WHERE lower(name) = lower($1)', [input.name]);
-            if (byName[0] && byName[0].id !== input.id) {
-              conflicts.set(index, `The name '${input.name}' belongs to host ${byName[0].id}.`);
-              continue;
-            }
-          }
-          hosts.push(await upsertOne(tx, input));
-        }
-        if (conflicts.size > 0) throw new UpsertConflict(conflicts);
-        if (audit) await appendAudit(tx, [{ ...audit, target: hosts.map((h) => h.id).join(',').slice(0, 1000), details: { ...audit.details, names: hosts.slice(0, 20).map((h) => h.name), count: hosts.length } }]);
-        return { hosts };
-      }).catch((err: unknown) => {
-        if (err instanceof UpsertConflict) return { conflicts: err.conflicts };
-        // Another writer took one of these names with another id between our check and our insert.
-        if ((err as { code?: string }).code === '23505') return { conflicts: new Map([[0, 'A host name is taken by another host; try again.']]) };
-        // A credential named here was removed meanwhile.
-        if ((err as { code?: string }).code === '23503') return { conflicts: new Map([[0, 'A credential named here no longer exists; try again.']]) };
-        throw err;
-      });
+      // A name another writer inserted between our check and our insert (two instances seeding one
+      // HOSTS_FILE at once) is a unique violation on the name, which ON CONFLICT (id) does not arbitrate:
+      // once that writer committed, the same upsert finds its row and agrees with it.
+      for (let attempt = 1; ; attempt++) {
+        const result = await upsertOnce(inputs, audit);
+        if (result !== RACED) return result;
+        if (attempt === 3) return { conflicts: new Map([[0, 'A host name is taken by another host; try again.']]) };
+      }
     },
 
     async get(id: string): Promise<Host | null> {
