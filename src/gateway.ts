@@ -18,6 +18,7 @@ import { attachGraphQLSockets, type GraphQLSockets } from './graphql/ws';
 import { startDemoTarget } from './demo-target';
 import { demoHost, readHostsFile } from './hosts-file';
 import { createHttpServer } from './http';
+import { HostImportService } from './host-import-service';
 import { JobCache } from './job-cache';
 import { createLogger } from './logger';
 import { createLifecycle, type Lifecycle } from './lifecycle';
@@ -199,6 +200,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     },
     onCancelRunning: (scanIds) => runner.cancel(scanIds),
   });
+  const imports = new HostImportService({ scans: service, chunk: config.maxHostIds });
   const inventory = new InventoryService({ store, events: inventoryEvents, maxHostIds: config.maxHostIds });
   const audit = new AuditService({ store });
   const backups = new BackupService({ store });
@@ -250,7 +252,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   }
   const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa, lockout: new Lockout(config.signinLockout) });
   return {
-    store: opened, events, remote, runner, service, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, accounts, revoked, signIn,
+    store: opened, events, remote, runner, service, imports, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, accounts, revoked, signIn,
     pacer, runScans: deps.runner ?? true, tickSchedules: deps.scheduleTicker ?? true,
   };
 }
@@ -269,6 +271,7 @@ async function mountEdges(
     bodyLimitBytes: config.bodyLimitBytes,
     verifier,
     service,
+    imports: core.imports,
     inventory,
     audit,
     backups,
