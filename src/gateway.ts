@@ -30,7 +30,7 @@ import { tracedScanner } from './scanner/traced';
 import { createPacer } from './pacer';
 import { AuditService } from './audit-service';
 import { BackupService } from './backup-service';
-import { keepFor } from './retention';
+import { JOB_PRUNE_BATCH, keepFor } from './retention';
 import { InventoryEvents } from './inventory-events';
 import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
@@ -222,7 +222,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   if (config.jobRetentionDays > 0) {
     // Removed jobs may still be in the cache, which would answer for them until evicted.
     const prune = (before: Date, n: number) => store.retention.pruneJobs(before, n);
-    lifecycle.add('job retention stopped', keepFor({ what: 'finished jobs', days: config.jobRetentionDays, prune, logger, onRemoved: () => cache.clear() }));
+    lifecycle.add('job retention stopped', keepFor({ what: 'finished jobs', days: config.jobRetentionDays, batch: JOB_PRUNE_BATCH, prune, logger, onRemoved: () => cache.clear() }));
   }
   const tokens = await openTokens(config, store, credentialKey);
   if (!tokens.issuer.canSign && credentialKey) {
