@@ -16,13 +16,20 @@ export const JOB_PRUNE_BATCH = 100;
 const PAUSE_MS = 20;
 const YIELD = 4;
 
+/** How pruneAll tells time and waits: the real clock, or a test's. */
+export interface PruneClock {
+  now(): number;
+  wait(ms: number): Promise<unknown>;
+}
+const realClock: PruneClock = { now: () => performance.now(), wait: (ms) => sleep(ms) };
+
 /** Prune everything older than `before`, `batch` rows per call, until a call finds less. Returns how many went. */
-export async function pruneAll(prune: Prune, before: Date, batch: number): Promise<number> {
+export async function pruneAll(prune: Prune, before: Date, batch: number, clock: PruneClock = realClock): Promise<number> {
   let removed = 0;
   for (let n = batch; n === batch; removed += n) {
-    const started = performance.now();
+    const started = clock.now();
     n = await prune(before, batch);
-    if (n === batch) await sleep(Math.max(PAUSE_MS, YIELD * (performance.now() - started)));
+    if (n === batch) await clock.wait(Math.max(PAUSE_MS, YIELD * (clock.now() - started)));
   }
   return removed;
 }
