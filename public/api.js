@@ -51,6 +51,7 @@ export async function rest(token, path, body) {
   const answer = await res.json().catch(() => null);
   if (res.ok) return answer;
   const fields = Object.values(answer?.errors ?? {}).flat().join(' ');
-  const code = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN' }[res.status];
+  // A 403 here refuses the operation (importing is for Admins), not the token: the page stays signed in.
+  const code = res.status === 401 ? 'UNAUTHENTICATED' : undefined;
   throw new GatewayError(fields || answer?.detail || answer?.title || `The gateway answered HTTP ${res.status}.`, code);
 }

@@ -1,6 +1,6 @@
 // The dashboard: hosts, scheduling, and live job status. Plain modules, no framework.
 import { gql, rest } from './api.js';
-import { BATCH_FIELDS, createBatchStore, forgetBatches, rememberBatch, rememberedBatches, renderBatches } from './batches.js';
+import { BATCH_FIELDS, batchDone, createBatchStore, forgetBatches, rememberBatch, rememberedBatches, renderBatches } from './batches.js';
 import { renderImport } from './csv-import.js';
 import { createJobStore } from './jobs.js';
 import { watchJobs } from './live.js';
@@ -30,6 +30,8 @@ const state = {
   batches: createBatchStore(),
   /** Batch id → the end of its progress subscription, for batches still moving. */
   batchWatches: new Map(),
+  /** Batches whose subscription the gateway refused (it limits distinct subscriptions per subject): taken up as others end. */
+  batchesWaiting: new Set(),
   importRequest: 0,
   importReport: null,
   importBusy: false,
@@ -119,11 +121,33 @@ function subscribeBatch(id) {
     next: (data) => state.batches.merge(data.hostScanBatchProgress) && drawBatches(),
     error: (message) => {
       state.batchWatches.delete(id);
-      state.batches.fail(id, message);
-      drawBatches();
+      state.batchesWaiting.add(id);
+      void readBatch(id, message);
     },
-    complete: () => state.batchWatches.delete(id),
+    complete: () => {
+      state.batchWatches.delete(id);
+      const next = state.batchesWaiting.values().next().value;
+      if (next === undefined) return;
+      state.batchesWaiting.delete(next);
+      subscribeBatch(next);
+    },
   }));
+}
+
+/** A batch without live updates: its state now, once, and why it is not live (unless it has finished). */
+async function readBatch(id, why) {
+  try {
+    const data = await call(`query($id: ID!) { hostScanBatch(id: $id) { ${BATCH_FIELDS} } }`, { id });
+    if (!state.connected || !state.batches.has(id)) return;
+    state.batches.merge(data.hostScanBatch);
+    if (batchDone(data.hostScanBatch)) state.batchesWaiting.delete(id);
+    else state.batches.fail(id, `No live progress yet: ${why}`);
+  } catch (err) {
+    if (err.refused) return fail(err);
+    state.batchesWaiting.delete(id);
+    state.batches.fail(id, err.message);
+  }
+  drawBatches();
 }
 
 let hostsRefresh = null;
@@ -131,6 +155,7 @@ function watch() {
   state.live?.stop();
   // The old socket's batch subscriptions went with it: the new one takes them up (each sends its state first).
   state.batchWatches.clear();
+  state.batchesWaiting.clear();
   state.live = watchJobs(state.token, JOB_FIELDS, {
     state: showConnection,
     connected: () => loadJobs().catch(fail),
@@ -191,6 +216,7 @@ function disconnect() {
   state.live?.stop();
   state.live = null;
   state.batchWatches.clear();
+  state.batchesWaiting.clear();
   state.connected = false;
   state.hostsRequest++;
   state.hosts = [];

@@ -7,7 +7,7 @@ import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { closedPort, silentListener, sshListener, type TestListener } from './support/listeners';
 import { waitForJob } from './support/jobs';
-import { adminToken, token } from './support/tokens';
+import { adminToken, appToken, token } from './support/tokens';
 import { gql } from './support/graphql';
 import { HOSTS, hostsFile } from './support/hosts';
 import { recordSnapshots, syntheticSnapshot } from './support/inventory';
@@ -469,21 +469,25 @@ describe.runIf(chromiumAvailable())('the dashboard: batches, CSV import and sign
   let browser: Browser;
   let ssh: TestListener;
   let slow: TestListener;
+  let silent: TestListener;
   let closed: number;
   const tag = randomUUID().slice(0, 6);
-  const names = { quick: `quick-${tag}`, slow: `slow-${tag}` };
+  const names = { quick: `quick-${tag}`, slow: `slow-${tag}`, stuck: `stuck-${tag}` };
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    // MFA off: a password alone signs in, so the sign-out test needs no authenticator.
-    t = await startTestGateway({ SCAN_TIMEOUT_MS: '30000', SIGNIN_MFA: 'off' });
+    // MFA off: a password alone signs in, so the sign-out test needs no authenticator. Two subscription
+    // documents per subject: the jobs' and one batch's, so a second running batch must wait for a slot.
+    t = await startTestGateway({ SCAN_TIMEOUT_MS: '30000', SIGNIN_MFA: 'off', WS_MAX_DOCUMENTS_PER_SUBJECT: '2' });
     ssh = await sshListener('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', { delayMs: 200 });
     slow = await sshListener('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', { delayMs: 2000 });
+    silent = await silentListener();
     closed = await closedPort();
     await t.gateway.service.upsertHosts(ADMIN, {
       hosts: [
         { name: names.quick, ipAddress: '127.0.0.1', sshPort: ssh.port, winRmPort: closed },
         { name: names.slow, ipAddress: '127.0.0.1', sshPort: slow.port, winRmPort: closed },
+        { name: names.stuck, ipAddress: '127.0.0.1', sshPort: silent.port, winRmPort: silent.port },
       ],
     });
     browser = await launchChromium();
@@ -493,6 +497,7 @@ describe.runIf(chromiumAvailable())('the dashboard: batches, CSV import and sign
     await t?.stop();
     await ssh?.close();
     await slow?.close();
+    await silent?.close();
   });
 
   async function signedIn() {
@@ -534,6 +539,42 @@ describe.runIf(chromiumAvailable())('the dashboard: batches, CSV import and sign
     await expect.poll(() => batchItem(page, batchId).locator('.batch-percent').textContent(), WAIT).toBe('100%');
     expect(await count(page, batchId, 'complete')).toBe('2');
     expect(violations).toEqual([]);
+    await page.close();
+  });
+
+  it('a batch the gateway will not stream yet shows its state, and goes live when another batch ends', { timeout: 60_000 }, async () => {
+    const { page } = await signedIn();
+    const scheduleStuck = async () => {
+      const reply = page.waitForResponse((r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('scheduleHostScans'));
+      await page.locator('#hosts tbody tr', { hasText: names.stuck }).locator('input[type=checkbox]').check();
+      await page.click('#scan');
+      return (await (await reply).json()).data.scheduleHostScans[0] as { id: string; batchId: string };
+    };
+    // A host that never answers: its job stays open until cancelled, and the second call's batch holds it too.
+    const { id: job, batchId: first } = await scheduleStuck();
+    await expect.poll(() => count(page, first, 'total'), WAIT).toBe('1');
+    const { batchId: second } = await scheduleStuck();
+    await expect.poll(() => batchItem(page, second).locator('.batch-error').textContent(), WAIT).toMatch(/^No live progress yet: .*distinct subscriptions/);
+    expect(await count(page, second, 'total')).toBe('1');
+    await shot(page, 'batch-waiting');
+    await gql(t.url, adminToken(), 'mutation($id: ID!) { cancelHostScanJob(id: $id) { id } }', { id: job });
+    await expect.poll(() => batchItem(page, first).locator('.batch-percent').textContent(), WAIT).toBe('100%');
+    await expect.poll(() => batchItem(page, second).locator('.batch-percent').textContent(), WAIT).toBe('100%');
+    expect(await batchItem(page, second).locator('.batch-error').count()).toBe(0);
+    expect(await count(page, second, 'cancelled')).toBe('1');
+    await page.close();
+  });
+
+  it('tells an App it may not import, and stays signed in', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${t.url}/`);
+    await page.fill('#token', appToken());
+    await page.click('#token-form button[type=submit]');
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    await page.setInputFiles('#import-file', { name: 'app.csv', mimeType: 'text/csv', buffer: Buffer.from('IP Address\n127.0.0.9\n') });
+    await expect.poll(() => page.locator('#message').textContent(), WAIT).toMatch(/Admin/);
+    expect(await page.locator('#connection').textContent()).toBe('live');
+    expect(await page.locator('#import-problems').isHidden()).toBe(true);
     await page.close();
   });
 
