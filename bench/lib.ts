@@ -1,6 +1,6 @@
 // Shared helpers for the benchmarks: child processes, load runs, temp data, timing and output.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -123,4 +123,23 @@ export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', 
 export function report(title: string, rows: [string, string][]): void {
   console.log(`\n${title}`);
   for (const [name, value] of rows) console.log(`  ${name.padEnd(58)} ${value}`);
+}
+
+/** A HOSTS_FILE in `dir` with one host per loopback listener port (WinRM on a closed port); their ids in order. */
+export function loopbackHostsFile(dir: string, ports: number[], closedPort: number): { path: string; ids: string[] } {
+  const path = join(dir, 'hosts.json');
+  const ids = ports.map(() => crypto.randomUUID());
+  writeFileSync(path, JSON.stringify(ports.map((port, i) => ({ id: ids[i], name: `bench-${i}`, ipAddress: '127.0.0.1', sshPort: port, winRmPort: closedPort }))));
+  return { path, ids };
+}
+
+/** The operator variables of a benchmark gateway on loopback: no rate limits, quiet logs, its own store. */
+export function benchGatewayEnv(o: { dir: string; hostsPath: string; databaseUrl: string | null; secret: string; concurrency: number; maxHostIds: number }): Record<string, string> {
+  return {
+    RATE_LIMIT_PER_ADDRESS: '0',
+    RATE_LIMIT_PER_SUBJECT: '0',
+    ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
+    PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(o.dir, 'db'), HOSTS_FILE: o.hostsPath, JWT_SECRET: o.secret,
+    SCAN_CONCURRENCY: String(o.concurrency), MAX_HOST_IDS: String(o.maxHostIds), LOG_LEVEL: 'warn',
+  };
 }

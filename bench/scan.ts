@@ -12,11 +12,11 @@
 //   (the gateway runs with SCAN_CONCURRENCY = concurrency)
 import 'reflect-metadata';
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
-import { forkHelper, tempDir, tempDatabase, pool, median, fmt, report } from './lib';
+import { forkHelper, tempDir, tempDatabase, pool, median, fmt, report, loopbackHostsFile, benchGatewayEnv } from './lib';
 import type { ScanResult } from '../src/store';
 
 const { loadConfig } = require('../dist/config') as typeof import('../src/config');
@@ -133,18 +133,10 @@ async function storeRate(): Promise<Figures> {
 /** A gateway of its own, warmed up, scans all the listeners with one REST call; resolves when every scan is stored. */
 async function gatewayRate(ports: number[], closedPort: number): Promise<Figures & { complete: number }> {
   const data = tempDir('scan-bench-');
-  const hostsPath = join(data.dir, 'hosts.json');
-  const ids = ports.map(() => crypto.randomUUID());
-  writeFileSync(hostsPath, JSON.stringify(ports.map((port, i) => ({ id: ids[i], name: `bench-${i}`, ipAddress: '127.0.0.1', sshPort: port, winRmPort: closedPort }))));
+  const { path: hostsPath, ids } = loopbackHostsFile(data.dir, ports, closedPort);
   const db = USE_PG ? await tempDatabase() : null;
   if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
-  const config = loadConfig({
-    RATE_LIMIT_PER_ADDRESS: '0',
-    RATE_LIMIT_PER_SUBJECT: '0',
-    ...(db ? { DATABASE_URL: db.url } : {}),
-    PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(data.dir, 'db'), HOSTS_FILE: hostsPath, JWT_SECRET: SECRET,
-    SCAN_CONCURRENCY: String(CONCURRENCY), MAX_HOST_IDS: String(Math.max(1000, COUNT)), LOG_LEVEL: 'warn',
-  });
+  const config = loadConfig(benchGatewayEnv({ dir: data.dir, hostsPath, databaseUrl: db?.url ?? null, secret: SECRET, concurrency: CONCURRENCY, maxHostIds: Math.max(1000, COUNT) }));
   const gateway = await startGateway(config, { logger: createLogger('warn') });
   const token = mintToken({ key: Buffer.from(SECRET), subject: 'bench', roles: ['Admin'], ttl: '1h' });
   /** One REST call for these hosts; resolves when as many jobs have ended (earlier calls' jobs ended before). */

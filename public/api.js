@@ -34,3 +34,24 @@ export async function gql(token, query, variables) {
   }
   return body.data;
 }
+
+/** A POST to the gateway's REST routes; a ProblemDetails answer becomes a GatewayError with its words. */
+export async function rest(token, path, body) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method: 'POST',
+      cache: 'no-store',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new GatewayError('The gateway cannot be reached.', 'NETWORK');
+  }
+  const answer = await res.json().catch(() => null);
+  if (res.ok) return answer;
+  const fields = Object.values(answer?.errors ?? {}).flat().join(' ');
+  // A 403 here refuses the operation (importing is for Admins), not the token: the page stays signed in.
+  const code = res.status === 401 ? 'UNAUTHENTICATED' : undefined;
+  throw new GatewayError(fields || answer?.detail || answer?.title || `The gateway answered HTTP ${res.status}.`, code);
+}

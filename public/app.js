@@ -1,5 +1,7 @@
 // The dashboard: hosts, scheduling, and live job status. Plain modules, no framework.
-import { gql } from './api.js';
+import { gql, rest } from './api.js';
+import { BATCH_FIELDS, batchDone, createBatchStore, forgetBatches, rememberBatch, rememberedBatches, renderBatches } from './batches.js';
+import { renderImport } from './csv-import.js';
 import { createJobStore } from './jobs.js';
 import { watchJobs } from './live.js';
 import { HOST_DETAIL_QUERY, renderHostDetail } from './host-detail.js';
@@ -18,13 +20,21 @@ const state = {
   token: '',
   devToken: '',
   connected: false,
-  stopWatching: null,
+  live: null,
   hosts: [],
   hostsRequest: 0,
   selected: new Set(),
   jobs: createJobStore(),
   detailId: null,
   hostDetailId: null,
+  batches: createBatchStore(),
+  /** Batch id → the end of its progress subscription, for batches still moving. */
+  batchWatches: new Map(),
+  /** Batches whose subscription the gateway refused (it limits distinct subscriptions per subject): taken up as others end. */
+  batchesWaiting: new Set(),
+  importRequest: 0,
+  importReport: null,
+  importBusy: false,
 };
 
 const call = (query, variables) => gql(state.token, query, variables);
@@ -89,10 +99,64 @@ function fail(err) {
   else showMessage(err.message);
 }
 
+function drawBatches() {
+  renderBatches({ batches: state.batches.list(), connected: state.connected });
+}
+
+const subject = () => claims(state.token)?.sub ?? '';
+
+/** Show a batch and follow its progress until it finishes; remembered so a reload shows it again. */
+function followBatch(id) {
+  if (!state.connected || !id) return;
+  state.batches.expect(id);
+  rememberBatch(subject(), id);
+  subscribeBatch(id);
+  drawBatches();
+}
+
+function subscribeBatch(id) {
+  if (!state.live || state.batchWatches.has(id)) return;
+  const query = `subscription($id: ID!) { hostScanBatchProgress(id: $id) { ${BATCH_FIELDS} } }`;
+  state.batchWatches.set(id, state.live.subscribe(query, { id }, {
+    next: (data) => state.batches.merge(data.hostScanBatchProgress) && drawBatches(),
+    error: (message) => {
+      state.batchWatches.delete(id);
+      state.batchesWaiting.add(id);
+      void readBatch(id, message);
+    },
+    complete: () => {
+      state.batchWatches.delete(id);
+      const next = state.batchesWaiting.values().next().value;
+      if (next === undefined) return;
+      state.batchesWaiting.delete(next);
+      subscribeBatch(next);
+    },
+  }));
+}
+
+/** A batch without live updates: its state now, once, and why it is not live (unless it has finished). */
+async function readBatch(id, why) {
+  try {
+    const data = await call(`query($id: ID!) { hostScanBatch(id: $id) { ${BATCH_FIELDS} } }`, { id });
+    if (!state.connected || !state.batches.has(id)) return;
+    state.batches.merge(data.hostScanBatch);
+    if (batchDone(data.hostScanBatch)) state.batchesWaiting.delete(id);
+    else state.batches.fail(id, `No live progress yet: ${why}`);
+  } catch (err) {
+    if (err.refused) return fail(err);
+    state.batchesWaiting.delete(id);
+    state.batches.fail(id, err.message);
+  }
+  drawBatches();
+}
+
 let hostsRefresh = null;
 function watch() {
-  state.stopWatching?.();
-  state.stopWatching = watchJobs(state.token, JOB_FIELDS, {
+  state.live?.stop();
+  // The old socket's batch subscriptions went with it: the new one takes them up (each sends its state first).
+  state.batchWatches.clear();
+  state.batchesWaiting.clear();
+  state.live = watchJobs(state.token, JOB_FIELDS, {
     state: showConnection,
     connected: () => loadJobs().catch(fail),
     job: (job) => {
@@ -106,6 +170,9 @@ function watch() {
     refused: (reason) => refuse(`The gateway closed the live connection: ${reason}.`),
     error: showMessage,
   });
+  for (const { id, progress } of state.batches.list()) {
+    if (!progress || progress.queued + progress.running + progress.paused > 0) subscribeBatch(id);
+  }
 }
 
 /**
@@ -146,8 +213,10 @@ function scheduleRefresh(retryIn) {
 /** Forget everything the token showed. */
 function disconnect() {
   clearTimeout(refreshTimer);
-  state.stopWatching?.();
-  state.stopWatching = null;
+  state.live?.stop();
+  state.live = null;
+  state.batchWatches.clear();
+  state.batchesWaiting.clear();
   state.connected = false;
   state.hostsRequest++;
   state.hosts = [];
@@ -155,10 +224,18 @@ function disconnect() {
   state.jobs.clear();
   state.detailId = null;
   state.hostDetailId = null;
+  state.batches.clear();
+  state.importRequest++;
+  state.importReport = null;
+  state.importBusy = false;
+  $('#import-file').value = '';
   renderHostDetail(null);
   showConnection('off');
   drawHosts();
   drawJobs();
+  drawBatches();
+  drawImport();
+  $('#signout').hidden = true;
 }
 
 /**
@@ -169,6 +246,7 @@ function refuse(message) {
   const refused = state.token;
   disconnect();
   dropToken(refused);
+  forgetBatches();
   $('#token').value = state.devToken;
   const fallback = state.devToken && state.devToken !== refused ? ' The development token is filled in again: press “Use token” to use it.' : '';
   showMessage(`${message}${fallback}`);
@@ -203,6 +281,10 @@ async function useToken(token, { keep }) {
   if (keep) keepToken(state.token);
   watch();
   drawJobs();
+  for (const id of rememberedBatches(subject()).reverse()) followBatch(id);
+  drawBatches();
+  drawImport();
+  $('#signout').hidden = false;
   scheduleRefresh();
   return 'accepted';
 }
@@ -211,9 +293,10 @@ async function scanSelected() {
   const ids = [...state.selected];
   if (ids.length === 0) return;
   try {
-    const data = await call(`mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { ${JOB_FIELDS} } }`, { ids });
+    const data = await call(`mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { batchId ${JOB_FIELDS} } }`, { ids });
     if (!state.connected) return;
     takeJobs(data.scheduleHostScans);
+    followBatch(data.scheduleHostScans[0]?.batchId);
     state.selected.clear();
     drawHosts();
     showMessage('');
@@ -242,6 +325,61 @@ async function openDetail(id) {
     if (state.connected) takeJobs([data.hostScanJob]);
   } catch (err) {
     fail(err);
+  }
+}
+
+/**
+ * Sign out: the token, what it showed and the batches this tab remembered are forgotten, and the sign-in
+ * form is back. The gateway has no way to revoke one token (only an Admin disabling the account revokes
+ * them all), so a copy of the token elsewhere stays valid until it expires (TOKEN_TTL_S).
+ */
+function signOut() {
+  const token = state.token;
+  disconnect();
+  dropToken(token);
+  forgetBatches();
+  state.token = '';
+  $('#token').value = '';
+  $('#login').value = '';
+  $('#password').value = '';
+  showStep('password');
+  showMessage('');
+  $('#login').focus();
+}
+
+function drawImport() {
+  renderImport({ fileName: $('#import-file').files[0]?.name ?? '', report: state.importReport, busy: state.importBusy, connected: state.connected });
+}
+
+/**
+ * Send the chosen file to the gateway: `check` reports every bad row and imports nothing; `all` imports
+ * only if every row is good; `good` imports the good rows. The gateway decides, the page only asks; only
+ * the answer to the newest request is shown.
+ */
+async function sendImport(mode) {
+  const file = $('#import-file').files[0];
+  const request = ++state.importRequest;
+  state.importReport = null;
+  state.importBusy = Boolean(file);
+  drawImport();
+  if (!file || !state.connected) return;
+  try {
+    const csv = await file.text();
+    const report = await rest(state.token, '/api/v1/HostScanJob/ImportCSV', { csv, importGood: mode === 'good', checkOnly: mode === 'check' });
+    if (request !== state.importRequest || !state.connected) return;
+    state.importReport = report;
+    if (report.imported) {
+      for (const job of report.jobs) followBatch(job.batchId);
+      void loadHosts().catch(fail);
+    }
+    showMessage('');
+  } catch (err) {
+    if (request === state.importRequest) fail(err);
+  } finally {
+    if (request === state.importRequest) {
+      state.importBusy = false;
+      drawImport();
+    }
   }
 }
 
@@ -346,6 +484,10 @@ $('#code-cancel').addEventListener('click', () => {
 });
 
 $('#scan').addEventListener('click', () => void scanSelected());
+$('#signout').addEventListener('click', signOut);
+$('#import-file').addEventListener('change', () => void sendImport('check'));
+$('#import-all').addEventListener('click', () => void sendImport('all'));
+$('#import-good').addEventListener('click', () => void sendImport('good'));
 $('#search').addEventListener('input', () => state.connected && void loadHosts().catch(fail));
 $('#select-all').addEventListener('change', (event) => {
   for (const host of state.hosts) {

@@ -5,7 +5,8 @@ import { createClient } from '/assets/graphql-ws/client.js';
  * Subscribe to every job change with `token`. Tells `on.state` 'connecting', 'live' or 'reconnecting';
  * `on.connected` after every (re)connection, when the page should re-read what it may have missed;
  * `on.refused` when the gateway closes the socket over the token (4403), after which nothing retries.
- * Returns a function that ends the subscription and its socket.
+ * Returns `stop`, which ends every subscription and the socket, and `subscribe`, for more subscriptions
+ * on the same socket (a batch's progress): the client subscribes them again after a reconnection.
  */
 export function watchJobs(token, fields, on) {
   let ended = false;
@@ -49,8 +50,17 @@ export function watchJobs(token, fields, on) {
       complete: () => {},
     });
   subscribe();
-  return () => {
-    ended = true;
-    void client.dispose();
+  return {
+    stop: () => {
+      ended = true;
+      void client.dispose();
+    },
+    /** `sink.next(data)`, `sink.error(message)` for GraphQL errors, `sink.complete()`; returns the unsubscribe. */
+    subscribe: (query, variables, sink) =>
+      client.subscribe({ query, variables }, {
+        next: ({ data }) => !ended && data && sink.next(data),
+        error: (err) => !ended && Array.isArray(err) && sink.error(err.map((e) => e.message).join(' ')),
+        complete: () => !ended && sink.complete(),
+      }),
   };
 }

@@ -19,6 +19,7 @@ import { attachGraphQLSockets, type GraphQLSockets } from './graphql/ws';
 import { startDemoTarget } from './demo-target';
 import { demoHost, readHostsFile } from './hosts-file';
 import { createHttpServer } from './http';
+import { HostImportService } from './host-import-service';
 import { JobCache } from './job-cache';
 import { createLogger } from './logger';
 import { createLifecycle, type Lifecycle } from './lifecycle';
@@ -30,7 +31,7 @@ import { tracedScanner } from './scanner/traced';
 import { createPacer } from './pacer';
 import { AuditService } from './audit-service';
 import { BackupService } from './backup-service';
-import { keepFor } from './retention';
+import { JOB_PRUNE_BATCH, keepFor } from './retention';
 import { InventoryEvents } from './inventory-events';
 import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
@@ -201,6 +202,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     },
     onCancelRunning: (scanIds) => runner.cancel(scanIds),
   });
+  const imports = new HostImportService({ scans: service, chunk: config.maxHostIds });
   const inventory = new InventoryService({ store, events: inventoryEvents, maxHostIds: config.maxHostIds });
   const audit = new AuditService({ store });
   const backups = new BackupService({ store });
@@ -222,7 +224,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   if (config.jobRetentionDays > 0) {
     // Removed jobs may still be in the cache, which would answer for them until evicted.
     const prune = (before: Date, n: number) => store.retention.pruneJobs(before, n);
-    lifecycle.add('job retention stopped', keepFor({ what: 'finished jobs', days: config.jobRetentionDays, prune, logger, onRemoved: () => cache.clear() }));
+    lifecycle.add('job retention stopped', keepFor({ what: 'finished jobs', days: config.jobRetentionDays, batch: JOB_PRUNE_BATCH, prune, logger, onRemoved: () => cache.clear() }));
   }
   const tokens = await openTokens(config, store, credentialKey, logger);
   if (tokens.rotation) {
@@ -248,7 +250,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   lifecycle.add('account token versions', () => versions.stop());
   const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa, lockout: new Lockout(config.signinLockout) });
   return {
-    store: opened, events, remote, runner, service, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, keyRotation: tokens.rotation, accounts, revoked, signIn,
+    store: opened, events, remote, runner, service, imports, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, keyRotation: tokens.rotation, accounts, revoked, signIn,
     pacer, runScans: deps.runner ?? true, tickSchedules: deps.scheduleTicker ?? true,
   };
 }
@@ -267,6 +269,7 @@ async function mountEdges(
     bodyLimitBytes: config.bodyLimitBytes,
     verifier,
     service,
+    imports: core.imports,
     inventory,
     audit,
     backups,

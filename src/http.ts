@@ -16,6 +16,8 @@ import { backupRoutes } from './rest/backup-routes';
 import { inventoryRoutes } from './rest/inventory-routes';
 import type { InventoryService } from './inventory-service';
 import { hostScanJobRoutes } from './rest/routes';
+import { importRoutes } from './rest/import-routes';
+import type { HostImportService } from './host-import-service';
 import { signInRoutes, userTokenRoute } from './rest/signin-routes';
 import type { SignInService } from './sign-in';
 import type { AuditService } from './audit-service';
@@ -27,6 +29,7 @@ export interface HttpOptions {
   bodyLimitBytes: number;
   verifier: TokenVerifier;
   service: HostScanService;
+  imports: HostImportService;
   inventory: InventoryService;
   audit: AuditService;
   backups: BackupService;
@@ -151,6 +154,7 @@ export async function createHttpServer(options: HttpOptions): Promise<FastifyIns
       });
       await api.register(inventoryRoutes, { prefix: '/HostScanJob', inventory: options.inventory });
       await api.register(hostScanJobRoutes, { prefix: '/HostScanJob', service: options.service });
+      await api.register(importRoutes, { prefix: '/HostScanJob', imports: options.imports });
       await api.register(auditRoutes, { prefix: '/audit', audit: options.audit });
       await api.register(backupRoutes, { prefix: '/backup', backups: options.backups });
       await api.register(userTokenRoute, { signIn: options.signIn });

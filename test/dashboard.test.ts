@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page, WebSocketRoute } from 'playwright-core';
+import type { Browser, Page, WebSocket, WebSocketRoute } from 'playwright-core';
 import { chromiumAvailable, cspViolations, launchChromium } from './support/browser';
 import { ADMIN } from './support/principals';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { closedPort, silentListener, sshListener, type TestListener } from './support/listeners';
 import { waitForJob } from './support/jobs';
-import { adminToken, token } from './support/tokens';
+import { adminToken, appToken, token } from './support/tokens';
+import { gql } from './support/graphql';
 import { HOSTS, hostsFile } from './support/hosts';
 import { recordSnapshots, syntheticSnapshot } from './support/inventory';
 import { UserPrivilege } from '../src/inventory';
@@ -459,6 +460,206 @@ describe.runIf(chromiumAvailable())('the dashboard: a host in detail', () => {
     await expect.poll(() => page.locator('#host-detail dd[data-fact="Scanned"]').textContent(), WAIT).toBe('never with credentials');
     expect(await page.locator('#host-accounts').isVisible()).toBe(false);
     expect(violations).toEqual([]);
+    await page.close();
+  });
+});
+
+describe.runIf(chromiumAvailable())('the dashboard: batches, CSV import and sign-out', () => {
+  let t: TestGateway;
+  let browser: Browser;
+  let ssh: TestListener;
+  let slow: TestListener;
+  let silent: TestListener;
+  let closed: number;
+  const tag = randomUUID().slice(0, 6);
+  const names = { quick: `quick-${tag}`, slow: `slow-${tag}`, stuck: `stuck-${tag}` };
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // MFA off: a password alone signs in, so the sign-out test needs no authenticator. Two subscription
+    // documents per subject: the jobs' and one batch's, so a second running batch must wait for a slot.
+    t = await startTestGateway({ SCAN_TIMEOUT_MS: '30000', SIGNIN_MFA: 'off', WS_MAX_DOCUMENTS_PER_SUBJECT: '2' });
+    ssh = await sshListener('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', { delayMs: 200 });
+    slow = await sshListener('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', { delayMs: 2000 });
+    silent = await silentListener();
+    closed = await closedPort();
+    await t.gateway.service.upsertHosts(ADMIN, {
+      hosts: [
+        { name: names.quick, ipAddress: '127.0.0.1', sshPort: ssh.port, winRmPort: closed },
+        { name: names.slow, ipAddress: '127.0.0.1', sshPort: slow.port, winRmPort: closed },
+        { name: names.stuck, ipAddress: '127.0.0.1', sshPort: silent.port, winRmPort: silent.port },
+      ],
+    });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.stop();
+    await ssh?.close();
+    await slow?.close();
+    await silent?.close();
+  });
+
+  async function signedIn() {
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => console.error('page error:', err));
+    const violations = cspViolations(page);
+    await page.goto(`${t.url}/`);
+    await page.fill('#token', adminToken());
+    await page.click('#token-form button[type=submit]');
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    return { page, violations };
+  }
+  const batchItem = (page: Page, id: string) => page.locator(`#batches li[data-batch-id="${id}"]`);
+  const count = (page: Page, id: string, key: string) => batchItem(page, id).locator(`dd[data-count=${key}]`).textContent();
+  const serverBatch = async (id: string) =>
+    (await gql(t.url, adminToken(), 'query($id: ID!) { hostScanBatch(id: $id) { total complete failed percent } }', { id })).body.data.hostScanBatch;
+
+  it('shows the batch a scan starts with a live progress bar that ends as the gateway counts it, and again after a reload', { timeout: 60_000 }, async () => {
+    const { page, violations } = await signedIn();
+    await expect.poll(() => page.locator('#batches-empty').textContent(), WAIT).toMatch(/^No batches yet/);
+    const reply = page.waitForResponse((r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('scheduleHostScans'));
+    for (const name of [names.quick, names.slow]) await page.locator('#hosts tbody tr', { hasText: name }).locator('input[type=checkbox]').check();
+    await page.click('#scan');
+    const batchId = (await (await reply).json()).data.scheduleHostScans[0].batchId as string;
+    await expect.poll(() => batchItem(page, batchId).count(), WAIT).toBe(1);
+    expect(await page.locator('#batches-empty').isHidden()).toBe(true);
+    await shot(page, 'batch-running');
+    await expect.poll(() => batchItem(page, batchId).locator('.batch-percent').textContent(), { timeout: 20_000 }).toBe('100%');
+    expect(await serverBatch(batchId)).toEqual({ total: 2, complete: 2, failed: 0, percent: 100 });
+    for (const [key, value] of Object.entries({ total: '2', queued: '0', running: '0', complete: '2', failed: '0', cancelled: '0' })) {
+      expect(await count(page, batchId, key), key).toBe(value);
+    }
+    expect(await batchItem(page, batchId).locator('progress').getAttribute('value')).toBe('100');
+    expect(await batchItem(page, batchId).locator('.batch-eta').textContent()).toBe('done');
+    await shot(page, 'batch-done');
+
+    await page.reload();
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    await expect.poll(() => batchItem(page, batchId).locator('.batch-percent').textContent(), WAIT).toBe('100%');
+    expect(await count(page, batchId, 'complete')).toBe('2');
+    expect(violations).toEqual([]);
+    await page.close();
+  });
+
+  it('a batch the gateway will not stream yet shows its state, and goes live when another batch ends', { timeout: 60_000 }, async () => {
+    const { page } = await signedIn();
+    const scheduleStuck = async () => {
+      const reply = page.waitForResponse((r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('scheduleHostScans'));
+      await page.locator('#hosts tbody tr', { hasText: names.stuck }).locator('input[type=checkbox]').check();
+      await page.click('#scan');
+      return (await (await reply).json()).data.scheduleHostScans[0] as { id: string; batchId: string };
+    };
+    // A host that never answers: its job stays open until cancelled, and the second call's batch holds it too.
+    const { id: job, batchId: first } = await scheduleStuck();
+    await expect.poll(() => count(page, first, 'total'), WAIT).toBe('1');
+    const { batchId: second } = await scheduleStuck();
+    await expect.poll(() => batchItem(page, second).locator('.batch-error').textContent(), WAIT).toMatch(/^No live progress yet: .*distinct subscriptions/);
+    expect(await count(page, second, 'total')).toBe('1');
+    await shot(page, 'batch-waiting');
+    await gql(t.url, adminToken(), 'mutation($id: ID!) { cancelHostScanJob(id: $id) { id } }', { id: job });
+    await expect.poll(() => batchItem(page, first).locator('.batch-percent').textContent(), WAIT).toBe('100%');
+    await expect.poll(() => batchItem(page, second).locator('.batch-percent').textContent(), WAIT).toBe('100%');
+    expect(await batchItem(page, second).locator('.batch-error').count()).toBe(0);
+    expect(await count(page, second, 'cancelled')).toBe('1');
+    await page.close();
+  });
+
+  it('tells an App it may not import, and stays signed in', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${t.url}/`);
+    await page.fill('#token', appToken());
+    await page.click('#token-form button[type=submit]');
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    await page.setInputFiles('#import-file', { name: 'app.csv', mimeType: 'text/csv', buffer: Buffer.from('IP Address\n127.0.0.9\n') });
+    await expect.poll(() => page.locator('#message').textContent(), WAIT).toMatch(/Admin/);
+    expect(await page.locator('#connection').textContent()).toBe('live');
+    expect(await page.locator('#import-problems').isHidden()).toBe(true);
+    await page.close();
+  });
+
+  it('imports a CSV file: bad rows by line and field, nothing imported until the good rows alone are asked for', { timeout: 60_000 }, async () => {
+    const { page, violations } = await signedIn();
+    const loopbackHosts = async () => {
+      const res = await gql(t.url, adminToken(), '{ hosts(first: 100, search: "127.0.0.") { nodes { name } } }');
+      return (res.body.data.hosts.nodes as { name: string }[]).map((h) => h.name).filter((n) => n.startsWith('127.')).sort();
+    };
+    expect(await page.locator('#import-summary').textContent()).toMatch(/^Choose a CSV file/);
+    // Line 3 is bad in its type, line 5 only to the gateway's ValidateImportedCSV check (no name, no address).
+    const csv = `IP Address,SSH Port\n127.0.0.1,${ssh.port}\n127.0.0.3,99999\n127.0.0.2,${closed}\n,22\n`;
+    await page.setInputFiles('#import-file', { name: 'hosts.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await expect.poll(() => page.locator('#import-problems tbody tr').count(), WAIT).toBe(2);
+    const problems = await page.locator('#import-problems tbody tr').evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+    expect(problems).toEqual([
+      ['3', 'sshPort', "'99999' is not a port number (1-65535)."],
+      ['5', 'dnsHostName', 'A DNS host name or an IP address is required.'],
+    ]);
+    expect(await page.locator('#import-summary').textContent()).toBe('hosts.csv: 2 of 4 rows bad; nothing is imported unless you ask for the good rows only.');
+    expect(await page.locator('#import-all').isHidden()).toBe(true);
+    expect(await page.locator('#import-good').textContent()).toBe('Import only the 2 good rows');
+    expect(await loopbackHosts()).toEqual([]);
+    await shot(page, 'import-bad-rows');
+
+    const reply = page.waitForResponse((r) => r.url().endsWith('/ImportCSV') && (r.request().postData() ?? '').includes('"importGood":true'));
+    await page.click('#import-good');
+    const report = await (await reply).json();
+    await expect.poll(() => page.locator('#import-summary').textContent(), WAIT).toBe('Imported 2 hosts from hosts.csv in 1 job; 2 bad rows skipped.');
+    expect(await loopbackHosts()).toEqual(['127.0.0.1', '127.0.0.2']);
+    // The import's batch is followed like a scan's.
+    const batchId = report.jobs[0].batchId as string;
+    await expect.poll(() => batchItem(page, batchId).locator('.batch-percent').textContent(), { timeout: 20_000 }).toBe('100%');
+    expect(await count(page, batchId, 'total')).toBe('2');
+    expect(await page.locator('#import-good').isHidden()).toBe(true);
+    await shot(page, 'import-done');
+
+    // A file with no bad row is offered whole.
+    await page.setInputFiles('#import-file', { name: 'good.csv', mimeType: 'text/csv', buffer: Buffer.from(`IP Address,SSH Port\n127.0.0.4,${closed}\n`) });
+    await expect.poll(() => page.locator('#import-summary').textContent(), WAIT).toBe('good.csv: every row is good (1).');
+    expect(await page.locator('#import-problems').isHidden()).toBe(true);
+    expect(await page.locator('#import-good').isHidden()).toBe(true);
+    await page.click('#import-all');
+    await expect.poll(() => page.locator('#import-summary').textContent(), WAIT).toBe('Imported 1 host from good.csv in 1 job.');
+    expect(await loopbackHosts()).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.4']);
+    expect(violations).toEqual([]);
+    await page.close();
+  });
+
+  it('signs out: token, data and remembered batches forgotten, the live socket closed, the sign-in form back', { timeout: 60_000 }, async () => {
+    const login = `out-${randomUUID().slice(0, 8)}`;
+    const password = `pw-${randomUUID()}`;
+    await t.gateway.accounts.createUser(ADMIN, { login, password, roles: ['Admin'] });
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => console.error('page error:', err));
+    const sockets: WebSocket[] = [];
+    page.on('websocket', (ws) => sockets.push(ws));
+    const stored = (key: string) => page.evaluate<string | null>(`sessionStorage.getItem('${key}')`);
+    await page.goto(`${t.url}/`);
+    expect(await page.locator('#signout').isHidden()).toBe(true);
+    await page.fill('#login', login);
+    await page.fill('#password', password);
+    await page.click('#signin-form button[type=submit]');
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    await page.locator('#hosts tbody tr', { hasText: names.quick }).locator('input[type=checkbox]').check();
+    await page.click('#scan');
+    await expect.poll(() => page.locator('#batches li').count(), WAIT).toBe(1);
+    expect(await stored('scan-gateway-token')).not.toBeNull();
+    expect(await stored('scan-gateway-batches')).not.toBeNull();
+    expect(await page.locator('#signout').isVisible()).toBe(true);
+
+    await page.click('#signout');
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('not connected');
+    expect(await stored('scan-gateway-token')).toBeNull();
+    expect(await stored('scan-gateway-batches')).toBeNull();
+    for (const table of ['hosts', 'jobs']) expect(await page.locator(`#${table} tbody tr`).count(), table).toBe(0);
+    expect(await page.locator('#batches li').count()).toBe(0);
+    expect(await page.locator('#batches-empty').textContent()).toMatch(/^Not connected/);
+    expect(await page.locator('#signin-form').isVisible()).toBe(true);
+    expect(await page.locator('#signout').isHidden()).toBe(true);
+    expect(await page.inputValue('#token')).toBe('');
+    expect(await page.inputValue('#login')).toBe('');
+    expect(await page.locator('#message').isHidden()).toBe(true);
+    await expect.poll(() => sockets.length > 0 && sockets.every((ws) => ws.isClosed()), WAIT).toBe(true);
+    await shot(page, 'signed-out');
     await page.close();
   });
 });

@@ -15,7 +15,7 @@ declare module 'fastify' {
 
 const principal = (request: FastifyRequest): Principal => request.principal!;
 /** The principal with where the request came from, for operations that change something (the audit trail). */
-const caller = (request: FastifyRequest): Caller => ({ ...request.principal!, address: request.ip, traceId: String(request.id) });
+export const caller = (request: FastifyRequest): Caller => ({ ...request.principal!, address: request.ip, traceId: String(request.id) });
 
 // Job states are immutable objects shared through the job cache: serialize each at most once.
 const entities = new WeakMap<Job, string>();
