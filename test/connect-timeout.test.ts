@@ -73,7 +73,7 @@ describe('ConnectTimeout', () => {
           while (performance.now() < until);
         }, 5);
         const result = await grabSshBanner('127.0.0.1', (server.address() as AddressInfo).port, { connect: t, readTimeoutMs: 5_000 }, new AbortController().signal);
-        expect(result).toEqual({ ok: true, value: 'SSH-2.0-OpenSSH_8.0' });
+        expect(result).toEqual({ ok: true, value: { banner: 'SSH-2.0-OpenSSH_8.0', hostKey: null } });
       }
     } finally {
       server.close();

@@ -4,5 +4,5 @@ export {
   ServiceStartType, SshTrustAction, UserPrivilege,
   type HostGroup, type HostScheduledTask, type HostService, type HostUser, type InventorySnapshot, type ScheduledTaskSource,
 } from './model';
-export { probeHostKey } from './probe-host-key';
+export { probeHostKey, readHostKey } from './probe-host-key';
 export { fingerprintOf, type HostKey, type HostKeyPolicy, type SessionFailure, type SessionFailureReason, type SshCredential } from './ssh-session';

@@ -1,9 +1,9 @@
-import { collectInventory, probeHostKey, SshTrustAction, type CollectLimits, type CollectOutcome, type SshCredential } from '../inventory';
+import { collectInventory, readHostKey, SshTrustAction, type CollectLimits, type CollectOutcome, type SshCredential } from '../inventory';
 import { isPrivileged } from '../inventory/diff';
 import { ActionFailureReason, type ScanTarget } from '../model';
-import type { ProbeTimeouts } from './probe-result';
 import type { ScanOutcome, Scanner } from './index';
 import type { ProbeScanner } from './probe';
+import type { HostKeyRequest } from './ssh';
 
 /** Opens a host's credential for one session; null when it no longer exists. */
 export interface CredentialSource {
@@ -15,7 +15,7 @@ export interface CredentialedScannerOptions {
   probe: ProbeScanner;
   /** Null where no credential can be opened (then hosts with one are scanned without logging in). */
   credentials: CredentialSource | null;
-  /** How long the host key probe waits for the key once connected. @default 5000 */
+  /** How long the key exchange may take, from the server's banner to its host key. @default 5000 */
   keyReadTimeoutMs?: number;
   collectLimits?: Partial<CollectLimits>;
 }
@@ -24,29 +24,28 @@ export interface CredentialedScannerOptions {
  * A scan that goes on from the probes: where SSH answered, a host with a credential is logged into and its
  * accounts, groups, services and tasks are read (inventory/), its host key checked by its trust policy
  * before the credential is sent; a host without one has its host key read once, at first contact, and
- * recorded. Where SSH did not answer, the probes' outcome stands.
+ * recorded. Where SSH did not answer, the probes' outcome stands. A key read before logging in is read on
+ * the probe's own connection, going on from the banner: no second connection.
  */
 export function createCredentialedScanner(o: CredentialedScannerOptions): Scanner {
   // A server sends its key exchange right after its identification: a few seconds is plenty.
-  const keyTimeouts: ProbeTimeouts = { connect: o.probe.connectTimeout, readTimeoutMs: o.keyReadTimeoutMs ?? 5_000 };
+  const keyRequest: HostKeyRequest = { read: readHostKey, timeoutMs: o.keyReadTimeoutMs ?? 5_000 };
   return {
     async scan(target: ScanTarget, signal: AbortSignal): Promise<ScanOutcome> {
-      const probed = await o.probe.scan(target, signal);
-      const endpoint = probed.sshEndpoint;
       const ssh = target.ssh;
-      if (!probed.ok || !endpoint || !ssh) return probed;
-      if (!ssh.credentialId || !o.credentials) {
-        if (ssh.trustedKey) return probed;
-        const key = await probeHostKey(endpoint.host, endpoint.port, keyTimeouts, signal);
-        signal.throwIfAborted();
-        return key.ok ? { ...probed, hostKey: key.value } : probed;
-      }
-      if (!ssh.trustedKey && !ssh.acceptKeyOnFirstContact && ssh.trust !== SshTrustAction.AlwaysTrustIgnoreThumbprint) {
-        const key = await probeHostKey(endpoint.host, endpoint.port, keyTimeouts, signal);
-        signal.throwIfAborted();
+      const logsIn = !!ssh?.credentialId && !!o.credentials;
+      // Without logging in, the key is read where none is recorded; before logging in, where the host's
+      // policy would refuse an unknown key anyway (the key is then only named for an Admin to accept).
+      const refusesUnknownKey = !!ssh && !ssh.trustedKey && !ssh.acceptKeyOnFirstContact && ssh.trust !== SshTrustAction.AlwaysTrustIgnoreThumbprint;
+      const readsKey = !!ssh && !ssh.trustedKey && (!logsIn || refusesUnknownKey);
+      const probed = await o.probe.scan(target, signal, readsKey ? keyRequest : undefined);
+      const endpoint = probed.sshEndpoint;
+      if (!probed.ok || !endpoint || !ssh?.credentialId || !o.credentials) return probed;
+      if (refusesUnknownKey) {
+        const key = probed.hostKey ?? null;
         return failed(probed, ActionFailureReason.FailedToConnect,
-          `No trusted SSH host key, and this host accepts none at first contact${key.ok ? `; it presented ${key.value.fingerprint} (an Admin can accept it)` : ''}. Not logged in.`,
-          key.ok ? key.value : null);
+          `No trusted SSH host key, and this host accepts none at first contact${key ? `; it presented ${key.fingerprint} (an Admin can accept it)` : ''}. Not logged in.`,
+          key);
       }
       const credential = await o.credentials.reveal(ssh.credentialId);
       if (!credential) return failed(probed, ActionFailureReason.SystemError, "The host's credential no longer exists. Not logged in.", null);

@@ -33,11 +33,17 @@ export function describeSocketError(err: NodeJS.ErrnoException): { kind: 'refuse
 /** Ends a probe with a result (the first call wins); failures after connecting carry `connected: true`. */
 export type Finish<T> = (result: ProbeResult<T>) => void;
 export type Fail = (kind: 'silent' | 'timeout' | 'protocol', message: string) => void;
+/**
+ * Says the awaited answer came and the conversation goes on: the read time limit stops, and from then on
+ * the conversation bounds its own time and handles the socket's errors (they no longer fail the probe).
+ */
+export type Answered = () => void;
 
 /**
  * The scaffolding every TCP probe shares: connect within the scanner's connect timeout (which every
  * answer teaches), then give the conversation (`converse`) a read time limit; map socket errors to words;
  * stop at once when `signal` aborts; and always destroy the socket. `what` names the awaited answer in the read timeout's message.
+ * A conversation that goes on past its answer (reading a host key after the banner) calls `answered`.
  */
 export function probeSocket<T>(
   host: string,
@@ -45,11 +51,12 @@ export function probeSocket<T>(
   t: ProbeTimeouts,
   signal: AbortSignal,
   what: string,
-  converse: (socket: Socket, finish: Finish<T>, fail: Fail) => (() => void) | void,
+  converse: (socket: Socket, finish: Finish<T>, fail: Fail, answered: Answered) => (() => void) | void,
 ): Promise<ProbeResult<T>> {
   return new Promise((resolve) => {
     let connected = false;
     let settled = false;
+    let goingOn = false;
     let cleanup: (() => void) | void;
     let readTimer: NodeJS.Timeout | undefined;
     let stopWaiting = () => {};
@@ -71,6 +78,7 @@ export function probeSocket<T>(
     signal.addEventListener('abort', onAbort, { once: true });
     stopWaiting = armConnectDeadline(t.connect, started, (usedMs) => fail('silent', `no answer in ${usedMs} ms`));
     socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (goingOn) return;
       // A refusal is an answer too (the host's RST): a round trip to learn from.
       if (!connected && err.code === 'ECONNREFUSED') t.connect.observe(performance.now() - started);
       finish({ ok: false, ...describeSocketError(err), connected });
@@ -80,7 +88,10 @@ export function probeSocket<T>(
       stopWaiting();
       t.connect.observe(performance.now() - started);
       readTimer = setTimeout(() => fail('timeout', `no ${what} within ${t.readTimeoutMs} ms`), t.readTimeoutMs);
-      cleanup = converse(socket, finish, fail);
+      cleanup = converse(socket, finish, fail, () => {
+        goingOn = true;
+        clearTimeout(readTimer);
+      });
     });
   });
 }

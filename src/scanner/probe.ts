@@ -7,7 +7,7 @@ import { osFromSshBanner, versionFromWinRm } from './os';
 import type { ProbeResult, ProbeTimeouts } from './probe-result';
 import { RetryPolicy } from './retry';
 import { ConnectTimeout, DEFAULT_CONNECT_TIMEOUT, type ConnectTimeoutBounds } from './rtt';
-import { grabSshBanner } from './ssh';
+import { grabSshBanner, type HostKeyRequest, type SshAnswer } from './ssh';
 import { identifyWinRm, type WinRmIdentity } from './winrm';
 
 export interface ProbeScannerOptions {
@@ -22,6 +22,11 @@ export interface ProbeScannerOptions {
 /** The probe scanner, with the connect timeout it learnt (for diagnostics and benchmarks). */
 export interface ProbeScanner extends Scanner {
   readonly connectTimeout: ConnectTimeout;
+  /**
+   * With `hostKey`, where SSH answers, the probe goes on from the banner into the key exchange on the same
+   * connection; the outcome carries `hostKey` when the server sent one.
+   */
+  scan(target: ScanTarget, signal: AbortSignal, hostKey?: HostKeyRequest): Promise<ScanOutcome>;
 }
 
 const systemResolve = async (name: string) => (await lookup(name)).address;
@@ -48,12 +53,12 @@ export function createProbeScanner(options: ProbeScannerOptions = {}): ProbeScan
   };
   return {
     connectTimeout,
-    async scan(target: ScanTarget, signal: AbortSignal): Promise<ScanOutcome> {
+    async scan(target: ScanTarget, signal: AbortSignal, hostKey?: HostKeyRequest): Promise<ScanOutcome> {
       const address = await resolveTarget(target, resolve, signal);
       if (typeof address !== 'string') return address;
       const sshPort = target.sshPort ?? DEFAULT_SSH_PORT;
       const winRmPort = target.winRmPort ?? DEFAULT_WINRM_PORT;
-      const ssh = () => grabSshBanner(address, sshPort, timeouts, signal);
+      const ssh = () => grabSshBanner(address, sshPort, timeouts, signal, hostKey);
       const winrm = () => identifyWinRm(address, winRmPort, timeouts, signal);
       const first = await Promise.all([ssh(), winrm()]);
       signal.throwIfAborted();
@@ -90,7 +95,7 @@ async function resolveTarget(
 }
 
 interface Probes {
-  ssh: ProbeResult<string>;
+  ssh: ProbeResult<SshAnswer>;
   sshPort: number;
   winrm: ProbeResult<WinRmIdentity>;
   winRmPort: number;
@@ -110,10 +115,10 @@ function combine(ip: string, { ssh, sshPort, winrm, winRmPort }: Probes): ScanOu
       hostConnected: ssh.connected || winrm.connected,
     };
   }
-  const fromSsh = ssh.ok ? osFromSshBanner(ssh.value) : null;
+  const fromSsh = ssh.ok ? osFromSshBanner(ssh.value.banner) : null;
   const windows = winrm.ok ? { os: 'Windows', version: versionFromWinRm(winrm.value.productVersion) } : null;
   const evidence = [
-    ssh.ok ? `SSH ${printable(ssh.value)}` : null,
+    ssh.ok ? `SSH ${printable(ssh.value.banner)}` : null,
     winrm.ok ? `WinRM ${winrm.value.authRequired ? 'requires authentication' : printable(winrm.value.productVersion ?? winrm.value.vendor ?? '')}` : null,
   ].filter(Boolean);
   const os = windows?.os ?? fromSsh?.os ?? null;
@@ -125,6 +130,7 @@ function combine(ip: string, { ssh, sshPort, winrm, winRmPort }: Probes): ScanOu
     version: windows?.version ?? (fromSsh?.os === os ? fromSsh?.version ?? null : null),
     hostConnected: true,
     sshEndpoint: ssh.ok ? { host: ip, port: sshPort } : null,
+    ...(ssh.ok && ssh.value.hostKey ? { hostKey: ssh.value.hostKey } : {}),
   };
 }
 
