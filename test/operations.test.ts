@@ -42,6 +42,7 @@ describe('OpenAPI', () => {
       '/api/v1/HostScanJob/Host/{hostId}',
       '/api/v1/HostScanJob/Host/{hostScanHostId}/Start',
       '/api/v1/HostScanJob/Host/{hostScanHostId}/Stop',
+      '/api/v1/HostScanJob/ImportCSV',
       '/api/v1/HostScanJob/User',
       '/api/v1/HostScanJob/User/SID/{sid}',
       '/api/v1/HostScanJob/User/{userId}',
