@@ -3,6 +3,7 @@ import { ActionFailureReason, ActionStatus, type Job, type ScanTarget } from '..
 import type { Queryable, Sql } from './db';
 import type { JobChanges } from './jobs';
 import { writeSnapshots, type InventoryUpdate } from './snapshots';
+import { TURN_ORDER } from './turns';
 
 /** A host scan handed to a worker, with what it needs to reach the host. */
 export interface ClaimedScan extends ScanTarget {
@@ -196,6 +197,7 @@ export type Queue = ReturnType<typeof createQueue>;
 
 async function claimIn(tx: Queryable, owner: string, limit: number, leaseMs: number): Promise<ClaimedScan[]> {
   // The host's login and key trust are read as they are now: a credential set after scheduling counts.
+  // Due scans go by turn, so callers take turns (turns.ts).
   const rows = await tx.query<ClaimRow>(
     `WITH claimed AS (
        UPDATE host_scans s SET status = ${ActionStatus.Running}, status_description = 'Running',
@@ -203,7 +205,7 @@ async function claimIn(tx: Queryable, owner: string, limit: number, leaseMs: num
          started_at = now(), modified_at = now()
        WHERE s.id = ANY(ARRAY(
          SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
-         ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED))
+         ${TURN_ORDER} LIMIT $2 FOR UPDATE SKIP LOCKED))
        RETURNING s.id, s.job_id, s.host_id, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts)
      SELECT c.*, h.credential_id, h.ssh_trust, h.accept_key_on_first_contact, h.ssh_host_key
      FROM claimed c LEFT JOIN hosts h ON h.id = c.host_id`,
