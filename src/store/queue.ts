@@ -11,6 +11,8 @@ export interface ClaimedScan extends ScanTarget {
   jobId: string;
   hostId: string | null;
   attempts: number;
+  /** Who scheduled it: the runner starts waiting scans round-robin across lanes (turns.ts). */
+  lane: string;
 }
 
 /** How a scan ended, as the worker reports it. */
@@ -206,7 +208,7 @@ async function claimIn(tx: Queryable, owner: string, limit: number, leaseMs: num
        WHERE s.id = ANY(ARRAY(
          SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
          ${TURN_ORDER} LIMIT $2 FOR UPDATE SKIP LOCKED))
-       RETURNING s.id, s.job_id, s.host_id, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts)
+       RETURNING s.id, s.job_id, s.host_id, s.lane, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts)
      SELECT c.*, h.credential_id, h.ssh_trust, h.accept_key_on_first_contact, h.ssh_host_key
      FROM claimed c LEFT JOIN hosts h ON h.id = c.host_id`,
     [owner, limit, leaseMs],
@@ -235,6 +237,7 @@ interface ClaimRow {
   id: string;
   job_id: string;
   host_id: string | null;
+  lane: string;
   name: string;
   dns_host_name: string | null;
   ip_address: string | null;
@@ -251,6 +254,7 @@ const toClaimed = (r: ClaimRow): ClaimedScan => ({
   id: r.id,
   jobId: r.job_id,
   hostId: r.host_id,
+  lane: r.lane,
   name: r.name,
   dnsHostName: r.dns_host_name,
   ipAddress: r.ip_address,
