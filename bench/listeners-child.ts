@@ -10,6 +10,9 @@ const servers: net.Server[] = [];
   for (let i = 0; i < count; i++) {
     const server = net.createServer((socket) => {
       socket.on('error', () => {});
+      // Read (and drop) what the client sends: unread, its FIN is never seen and the socket stays open
+      // for good (a client that speaks, as the first-contact host-key read does, leaked one per scan).
+      socket.resume();
       socket.end(banner);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ActionFailureReason, ActionStatus } from '../src/model';
 import { createResultBatcher } from '../src/runner/batcher';
 import { dispose } from '../src/runner/outcome';
+import { ReadyQueue } from '../src/runner/ready';
 import { SlotBudget } from '../src/runner/slots';
+import type { ClaimedScan } from '../src/store';
 
 // The runner's parts that are plain arithmetic and decisions, without a store or a network.
 
@@ -95,5 +97,30 @@ describe('the result batcher', () => {
     await expect(Promise.all(second)).rejects.toThrow('store down');
     expect(events).toEqual(['send a,b', 'send c,bad', 'settle a,b']);
     expect(batcher.busy).toBe(false);
+  });
+});
+
+describe('ReadyQueue', () => {
+  const scan = (lane: string, id: string): ClaimedScan =>
+    ({ id, lane, jobId: id, hostId: null, attempts: 1, name: id, dnsHostName: null, ipAddress: null, sshPort: null, winRmPort: null });
+  const order = (q: ReadyQueue) => Array.from({ length: q.length }, () => q.next()!.id);
+
+  it('starts waiting scans round-robin across lanes, in leased order within one', () => {
+    const q = new ReadyQueue();
+    q.push(['b1', 'b2', 'b3', 'b4'].map((id) => scan('batch', id)));
+    q.push([scan('single', 's1'), scan('batch', 'b5'), scan('other', 'o1'), scan('single', 's2')]);
+    expect(q.length).toBe(8);
+    expect(order(q)).toEqual(['b1', 's1', 'o1', 'b2', 's2', 'b3', 'b4', 'b5']);
+    expect(q.next()).toBeUndefined();
+  });
+
+  it('takes out the scans asked for, and drains the rest, keeping its count', () => {
+    const q = new ReadyQueue();
+    q.push([scan('a', 'a1'), scan('a', 'a2'), scan('b', 'b1'), scan('c', 'c1')]);
+    expect(q.take(['a2', 'b1', 'unknown']).map((s) => s.id)).toEqual(['a2', 'b1']);
+    expect(q.length).toBe(2);
+    expect(q.ids()).toEqual(['a1', 'c1']);
+    expect(q.drain().map((s) => s.id)).toEqual(['a1', 'c1']);
+    expect(q.length).toBe(0);
   });
 });

@@ -8,6 +8,7 @@ import type { ClaimedScan, InventoryUpdate, Queue } from '../store';
 import { createResultBatcher } from './batcher';
 import { createLatch } from './latch';
 import { abortReasonOf, cancelled, dispose, type AbortReason } from './outcome';
+import { ReadyQueue } from './ready';
 import { SlotBudget } from './slots';
 
 export interface RunnerOptions {
@@ -71,7 +72,7 @@ export function createRunner(o: RunnerOptions): Runner {
   const budget = new SlotBudget(o.concurrency, o.readAhead);
   const latch = createLatch();
   const active = new Map<string, Running>();
-  const ready: ClaimedScan[] = [];
+  const ready = new ReadyQueue();
   let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   let loopDone: Promise<void> = Promise.resolve();
   let stopping: Promise<void> | null = null;
@@ -110,10 +111,10 @@ export function createRunner(o: RunnerOptions): Runner {
 
   /** Start waiting scans in the free slots. */
   const fill = () => {
-    while (state === 'running' && budget.hasFreeSlot && ready.length > 0) launch(ready.shift()!);
+    while (state === 'running' && budget.hasFreeSlot && ready.length > 0) launch(ready.next()!);
   };
   const take = (scans: readonly ClaimedScan[]) => {
-    ready.push(...scans);
+    ready.push(scans);
     fill();
   };
 
@@ -187,7 +188,7 @@ export function createRunner(o: RunnerOptions): Runner {
   let lastRenewal = 0;
   let longestRenewalGapMs = 0;
   async function heartbeat(): Promise<void> {
-    const ids = [...active.keys(), ...ready.map((s) => s.id)];
+    const ids = [...active.keys(), ...ready.ids()];
     if (ids.length === 0) {
       lastRenewal = 0;
       return;
@@ -207,10 +208,7 @@ export function createRunner(o: RunnerOptions): Runner {
 
   /** Take these scans out of the waiting ones; returns those that were waiting. */
   function unready(scanIds: readonly string[]): ClaimedScan[] {
-    const ids = new Set(scanIds);
-    const taken = ready.filter((s) => ids.has(s.id));
-    if (taken.length > 0) ready.splice(0, ready.length, ...ready.filter((s) => !ids.has(s.id)));
-    return taken;
+    return ready.take(scanIds);
   }
 
   /** Abort these scans where they run here; those still waiting end Cancelled without running. */
@@ -224,7 +222,7 @@ export function createRunner(o: RunnerOptions): Runner {
   }
 
   async function reclaim(): Promise<void> {
-    const jobs = await o.queue.reclaimExpired(o.retryLimit + 1, o.retryBackoffMs, [...active.keys(), ...ready.map((s) => s.id)]);
+    const jobs = await o.queue.reclaimExpired(o.retryLimit + 1, o.retryBackoffMs, [...active.keys(), ...ready.ids()]);
     if (jobs.length > 0) {
       log.warn({ jobs: jobs.map((j) => j.id) }, 'reclaimed scans whose worker stopped');
       o.publish(jobs);
@@ -253,7 +251,7 @@ export function createRunner(o: RunnerOptions): Runner {
     latch.wake();
     await loopDone;
     // Scans that never started go back to the queue at once, their attempt not counted.
-    const waiting = ready.splice(0).map((s) => s.id);
+    const waiting = ready.drain().map((s) => s.id);
     if (waiting.length > 0) {
       o.publish(
         await o.queue.release(owner, waiting).catch((err: unknown) => {

@@ -6,6 +6,7 @@ import { appendAudit } from './audit';
 import { recordBatch } from './batches';
 import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
 import type { JobChanges } from './jobs';
+import { firstTurn } from './turns';
 
 export type RequestJobResult =
   | { job: Job; batchId: string; hostIds: string[]; unknownCredentials?: undefined }
@@ -70,8 +71,9 @@ export function createRequestStore(db: Sql, changed: JobChanges) {
         const jobId = randomUUID();
         const inserted = await tx.query<{ id: string }>(
           `WITH j AS (INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address) VALUES ($1, $2, $3, $4))
-           INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version, ssh_port, win_rm_port)
-           SELECT gen_random_uuid(), $1, h.id, v.position, h.name, h.dns_host_name, h.ip_address, h.os, h.version, h.ssh_port, h.win_rm_port
+           INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version, ssh_port, win_rm_port, lane, turn)
+           SELECT gen_random_uuid(), $1, h.id, v.position, h.name, h.dns_host_name, h.ip_address, h.os, h.version, h.ssh_port, h.win_rm_port,
+             $2, ${firstTurn('$2')} + v.position - 1
            FROM unnest($5::uuid[]) WITH ORDINALITY AS v(host_id, position) JOIN hosts h ON h.id = v.host_id
            ON CONFLICT (host_id) WHERE ${ACTIVE_SCAN} DO NOTHING
            RETURNING id`,

@@ -7,6 +7,7 @@ import { appendAudit } from './audit';
 import { recordBatch } from './batches';
 import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
 import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
+import { firstTurn } from './turns';
 
 export type ScheduleResult = { jobs: Job[]; batchId: string; missing?: undefined } | { jobs?: undefined; batchId?: undefined; missing: string[] };
 
@@ -133,10 +134,10 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
            RETURNING *),
          s AS (
            INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version,
-             ssh_port, win_rm_port)
+             ssh_port, win_rm_port, lane, turn)
            SELECT v.id, v.job_id, h.id, 0, h.name, h.dns_host_name, h.ip_address, h.os, h.version,
-             h.ssh_port, h.win_rm_port
-           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS v(id, job_id, host_id)
+             h.ssh_port, h.win_rm_port, $4, ${firstTurn('$4')} + v.n - 1
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS v(id, job_id, host_id, n)
            JOIN hosts h ON h.id = v.host_id
            ON CONFLICT (host_id) WHERE ${ACTIVE_SCAN} DO NOTHING
            RETURNING *)

@@ -338,6 +338,22 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ALTER TABLE gateway_signing_keys ADD COLUMN retires_at timestamptz;
     `,
   },
+  {
+    version: 11,
+    name: 'fair turns in the lease queue',
+    sql: `
+      -- Whose scan it is (the scheduling caller) and its turn: claims go by turn, so callers take turns
+      -- (src/store/turns.ts) instead of one caller's large batch holding everyone else's scans back.
+      ALTER TABLE host_scans ADD COLUMN lane text NOT NULL DEFAULT '';
+      ALTER TABLE host_scans ADD COLUMN turn bigint NOT NULL DEFAULT 0;
+      -- Scans waiting now keep their order (all at turn 0, by run_after) and join their caller's lane.
+      UPDATE host_scans s SET lane = coalesce(j.created_by, '') FROM host_scan_jobs j
+      WHERE j.id = s.job_id AND s.status IN (0, 1, 7);
+      DROP INDEX host_scans_ready;
+      CREATE INDEX host_scans_turns ON host_scans (turn, run_after) WHERE status = 0;
+      CREATE INDEX host_scans_lanes ON host_scans (lane, turn) WHERE status = 0;
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */

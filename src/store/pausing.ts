@@ -3,6 +3,7 @@ import { ActionStatus, type Job } from '../model';
 import { appendAudit } from './audit';
 import type { Queryable, Sql } from './db';
 import type { JobChanges } from './jobs';
+import { firstTurn } from './turns';
 
 /** What to pause or resume: one job, every job of a batch, or one host scan. */
 export type PauseTarget =
@@ -41,9 +42,16 @@ export function createPauseStore(db: Sql, changed: JobChanges) {
       // Lock order everywhere: scan rows, then job rows (changed).
       await tx.query('SELECT id FROM host_scans WHERE job_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [jobIds]);
       const [from, to] = pause ? [ActionStatus.Queued, ActionStatus.Paused] : [ActionStatus.Paused, ActionStatus.Queued];
+      // Resumed scans queue again as if scheduled now, each behind its own caller's queued ones: kept
+      // turns would put a long-paused batch ahead of every scan queued meanwhile (turns.ts).
       const moved = await tx.query<{ job_id: string }>(
-        `UPDATE host_scans SET status = ${to}, status_description = $2, pause_requested = false, run_after = now(), modified_at = now()
-         WHERE job_id = ANY($1::uuid[]) AND ($3::uuid IS NULL OR id = $3) AND status = ${from} RETURNING job_id`,
+        `WITH picked AS (
+           SELECT id, lane, row_number() OVER (PARTITION BY lane ORDER BY turn, run_after) AS n FROM host_scans
+           WHERE job_id = ANY($1::uuid[]) AND ($3::uuid IS NULL OR id = $3) AND status = ${from}),
+         lanes AS (SELECT l.lane, ${pause ? 'NULL::bigint' : firstTurn('l.lane')} AS first FROM (SELECT DISTINCT lane FROM picked) l)
+         UPDATE host_scans s SET status = ${to}, status_description = $2, pause_requested = false, run_after = now(), modified_at = now(),
+           turn = coalesce(lanes.first + p.n - 1, s.turn)
+         FROM picked p JOIN lanes ON lanes.lane = p.lane WHERE s.id = p.id RETURNING s.job_id`,
         [jobIds, description, target.scanId ?? null],
       );
       const running = await tx.query<{ id: string }>(

@@ -3,6 +3,7 @@ import { ActionFailureReason, ActionStatus, type Job, type ScanTarget } from '..
 import type { Queryable, Sql } from './db';
 import type { JobChanges } from './jobs';
 import { writeSnapshots, type InventoryUpdate } from './snapshots';
+import { TURN_ORDER } from './turns';
 
 /** A host scan handed to a worker, with what it needs to reach the host. */
 export interface ClaimedScan extends ScanTarget {
@@ -10,6 +11,8 @@ export interface ClaimedScan extends ScanTarget {
   jobId: string;
   hostId: string | null;
   attempts: number;
+  /** Who scheduled it: the runner starts waiting scans round-robin across lanes (turns.ts). */
+  lane: string;
 }
 
 /** How a scan ended, as the worker reports it. */
@@ -196,6 +199,7 @@ export type Queue = ReturnType<typeof createQueue>;
 
 async function claimIn(tx: Queryable, owner: string, limit: number, leaseMs: number): Promise<ClaimedScan[]> {
   // The host's login and key trust are read as they are now: a credential set after scheduling counts.
+  // Due scans go by turn, so callers take turns (turns.ts).
   const rows = await tx.query<ClaimRow>(
     `WITH claimed AS (
        UPDATE host_scans s SET status = ${ActionStatus.Running}, status_description = 'Running',
@@ -203,8 +207,8 @@ async function claimIn(tx: Queryable, owner: string, limit: number, leaseMs: num
          started_at = now(), modified_at = now()
        WHERE s.id = ANY(ARRAY(
          SELECT id FROM host_scans WHERE status = ${ActionStatus.Queued} AND run_after <= now()
-         ORDER BY run_after LIMIT $2 FOR UPDATE SKIP LOCKED))
-       RETURNING s.id, s.job_id, s.host_id, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts)
+         ${TURN_ORDER} LIMIT $2 FOR UPDATE SKIP LOCKED))
+       RETURNING s.id, s.job_id, s.host_id, s.lane, s.name, s.dns_host_name, s.ip_address, s.ssh_port, s.win_rm_port, s.attempts)
      SELECT c.*, h.credential_id, h.ssh_trust, h.accept_key_on_first_contact, h.ssh_host_key
      FROM claimed c LEFT JOIN hosts h ON h.id = c.host_id`,
     [owner, limit, leaseMs],
@@ -233,6 +237,7 @@ interface ClaimRow {
   id: string;
   job_id: string;
   host_id: string | null;
+  lane: string;
   name: string;
   dns_host_name: string | null;
   ip_address: string | null;
@@ -249,6 +254,7 @@ const toClaimed = (r: ClaimRow): ClaimedScan => ({
   id: r.id,
   jobId: r.job_id,
   hostId: r.host_id,
+  lane: r.lane,
   name: r.name,
   dnsHostName: r.dns_host_name,
   ipAddress: r.ip_address,
