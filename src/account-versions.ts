@@ -25,16 +25,27 @@ export async function followAccountVersions(o: AccountVersionOptions): Promise<{
   const set = (subject: string, version: number) => {
     if (o.current(subject) !== version) o.onChange(subject, version);
   };
+  // A read that began before LISTEN told of a change is older than it: it must not undo that change.
+  let heard = 0;
+  const heardAt = new Map<string, number>();
+  const onChange = (subject: string, version: number) => {
+    heardAt.set(subject, ++heard);
+    set(subject, version);
+  };
   let failing = false;
   let reading: Promise<void> | null = null;
-  const readAll = () =>
-    (reading ??= o.store.accounts
+  const readAll = () => {
+    const began = heard;
+    const newer = (subject: string) => (heardAt.get(subject) ?? 0) > began;
+    return (reading ??= o.store.accounts
       .tokenVersions()
       .then(
         (versions) => {
           failing = false;
-          for (const subject of [...o.subjects()]) if (!versions.has(subject)) set(subject, -1);
-          versions.forEach((version, subject) => set(subject, version));
+          for (const subject of [...o.subjects()]) if (!versions.has(subject) && !newer(subject)) set(subject, -1);
+          versions.forEach((version, subject) => newer(subject) || set(subject, version));
+          // What was heard before this read began, the read has too.
+          for (const [subject, at] of heardAt) if (at <= began) heardAt.delete(subject);
         },
         (err: unknown) => {
           if (!failing) o.logger.warn({ err }, 'could not read account token versions; revocations from other instances may wait for the next read');
@@ -42,8 +53,9 @@ export async function followAccountVersions(o: AccountVersionOptions): Promise<{
         },
       )
       .finally(() => (reading = null)));
+  };
 
-  const unlisten = o.store.accountChanges ? await o.store.accountChanges.listen({ onChange: set, onReconnect: () => void readAll() }) : null;
+  const unlisten = o.store.accountChanges ? await o.store.accountChanges.listen({ onChange, onReconnect: () => void readAll() }) : null;
   const timer = o.store.accountChanges ? setInterval(() => void readAll(), o.recheckMs) : null;
   timer?.unref();
   return {
