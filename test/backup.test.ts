@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBackup, encodeBackup, type BackupManifest } from '../src/store/backup-file';
 import { tableSums } from '../src/store/tables';
 import { spawnGateway, type ChildGateway } from './support/child';
+import { until } from './support/wait';
 import { runCli } from './support/cli';
 import { freshDataDir } from './support/gateway';
 import { call } from './support/http';
@@ -68,12 +69,12 @@ describe('backup and restore of the embedded store', () => {
       }
     };
     const load = [client(), client()];
-    await until(() => schedules >= 20, 'the load to start');
+    await until('the load to start', () => schedules >= 20, { timeoutMs: 30_000 });
 
     const taken = await runCli('backup', ['--out', backupFile, '--gateway', live!.url], { JWT_SECRET: TEST_SECRET });
     // Writes go on after the backup point: the live store moves past what the backup holds.
     const after = schedules;
-    await until(() => schedules >= after + 10, 'writes after the backup');
+    await until('writes after the backup', () => schedules >= after + 10, { timeoutMs: 30_000 });
     stop = true;
     await Promise.all(load);
     expect(failures).toEqual([]);
@@ -204,10 +205,3 @@ describe('backup and restore of the embedded store', () => {
   }, 60_000);
 });
 
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -6,6 +6,7 @@ import { startTestGateway, type TestGateway } from './support/gateway';
 import { hostsFile } from './support/hosts';
 import { call } from './support/http';
 import { adminToken } from './support/tokens';
+import { until } from './support/wait';
 
 // Scans of a 200-host fleet in a network namespace: 60 % SSH, 10 % WinRM, 20 % closed, 10 % silent (SYNs
 // dropped), three of the SSH hosts slow (banner after 1, 2 and 3 s). Needs root, `ip` and `nft`.
@@ -41,15 +42,13 @@ describe.skipIf(!!unavailable && !process.env.CI)('a fleet of 200 hosts behind a
     const res = await call(`${t.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token: adminToken(), body: [...ids.keys()] });
     expect(res.status).toBe(200);
     const jobIds: string[] = res.json.map((j: { id: string }) => j.id);
-    for (;;) {
-      const jobs = await t.gateway.store.jobs.getJobs(jobIds);
-      if (jobs.every((j) => j.scans.every((s) => TERMINAL.has(s.status)))) {
-        batchMs = performance.now() - started;
-        scans = new Map(jobs.flatMap((j) => j.scans.map((s) => [s.hostId!, s] as const)));
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const store = t.gateway.store;
+    const jobs = await until('every scan of the fleet to end', async () => {
+      const now = await store.jobs.getJobs(jobIds);
+      return now.every((j) => j.scans.every((s) => TERMINAL.has(s.status))) && now;
+    }, { timeoutMs: 110_000, everyMs: 100 });
+    batchMs = performance.now() - started;
+    scans = new Map(jobs.flatMap((j) => j.scans.map((s) => [s.hostId!, s] as const)));
   }, 120_000);
 
   afterAll(async () => {

@@ -11,6 +11,7 @@ import { inventorySshdAvailable, startInventorySshd, type InventorySshd } from '
 import { gatewayBackends } from './support/postgres';
 import { sqlOf } from './support/sql';
 import { adminToken, appToken } from './support/tokens';
+import { until } from './support/wait';
 
 // inventoryChanges end to end: the real runner and credentialed scanner log in to the fixture sshd, the
 // store records each snapshot with its differences, and the subscription streams them. The credential
@@ -28,11 +29,10 @@ for (const backend of gatewayBackends()) describe.skipIf(!inventorySshdAvailable
   const scanAndWait = async () => {
     const scheduled = await gql(t.url, adminToken(), 'mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { id } }', { ids: [host.id] });
     const id = scheduled.body.data.scheduleHostScans[0].id;
-    for (;;) {
+    return until(`job ${id} to end`, async () => {
       const { body } = await gql(t.url, adminToken(), 'query($id: ID!) { hostScanJob(id: $id) { status statusDescription } }', { id });
-      if (!['Queued', 'Running'].includes(body.data.hostScanJob.status)) return body.data.hostScanJob;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      return !['Queued', 'Running'].includes(body.data.hostScanJob.status) && body.data.hostScanJob;
+    }, { timeoutMs: 50_000, everyMs: 100 });
   };
 
   beforeAll(async () => {
@@ -78,7 +78,7 @@ for (const backend of gatewayBackends()) describe.skipIf(!inventorySshdAvailable
       const b = subscribe({ hostIds: null, privilegedOnly: false }, all);
       const c = subscribe({ hostIds: [HOSTS.beta.id], privilegedOnly: false }, elsewhere);
       // Subscriptions are open once the socket is acknowledged; wait until all three are held.
-      while (t.gateway.sockets.activeSubscriptions < 3) await new Promise((r) => setTimeout(r, 20));
+      await until('three subscriptions to be active', () => t.gateway.sockets.activeSubscriptions >= 3);
 
       // carol joins sudo (privileged), and a new unprivileged account appears.
       const etc = join(sshd.root, 'etc');

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSealer } from '../src/auth-secrets';
 import { SecretKey } from '../src/secrets';
 import { startTestGateway, type TestGateway } from './support/gateway';
+import { until } from './support/wait';
 import { gql } from './support/graphql';
 import { HOSTS, hostsFile } from './support/hosts';
 import { call } from './support/http';
@@ -24,17 +25,6 @@ const subjectOf = () => `00000000-0000-4000-8000-${randomBytes(6).toString('hex'
 const kidOf = (token: string) => jwt.decode(token, { complete: true })!.header.kid!;
 const issue = async (g: TestGateway) => (await g.gateway.tokens.issue({ subject: subjectOf(), name: 'x', roles: ['Admin'], version: 0 })).token;
 const jwksKids = async (g: TestGateway): Promise<string[]> => (await call(`${g.url}/.well-known/jwks.json`)).json.keys.map((k: { kid: string }) => k.kid);
-
-/** Poll `check` until it returns a value; fail naming `what` after `ms`. */
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The private halves (JWK `d`) of every stored key, opened as the gateway would: to show that none leaks. */
 async function privateHalves(g: TestGateway, credentialsKey: string): Promise<string[]> {
@@ -73,14 +63,14 @@ for (const backend of gatewayBackends()) {
       let publishedEarly = false;
       let lastOld = '';
       let i = 0;
-      const firstNew = await until('a token signed by the next key', PERIOD_MS + 60_000, async () => {
+      const firstNew = await until('a token signed by the next key', async () => {
         const kids = await jwksKids(gs[i % gs.length]!);
         const token = await issue(gs[++i % gs.length]!);
         if (kidOf(token) !== first) return token;
         lastOld = token;
         if (kids.some((k) => k !== first)) publishedEarly = true;
         return undefined;
-      });
+      }, { timeoutMs: PERIOD_MS + 60_000, everyMs: 100 });
       expect(publishedEarly, 'the next key was in the JWKS while the old one still signed').toBe(true);
       const second = kidOf(firstNew);
       expect(lastOld).not.toBe('');
@@ -94,8 +84,8 @@ for (const backend of gatewayBackends()) {
       }
 
       // Retirement: the old key leaves every JWKS, and its tokens are refused everywhere.
-      await until(`the first key ${first} to retire from every instance's JWKS`, 90_000 + 60_000, async () =>
-        (await Promise.all(gs.map(jwksKids))).every((kids) => !kids.includes(first!)) ? true : undefined);
+      await until(`the first key ${first} to retire from every instance's JWKS`, async () =>
+        (await Promise.all(gs.map(jwksKids))).every((kids) => !kids.includes(first!)), { timeoutMs: 90_000 + 60_000, everyMs: 100 });
       const stillNew = await issue(gs[0]!);
       for (const g of gs) {
         expect((await schedule(g, lastOld)).status).toBe(401);

@@ -7,6 +7,7 @@ import type { ScanTarget } from '../src/model';
 import type { Scanner } from '../src/scanner';
 import { openStore, type Store } from '../src/store';
 import { freshDataDir } from './support/gateway';
+import { until } from './support/wait';
 
 // The runner over the real embedded store, with a scanner the test steers: hosts named `hold-…` answer
 // only when aborted, the others at once. Scans leased ahead of a free slot are the subject here.
@@ -58,33 +59,26 @@ function start(readAhead?: number): Runner {
 
 const statusOf = async (job: Job) => (await store.jobs.getJobs([job.id]))[0]!.scans[0]!.status;
 
-async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('scans leased ahead', () => {
   it('wait Running for a slot, and a cancel ends them without a probe', async () => {
     const jobs = await schedule(['fast-1', 'hold-1', 'next-1']);
     start(1);
     // fast-1's result is written with a claim for its slot and one more: hold-1 runs, next-1 waits.
-    await until(() => probed.includes('hold-1'), 'hold-1 to start');
-    await until(async () => (await statusOf(jobs.get('next-1')!)) === 1, 'next-1 to be leased');
+    await until('hold-1 to start', () => probed.includes('hold-1'));
+    await until('next-1 to be leased', async () => (await statusOf(jobs.get('next-1')!)) === 1);
     expect(probed).toEqual(['fast-1', 'hold-1']);
 
     const cancelled = await store.jobs.cancel(jobs.get('next-1')!.id, 'Cancelled by test');
     runner!.cancel(cancelled!.running);
-    await until(async () => (await statusOf(jobs.get('next-1')!)) === 4, 'next-1 to end Cancelled');
+    await until('next-1 to end Cancelled', async () => (await statusOf(jobs.get('next-1')!)) === 4);
     expect(probed).toEqual(['fast-1', 'hold-1']);
   });
 
   it('go back to the queue on stop, their attempt not counted', async () => {
     const jobs = await schedule(['fast-2', 'hold-2', 'next-2']);
     start(1);
-    await until(async () => (await statusOf(jobs.get('next-2')!)) === 1, 'next-2 to be leased');
+    await until('next-2 to be leased', async () => (await statusOf(jobs.get('next-2')!)) === 1);
     await runner!.stop(50);
     const [next] = await store.jobs.getJobs([jobs.get('next-2')!.id]);
     expect(next!.scans[0]).toMatchObject({ status: 0, attempts: 0 });
@@ -94,11 +88,11 @@ describe('scans leased ahead', () => {
   it('are none while scans are slow: waiting work stays Queued', async () => {
     await schedule(Array.from({ length: 20 }, (_, i) => `warm-${i}`));
     start();
-    await until(() => probed.length === 20, 'the fast scans');
+    await until('the fast scans', () => probed.length === 20);
     // Scans have been fast, so results would lease ahead; a claim that rides with no result does not.
     const jobs = await schedule(['hold-3', 'next-3']);
     runner!.wake();
-    await until(() => probed.includes('hold-3'), 'hold-3 to start');
+    await until('hold-3 to start', () => probed.includes('hold-3'));
     await new Promise((r) => setTimeout(r, 200));
     expect(await statusOf(jobs.get('next-3')!)).toBe(0);
   });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedDb } from '../src/store/pglite';
 import { startTestGateway, type TestGateway } from './support/gateway';
+import { until } from './support/wait';
 import { call } from './support/http';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { ADMIN } from './support/principals';
@@ -31,22 +32,23 @@ describe('the embedded store thread', () => {
     const scheduled = await call(`${t.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token: adminToken(), body: hosts.map((h) => h.id) });
     expect(scheduled.status).toBe(200);
     const ids: string[] = scheduled.json.map((j: { id: string }) => j.id);
-    await until(async () => (await t.gateway.store.queue.depth()).running > 0, 'scans to be running');
+    await until('scans to be running', async () => (await t.gateway.store.queue.depth()).running > 0);
 
     await (sqlOf(t.gateway.store) as EmbeddedDb).terminateForTests();
     const during = await call(`${t.url}/api/v1/HostScanJob?take=1`, { token: adminToken() });
     expect([200, 503]).toContain(during.status);
     if (during.status === 503) expect(during.headers.get('retry-after')).toBeTruthy();
     const readiness: number[] = [];
-    await until(async () => {
+    await until('readiness to go 503 and come back', async () => {
       readiness.push((await fetch(`${t.url}/health/ready`)).status);
       return readiness.at(-1) === 200 && readiness.includes(503);
-    }, 'readiness to go 503 and come back', 20_000);
+    }, { timeoutMs: 20_000 });
 
-    await until(async () => {
-      const depth = await t.gateway.store.queue.depth();
-      return depth.queued + depth.running === 0;
-    }, 'every scan to end', 60_000);
+    // The store may still be coming back: a refused read is "not yet".
+    await until('every scan to end', async () => {
+      const depth = await t.gateway.store.queue.depth().catch(() => null);
+      return depth !== null && depth.queued + depth.running === 0;
+    }, { timeoutMs: 60_000 });
     const jobs = await t.gateway.store.jobs.getJobs(ids);
     expect(jobs).toHaveLength(60);
     expect(jobs.flatMap((j) => j.scans.map((s) => [s.status, s.attempts])).filter(([status, attempts]) => status !== 2 || attempts !== 1)).toEqual([]);
@@ -54,10 +56,3 @@ describe('the embedded store thread', () => {
   }, 120_000);
 });
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
