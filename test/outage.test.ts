@@ -8,6 +8,7 @@ import { closedPort, sshListener, type TestListener } from './support/listeners'
 import { createDatabase, postgresAdminUrl } from './support/postgres';
 import { startTcpProxy } from './support/tcp-proxy';
 import { adminToken, appToken } from './support/tokens';
+import { until } from './support/wait';
 
 const token = adminToken();
 
@@ -43,7 +44,7 @@ describe.skipIf(!postgresAdminUrl())('PostgreSQL outage', () => {
     expect(running.status).toBe(200);
     const client = wsClient(t.url, { token: appToken() });
     const watched = collect(client, 'subscription($ids: [ID!]) { hostScanJobStatus(jobIds: $ids) { id status } }', { ids: [running.json[0].id] });
-    await new Promise((r) => setTimeout(r, 300));
+    await until('the subscriber to receive the job as it is now', () => watched.results.length > 0);
 
     proxy.cut();
     const refused = await call(`${api}/ByHostIdMultiple`, { token, body: [later!.id] });

@@ -8,6 +8,7 @@ import { spawnGateway } from './support/child';
 import { freshDataDir } from './support/gateway';
 import { hostsFile } from './support/hosts';
 import { call } from './support/http';
+import { waitForJobState } from './support/jobs';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { adminToken } from './support/tokens';
 import { sqlOf } from './support/sql';
@@ -46,6 +47,10 @@ const backends: Backend[] = [
   },
 ];
 
+/** Every host scan of the job has left the queue (ActionStatus 0 is Queued). */
+const started = (job: { hostScanJobHostJoin: { actionQueue: { status: number } }[] }) =>
+  job.hostScanJobHostJoin.length > 0 && job.hostScanJobHostJoin.every((j) => j.actionQueue.status !== 0);
+
 describe.each(backends.filter((b) => b.available))('SIGTERM with the $name', (backend) => {
   it('drains: 503s at once, WebSockets 1001, scans in flight finish, exit 0; a second signal does no harm', async () => {
     const slow = await sshListener('SSH-2.0-OpenSSH_8.0', { delayMs: 1_500 });
@@ -62,7 +67,8 @@ describe.each(backends.filter((b) => b.available))('SIGTERM with the $name', (ba
     ws.send(JSON.stringify({ type: 'connection_init', payload: { token } }));
     await new Promise((r) => ws.once('message', r));
     const wsClosed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
-    await new Promise((r) => setTimeout(r, 300));
+    // In flight, not merely queued: a drain finishes scans it runs, and claims nothing more.
+    for (const job of scheduled.json) await waitForJobState(gw.url, job.id, token, started);
 
     gw.child.kill('SIGTERM');
     expect(await wsClosed).toBe(1001);
@@ -91,8 +97,9 @@ describe.each(backends.filter((b) => b.available))('SIGTERM with the $name', (ba
     const host = { id: randomUUID(), name: 'stuck', ipAddress: '127.0.0.1', sshPort: silent.port, winRmPort: closed };
     const store = await backend.prepare();
     const gw = await spawnGateway({ ...store.env, HOSTS_FILE: hostsFile([host]), SHUTDOWN_DRAIN_MS: '500', SCAN_TIMEOUT_MS: '60000' });
-    await call(`${gw.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: [host.id] });
-    await new Promise((r) => setTimeout(r, 300));
+    const [job] = (await call(`${gw.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: [host.id] })).json;
+    // Leased and probing: otherwise nothing would be handed back and the check below would hold anyway.
+    await waitForJobState(gw.url, job.id, token, started);
     gw.child.kill('SIGTERM');
     expect(await gw.exited).toBe(0);
     const check = await store.open();
@@ -100,5 +107,5 @@ describe.each(backends.filter((b) => b.available))('SIGTERM with the $name', (ba
     await check.stop();
     await store.cleanup();
     expect(row).toEqual({ status: 0, attempts: 0, lease_owner: null });
-  }, 30_000);
+  }, 60_000);
 });

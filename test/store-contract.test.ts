@@ -8,6 +8,7 @@ import { MIGRATIONS, migrate } from '../src/store/migrations';
 import { pruneAll } from '../src/retention';
 import { backends } from './support/backends';
 import { sqlOf } from './support/sql';
+import { until } from './support/wait';
 
 // One contract, every store: the embedded PGlite store always, PostgreSQL when the machine has it.
 
@@ -398,7 +399,7 @@ for (const backend of backends) {
       await listener.query(`LISTEN ${JOB_CHANNEL}`);
       const { job } = await scheduleOne();
       const cancelled = await store.jobs.cancel(job.id, 'x');
-      await new Promise((r) => setTimeout(r, 200));
+      await until('both announcements', () => payloads.length >= 2);
       await listener.end();
       expect(cancelled!.job.revision).toBeGreaterThan(job.revision);
       expect(payloads).toEqual([`${store.origin} ${job.id}:${job.revision}`, `${store.origin} ${job.id}:${cancelled!.job.revision}`]);

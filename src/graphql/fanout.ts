@@ -63,9 +63,7 @@ export function createFanout(format: (errors: readonly GraphQLError[]) => GraphQ
       const events = source as AsyncIterableIterator<object>;
       const { socket, key } = delivery;
       const prefix = `{"id":${JSON.stringify(delivery.id)},"type":"next","payload":`;
-      const closeSource = () => void events.return?.();
-      socket.once('close', closeSource);
-      if (socket.readyState !== socket.OPEN) closeSource();
+      const forget = whenClosed(socket, () => void events.return?.());
       return (async function* (): AsyncGenerator<ExecutionResult> {
         try {
           for await (const event of events) {
@@ -80,12 +78,39 @@ export function createFanout(format: (errors: readonly GraphQLError[]) => GraphQ
         } catch (err) {
           yield { errors: [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { originalError: err as Error })] };
         } finally {
-          socket.off('close', closeSource);
+          forget();
           await events.return?.();
         }
       })();
     },
   };
+}
+
+/** Per open socket, what ends with it: its subscriptions' sources. */
+const closers = new WeakMap<WebSocket, Set<() => void>>();
+
+/**
+ * Calls `f` when the socket closes (at once if it has), through one 'close' listener per socket however
+ * many subscriptions it holds: one listener each made Node warn of a leak past ten. Returns the undo.
+ */
+function whenClosed(socket: WebSocket, f: () => void): () => void {
+  if (socket.readyState !== socket.OPEN) {
+    f();
+    return () => {};
+  }
+  let set = closers.get(socket);
+  if (!set) {
+    const fs = new Set<() => void>();
+    closers.set(socket, fs);
+    socket.once('close', () => {
+      closers.delete(socket);
+      for (const g of fs) g();
+    });
+    set = fs;
+  }
+  set.add(f);
+  const fs = set;
+  return () => void fs.delete(f);
 }
 
 /**

@@ -56,6 +56,20 @@ export async function rawSocket(url: string, protocol: string | null = 'graphql-
     ws,
     closed,
     send: (m: unknown) => ws.send(typeof m === 'string' ? m : JSON.stringify(m)),
-    next: (): Promise<any> => (messages.length > 0 ? Promise.resolve(messages.shift()) : new Promise((r) => waiting.push(r))),
+    /** The next message; fails after `timeoutMs` without one, so a test never hangs on a silent socket. */
+    next: (timeoutMs = 15_000): Promise<any> => {
+      if (messages.length > 0) return Promise.resolve(messages.shift());
+      return new Promise((resolve, reject) => {
+        const take = (m: unknown) => {
+          clearTimeout(timer);
+          resolve(m);
+        };
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(take), 1);
+          reject(new Error(`no message on the raw socket within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiting.push(take);
+      });
+    },
   };
 }

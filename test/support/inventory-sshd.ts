@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './listeners';
 import { SSHD, sshdAvailable } from './sshd';
+import { until } from './wait';
 
 /**
  * The committed fixture: `etc/` overlays /etc, `lib-systemd/` replaces /lib/systemd/system, `spool/` overlays
@@ -40,6 +41,12 @@ export interface InventorySshd {
   scanner: { username: 'scanner'; password: string; privateKey: string; passphrase: string };
   /** sshd's own log (LogLevel DEBUG) so far. */
   log(): string;
+  /**
+   * The log lines written while `f` ran, once each of `expected` is among them: sshd writes a session's
+   * lines after the client has gone, so the test waits for the lines it asserts rather than for a time.
+   * With none expected (a test that asserts only what is absent), a short pause.
+   */
+  logDuring<T>(f: () => Promise<T>, expected?: RegExp[]): Promise<{ result: T; log: string }>;
   close(): Promise<void>;
 }
 
@@ -139,6 +146,16 @@ export async function startInventorySshd(options: InventorySshdOptions = {}): Pr
     rootKey: rootKey.privateKey,
     scanner: { username: 'scanner', password, privateKey: scannerKey.privateKey, passphrase },
     log,
+    async logDuring(f, expected = []) {
+      const before = log().length;
+      const result = await f();
+      if (expected.length === 0) await new Promise((r) => setTimeout(r, 200));
+      const written = await until(`sshd to log ${expected.join(', ')}`, () => {
+        const lines = log().slice(before);
+        return expected.every((line) => line.test(lines)) && lines;
+      }).catch(() => log().slice(before)); // the test's own assertion then says which line is missing
+      return { result, log: written };
+    },
     close() {
       closed ??= (async () => {
         const exited = child.exitCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));

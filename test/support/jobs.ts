@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { Job } from '../../src/model';
 import { call } from './http';
 
 const TERMINAL = new Set([2, 3, 4, 5, 6]);
@@ -24,4 +26,18 @@ export async function waitForJobState(baseUrl: string, jobId: string, token: str
     if (Date.now() > deadline) throw new Error(`job ${jobId} did not reach the expected state: ${res.text}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A job that never touched a store, for the event bus alone: 20 Running scans whose text carries `padding`. */
+export function fakeJob(tag: string, { padding = '', revision = 1, id = randomUUID() }: { padding?: string; revision?: number; id?: string } = {}): Job {
+  const now = new Date();
+  return {
+    id, seq: '0', revision, createdBy: 'load', createdByUserName: 'load', createdFromAddress: null, nodeId: randomUUID(),
+    createdAt: now, modifiedAt: now,
+    scans: Array.from({ length: 20 }, (_, i) => ({
+      id: randomUUID(), jobId: tag, hostId: null, name: `fake-${tag}-${i}`, dnsHostName: null, ipAddress: null, os: null, version: null,
+      status: 1, statusDescription: `Running ${padding}`, failureReason: 0, hostConnected: false, attempts: 1, startedAt: now, finishedAt: null,
+      createdAt: now, modifiedAt: now,
+    })),
+  };
 }
