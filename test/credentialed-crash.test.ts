@@ -66,7 +66,7 @@ describe.skipIf(!inventorySshdAvailable())('kill -9 during a credentialed scan',
     await Promise.all(children.map((c) => c.exited));
     await proxy?.close();
     await sshd?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
   });
 
   it('is scanned again after the restart, and its snapshot is written once, whole', async () => {

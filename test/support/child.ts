@@ -15,7 +15,7 @@ export interface ChildGateway {
 const MAIN = resolve('dist/main.js');
 
 /** Run the built gateway (`dist/main.js`) as a real process on 127.0.0.1 and wait until it listens. */
-export async function spawnGateway(env: Record<string, string>, timeoutMs = 20_000): Promise<ChildGateway> {
+export async function spawnGateway(env: Record<string, string>, timeoutMs = 45_000): Promise<ChildGateway> {
   const child = spawn(process.execPath, [MAIN], {
     env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', RATE_LIMIT_PER_ADDRESS: '0', RATE_LIMIT_PER_SUBJECT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -23,7 +23,12 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 20_0
   const lines: string[] = [];
   const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? -1)));
   const port = new Promise<number>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`gateway did not listen within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
+    // A gateway that never listens is killed, not left running: it would hold its data directory
+    // while the test's cleanup removes it, and outlive the test.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`gateway did not listen within ${timeoutMs} ms:\n${lines.join('\n')}`));
+    }, timeoutMs);
     const onLine = (line: string) => {
       lines.push(line);
       if (line.includes('"gateway listening"')) {
