@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config';
 import { freshDataDir, startTestGateway } from './support/gateway';
@@ -64,6 +65,21 @@ describe('the embedded store across restarts', () => {
     expect(failure).toBeInstanceOf(ConfigError);
     expect((failure as Error).message).toMatch(/^HOSTS_FILE has invalid hosts: \$\[1\]\.name: .*\$\[1\]\.ipAddress: .*\$\[1\]\.sshPort/);
     const again = await startTestGateway({}, { dataDir, runner: false });
+    await again.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('fails to start when its port is taken, after the store and runner started, and leaves nothing held', async () => {
+    const dataDir = freshDataDir();
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const { port } = holder.address() as net.AddressInfo;
+    const failure = await startTestGateway({ PORT: String(port) }, { dataDir }).catch((err: unknown) => err);
+    expect(String(failure)).toMatch(/EADDRINUSE/);
+    await new Promise<void>((r) => holder.close(() => r()));
+    // The data directory's lock was released and the store closed: the same directory starts again.
+    const again = await startTestGateway({}, { dataDir });
+    expect((await call(`${again.url}/health/ready`)).status).toBe(200);
     await again.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });

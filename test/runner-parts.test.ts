@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ActionFailureReason, ActionStatus } from '../src/model';
 import { createResultBatcher } from '../src/runner/batcher';
+import { createLatch } from '../src/runner/latch';
 import { dispose } from '../src/runner/outcome';
 import { ReadyQueue } from '../src/runner/ready';
 import { SlotBudget } from '../src/runner/slots';
@@ -122,5 +123,29 @@ describe('ReadyQueue', () => {
     expect(q.ids()).toEqual(['a1', 'c1']);
     expect(q.drain().map((s) => s.id)).toEqual(['a1', 'c1']);
     expect(q.length).toBe(0);
+  });
+});
+
+describe('the runner latch', () => {
+  it('ends a sleep when woken, and ends it at its time when not', async () => {
+    const latch = createLatch();
+    const woken = latch.sleep(60_000);
+    latch.wake();
+    await woken; // a lost wake-up would leave this waiting a minute, past the test's limit
+    const started = performance.now();
+    await latch.sleep(20);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(15);
+  });
+
+  it('remembers one wake-up that came while nobody slept, for the next sleep only', async () => {
+    const latch = createLatch();
+    latch.wake();
+    latch.wake();
+    await latch.sleep(60_000);
+    let second = false;
+    const sleeping = latch.sleep(30).then(() => (second = true));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(second).toBe(false);
+    await sleeping;
   });
 });
