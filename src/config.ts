@@ -67,7 +67,7 @@ export interface Config {
   readonly wsMaxSubscriptions: number;
   /** Largest WebSocket message accepted (close 1009 beyond). */
   readonly wsMaxPayloadBytes: number;
-  /** WebSockets one token subject may hold open at once (close 4429 beyond). */
+  /** WebSockets one token subject may hold open at once (close 1013 beyond). */
   readonly wsMaxSocketsPerSubject: number;
   /** Distinct subscription documents (after normalisation) one token subject may hold at once. */
   readonly wsMaxDocumentsPerSubject: number;

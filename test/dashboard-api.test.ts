@@ -8,11 +8,10 @@ import { adminToken, appToken } from './support/tokens';
 import { gatewayBackends, gatewayOn } from './support/backends';
 import { call } from './support/http';
 import { countJobs } from './support/sql';
+import { ADMIN } from './support/principals';
 
 // What the dashboard reads beyond the vendor's shapes: a revision on every job state, so the page can
 // keep the newest whatever order replies and events arrive in, and each host's last scan outcome.
-
-const ADMIN: Principal = { subject: 'setup', userName: 'setup', roles: new Set(['Admin']), expiresAt: Date.now() + 3.6e6 };
 
 describe('the fields the dashboard needs', () => {
   let t: TestGateway;
