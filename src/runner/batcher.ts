@@ -1,3 +1,4 @@
+import { createBackoff } from '../backoff';
 import type { ScanResult } from '../store';
 
 /** A result on its way to the store. */
@@ -42,6 +43,7 @@ export function createResultBatcher<W>(o: BatcherOptions<W>) {
   };
 
   async function drain(): Promise<void> {
+    const backoff = createBackoff(200, 2_000);
     await new Promise((resolve) => setTimeout(resolve, o.waitMs));
     let next = pending.length > 0 ? sendNext() : null;
     while (next) {
@@ -49,10 +51,11 @@ export function createResultBatcher<W>(o: BatcherOptions<W>) {
       if (error && o.retryable?.(error) && batch.every((item) => item.tries < retries)) {
         for (const item of batch) item.tries++;
         pending.unshift(...batch);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** batch[0]!.tries, 2_000)));
+        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
         next = sendNext();
         continue;
       }
+      backoff.reset();
       // The store starts on the next batch while this one is settled.
       next = pending.length > 0 ? sendNext() : null;
       let failure: unknown = error;
