@@ -405,6 +405,17 @@ for (const backend of backends) {
       expect(payloads).toEqual([`${store.origin} ${job.id}:${job.revision}`, `${store.origin} ${job.id}:${cancelled!.job.revision}`]);
     });
 
+    it('counts jobs by status, as /metrics reads them', async () => {
+      const before = await store.jobs.countByStatus();
+      const { job } = await scheduleOne();
+      await scheduleOne();
+      await store.jobs.cancel(job.id, 'x');
+      const after = await store.jobs.countByStatus();
+      const delta = (status: number) => (after.get(status) ?? 0) - (before.get(status) ?? 0);
+      // Other tests of this file schedule too, but none runs while this one does.
+      expect([delta(0), delta(4)]).toEqual([1, 1]);
+    });
+
     it('lists job changes after a (time, id) position in pages, with the database clock', async () => {
       const from = { at: await store.jobs.now(), id: '00000000-0000-0000-0000-000000000000' };
       const [h1, h2, h3] = await hosts(3);
