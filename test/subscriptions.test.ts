@@ -73,6 +73,9 @@ describe('hostScanJobStatus with the graphql-ws client', () => {
     const client = wsClient(t.url, { token: adminToken() });
     const unknown = await collect(client, WATCH, { ids: [randomUUID()] }).done;
     expect(unknown).toEqual([{ errors: [expect.objectContaining({ extensions: { code: 'NOT_FOUND' } })] }]);
+    // Bad ids are named as job ids (the list check once said "host ids" for them too).
+    const none = await collect(client, WATCH, { ids: [] }).done;
+    expect(none).toMatchObject([{ errors: [{ message: '$: At least one job id is required.', extensions: { code: 'BAD_INPUT' } }] }]);
     const reviewer = wsClient(t.url, { token: token({ roles: ['Reviewer'] }) });
     const refused = await collect(reviewer, WATCH).done.catch((event: { code: number }) => event);
     expect(refused).toMatchObject({ code: 4403 });
