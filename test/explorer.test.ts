@@ -134,11 +134,9 @@ describe('the GraphQL explorer', () => {
       await run('mutation ($input: CreateCredentialInput!) { createCredential(input: $input) { id name } }');
       await expect.poll(response, WAIT).toMatch(/"name": "explorer-secret"/);
       expect(await response()).not.toContain(marker);
-      const stored = await page.evaluate(() => ({
-        localLength: localStorage.length,
-        local: JSON.stringify({ ...localStorage }),
-        session: JSON.stringify({ ...sessionStorage }),
-      }));
+      const stored = (await page.evaluate(
+        '({ localLength: localStorage.length, local: JSON.stringify({ ...localStorage }), session: JSON.stringify({ ...sessionStorage }) })',
+      )) as { localLength: number; local: string; session: string };
       // GraphiQL has saved its tabs and history by now (it does so as the editors change and a run ends).
       expect(stored.localLength, `localStorage holds ${stored.local}`).toBe(0);
       expect(stored.local).not.toContain(marker);

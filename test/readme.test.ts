@@ -79,6 +79,10 @@ describe('the README examples', () => {
       expect(Date.now(), 'the start banner prints an Admin token').toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 50));
     }
+    // The banner says which host is the demo and that the gateway runs its SSH server.
+    expect(gw.lines.find((l) => l.startsWith('Demo host:')), 'the start banner names the demo host').toMatch(
+      /^Demo host: localhost, a demo SSH server at 127\.0\.0\.1:\d+ that this process runs \(development only\)$/,
+    );
     // The reader pastes the printed token; this gateway listens on a free port rather than 6500.
     const host = new URL(gw.url).host;
     const script = shellBlocks
