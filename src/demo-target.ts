@@ -1,10 +1,14 @@
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import { Server as SshServer } from 'ssh2';
 
 export interface DemoTarget {
+  /** The loopback address its SSH server answers on. */
+  readonly host: '127.0.0.1';
   /** The loopback port its SSH server answers on. */
   readonly sshPort: number;
+  /** A loopback port it holds and resets every connection to: WinRM is closed there, whatever else runs. */
+  readonly winRmPort: number;
   stop(): Promise<void>;
 }
 
@@ -18,6 +22,11 @@ const ANSWER_DELAY_MS = 1_000;
  * start, answering each connection after a short pause and refusing every login. The demo host points at
  * it, so a newcomer's first scan goes Queued → Running → Complete with an OS and records a host key. Never
  * started in production.
+ *
+ * The demo host's WinRM port is one the target holds too, resetting every connection at once: with the
+ * default 5985 the first scan's outcome would depend on whatever listens there on the reader's machine (a
+ * real WinRM listener would turn the demo into Windows; a silent one would hold the scan for the read
+ * timeout). Node cannot bind a port without listening, so "closed" is a listener that answers with RST.
  */
 export async function startDemoTarget(): Promise<DemoTarget> {
   // node:crypto's P-256 key in SEC1 PEM, which ssh2 reads: its own ed25519 generator now and then makes a
@@ -37,18 +46,40 @@ export async function startDemoTarget(): Promise<DemoTarget> {
       sockets.delete(socket);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    front.once('error', reject);
-    front.listen(0, '127.0.0.1', () => resolve());
+  const closed = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.resetAndDestroy();
   });
-  const address = front.address();
-  if (!address || typeof address === 'string') throw new Error('The demo target has no port.');
+  let sshPort: number;
+  let winRmPort: number;
+  try {
+    sshPort = await listenOnLoopback(front);
+    winRmPort = await listenOnLoopback(closed);
+  } catch (err) {
+    front.close();
+    closed.close();
+    throw err;
+  }
+  const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
   return {
-    sshPort: address.port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        front.close(() => resolve());
-      }),
+    host: HOST,
+    sshPort,
+    winRmPort,
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([close(front), close(closed)]);
+    },
   };
+}
+
+const HOST = '127.0.0.1';
+
+async function listenOnLoopback(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, HOST, () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('The demo target has no port.');
+  return address.port;
 }

@@ -72,11 +72,22 @@ export interface Gateway {
   readonly accounts: AccountService;
   /** Ready-to-use tokens when the gateway made an ephemeral key (development without a configured key). */
   readonly devTokens: { admin: string; app: string } | null;
+  /** Development without HOSTS_FILE: the demo host and where its demo target listens (loopback). */
+  readonly demo: DemoInfo | null;
   /**
    * Graceful stop: readiness 503 and new schedules refused at once, WebSockets closed with 1001, scans in
    * flight given SHUTDOWN_DRAIN_MS to finish (the rest handed back), then HTTP, then the store. Idempotent.
    */
   stop(): Promise<void>;
+}
+
+export interface DemoInfo {
+  /** The demo host's name. */
+  host: string;
+  /** The demo target's SSH server, `127.0.0.1:port`. */
+  sshTarget: string;
+  /** The loopback port the demo target holds closed, the demo host's WinRM port. */
+  winRmPort: number;
 }
 
 export interface GatewayDeps {
@@ -133,7 +144,7 @@ export async function startGateway(config: Config, deps: GatewayDeps = {}): Prom
       logger.info({ inFlight: runner.inFlight }, 'stopping: readiness 503, new schedules refused');
       await lifecycle.stopAll((name) => logger.info({ ms: Date.now() - begun }, `stopping: ${name} done`));
     };
-    return { url, port, store, service, inventory, events, runner, sockets, schedules: ticker, devTokens, tokens: core.tokens, accounts: core.accounts, stop: () => (stopping ??= stop()) };
+    return { url, port, store, service, inventory, events, runner, sockets, schedules: ticker, devTokens, demo: core.demo, tokens: core.tokens, accounts: core.accounts, stop: () => (stopping ??= stop()) };
   } catch (err) {
     await lifecycle.stopAll();
     throw err;
@@ -155,7 +166,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
     notify: !config.events.url, dataDir: config.dataDir, logger,
   });
   lifecycle.add('store closed', () => opened.stop());
-  await seedHosts(config, opened, lifecycle);
+  const demo = await seedHosts(config, opened, lifecycle, logger);
   // What the service and the runner call; `opened` stays the gateway's handle (and raw SQL's key in tests).
   const store = tracing ? tracedStore(opened, tracing) : opened;
 
@@ -250,7 +261,7 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   lifecycle.add('account token versions', () => versions.stop());
   const signIn = new SignInService({ store, tokens: tokens.issuer, sealer: tokens.sealer, mfa: config.signinMfa, lockout: new Lockout(config.signinLockout) });
   return {
-    store: opened, events, remote, runner, service, imports, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, keyRotation: tokens.rotation, accounts, revoked, signIn,
+    store: opened, demo, events, remote, runner, service, imports, inventory, audit, credentials, backups, schedules, ticker, tokens: tokens.issuer, keyRotation: tokens.rotation, accounts, revoked, signIn,
     pacer, runScans: deps.runner ?? true, tickSchedules: deps.scheduleTicker ?? true,
   };
 }
@@ -368,15 +379,23 @@ async function openTokens(config: Config, store: Store, key: SecretKey | null, l
 }
 
 /** HOSTS_FILE's hosts; without one, in development, the demo host and the demo target it points at. */
-async function seedHosts(config: Config, store: Store, lifecycle: Lifecycle): Promise<void> {
+async function seedHosts(config: Config, store: Store, lifecycle: Lifecycle, logger: Logger): Promise<DemoInfo | null> {
   let hosts: HostInput[] = [];
+  let demo: DemoInfo | null = null;
   if (config.hostsFile) hosts = await readHostsFile(config.hostsFile, 100_000);
   else if (!config.production) {
-    const demo = await startDemoTarget();
-    lifecycle.add('demo target stopped', () => demo.stop());
-    hosts = [demoHost(demo.sshPort)];
+    const target = await startDemoTarget();
+    lifecycle.add('demo target stopped', () => target.stop());
+    const host = demoHost(target.sshPort, target.winRmPort);
+    hosts = [host];
+    demo = { host: host.name, sshTarget: `${target.host}:${target.sshPort}`, winRmPort: target.winRmPort };
+    // So nobody mistakes the demo for a real host: its name and where the scan really goes.
+    logger.info(
+      { demoHost: demo.host, sshTarget: demo.sshTarget, winRmPort: demo.winRmPort },
+      `demo host '${demo.host}' scans the demo SSH target at ${demo.sshTarget} (development only; WinRM port ${demo.winRmPort} held closed)`,
+    );
   }
-  if (hosts.length === 0) return;
+  if (hosts.length === 0) return demo;
   let resolved: HostInput[];
   try {
     resolved = await resolveCredentialRefs(store, hosts);
@@ -390,6 +409,7 @@ async function seedHosts(config: Config, store: Store, lifecycle: Lifecycle): Pr
     const [index, message] = [...result.conflicts][0]!;
     throw new Error(`HOSTS_FILE entry $[${index}]: ${message}`);
   }
+  return demo;
 }
 
 function mintDevTokens(key: KeyObject, config: Config) {

@@ -4,8 +4,8 @@ import { isAppError } from './errors';
 import type { HostInput } from './model';
 import { hostInputs } from './validate';
 
-/** The host development adds, pointed at the demo target's SSH port (see demo-target.ts). */
-export const demoHost = (sshPort: number): HostInput => ({ name: 'localhost', dnsHostName: 'localhost', ipAddress: '127.0.0.1', sshPort });
+/** The host development adds, pointed at the demo target's SSH and (closed) WinRM ports (see demo-target.ts). */
+export const demoHost = (sshPort: number, winRmPort: number): HostInput => ({ name: 'localhost', dnsHostName: 'localhost', ipAddress: '127.0.0.1', sshPort, winRmPort });
 
 /** Read and check `HOSTS_FILE`; a ConfigError names the file and what is wrong where. */
 export async function readHostsFile(path: string, maxHosts: number): Promise<HostInput[]> {

@@ -36,6 +36,9 @@ async function main(): Promise<void> {
         `  App:   ${gateway.devTokens.app}`,
         `Try: curl -s -H "Authorization: Bearer <Admin token>" ${gateway.url}/api/v1/HostScanJob`,
         `Dashboard: ${gateway.url}/   GraphQL explorer: ${gateway.url}/explorer   Swagger UI: ${gateway.url}/swagger`,
+        ...(gateway.demo
+          ? [`Demo host: ${gateway.demo.host}, a demo SSH server at ${gateway.demo.sshTarget} that this process runs (development only)`]
+          : []),
         '',
       ].join('\n') + '\n',
     );

@@ -19,6 +19,15 @@ const ARTIFACTS = 'test-artifacts';
 const WAIT = { timeout: 10_000 };
 const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/dashboard-${name}.png`, fullPage: true });
 
+/** At 360 px wide the page needs no sideways scrolling for what it shows now; screenshot 360px-`name`. */
+async function fits360(page: Page, name: string) {
+  await page.setViewportSize({ width: 360, height: 800 });
+  // A string: these tests are compiled without the DOM's types.
+  const sizes = await page.evaluate<{ scroll: number; inner: number }>('({ scroll: document.scrollingElement.scrollWidth, inner: innerWidth })');
+  expect(sizes.scroll, `${name} at 360 px`).toBeLessThanOrEqual(sizes.inner);
+  await shot(page, `360px-${name}`);
+}
+
 describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => {
   let t: TestGateway;
   let browser: Browser;
@@ -273,6 +282,9 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
     await expect.poll(() => page.locator('#enrol-qr svg path').count(), WAIT).toBe(1);
     expect((await page.locator('#enrol-qr svg path').getAttribute('d'))!.length).toBeGreaterThan(1000);
     await shot(page, 'signin-enrol');
+    // The widest step of signing in: the code form with the otpauth URI, one long word.
+    await fits360(page, 'signin-code');
+    await page.setViewportSize({ width: 1280, height: 720 });
     // A wrong code (none of the three the gateway accepts now) says so and keeps the code step.
     const now = Date.now();
     const valid = new Set([now - 30_000, now, now + 30_000].map((at) => totpCode(seed, at)));
@@ -403,6 +415,47 @@ describe.runIf(chromiumAvailable())('the dashboard with a development token', ()
   });
 });
 
+describe.runIf(chromiumAvailable())("the dashboard: a newcomer's first scan of the demo host", () => {
+  let dev: TestGateway;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // As `npm start` runs it: development (no key), the runner on, no HOSTS_FILE, so the demo host and target.
+    dev = await startTestGateway({ JWT_SECRET: '' });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  it('ticks localhost, presses Scan selected, and sees the row go Running, then Complete naming Debian 12', { timeout: 60_000 }, async () => {
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => console.error('page error:', err));
+    const violations = cspViolations(page);
+    await page.goto(`${dev.url}/`);
+    await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    const host = page.locator('#hosts tbody tr', { hasText: 'localhost' });
+    expect(await host.count()).toBe(1);
+    expect(await host.locator('.last-scan').textContent()).toBe('never');
+    const reply = page.waitForResponse((r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('scheduleHostScans'));
+    await host.locator('input[type=checkbox]').check();
+    await page.click('#scan');
+    const job = (await (await reply).json()).data.scheduleHostScans[0].id as string;
+    const row = page.locator(`#jobs tbody tr[data-job-id="${job}"]`);
+    // The demo target answers after a second: long enough to see the scan Running.
+    await expect.poll(() => row.locator('.status').textContent(), WAIT).toBe('Running');
+    await shot(page, 'demo-running');
+    await expect.poll(() => row.locator('.status').textContent(), { timeout: 15_000 }).toBe('Complete');
+    expect(await row.locator('.found').textContent()).toBe('Debian 12');
+    await expect.poll(() => host.locator('.last-scan .status').textContent(), WAIT).toBe('Complete');
+    await shot(page, 'demo-complete');
+    expect(violations).toEqual([]);
+    await page.close();
+  });
+});
+
 describe.runIf(chromiumAvailable())('the dashboard: a host in detail', () => {
   let t: TestGateway;
   let browser: Browser;
@@ -454,6 +507,8 @@ describe.runIf(chromiumAvailable())('the dashboard: a host in detail', () => {
     expect(await page.locator('#host-detail dd[data-fact="Key trust"]').textContent()).toBe('a different key was presented and is not trusted (ErrorOnThumbprintMismatch)');
     expect(await page.locator('#host-detail dd[data-fact="Presented key"]').textContent()).toBe('SHA256:second');
     await shot(page, 'host-detail');
+    await fits360(page, 'host-detail');
+    await page.setViewportSize({ width: 1280, height: 720 });
 
     // A host never scanned with credentials says so.
     await page.locator('#hosts tbody tr', { hasText: 'beta' }).getByRole('button', { name: 'Details' }).click();
@@ -660,6 +715,31 @@ describe.runIf(chromiumAvailable())('the dashboard: batches, CSV import and sign
     expect(await page.locator('#message').isHidden()).toBe(true);
     await expect.poll(() => sockets.length > 0 && sockets.every((ws) => ws.isClosed()), WAIT).toBe(true);
     await shot(page, 'signed-out');
+    await page.close();
+  });
+
+  it('fits 360 px with a batch in progress, the CSV import report and the sign-in form', { timeout: 60_000 }, async () => {
+    const { page, violations } = await signedIn();
+    await page.setViewportSize({ width: 360, height: 800 });
+    const reply = page.waitForResponse((r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('scheduleHostScans'));
+    for (const name of [names.quick, names.slow]) await page.locator('#hosts tbody tr', { hasText: name }).locator('input[type=checkbox]').check();
+    await page.click('#scan');
+    const batchId = (await (await reply).json()).data.scheduleHostScans[0].batchId as string;
+    // Progress shown: the counts are in, and the bar has a value.
+    await expect.poll(() => count(page, batchId, 'total'), WAIT).toBe('2');
+    await expect.poll(() => batchItem(page, batchId).locator('progress').getAttribute('value'), WAIT).not.toBeNull();
+    await fits360(page, 'batch');
+
+    // The longest report: every kind of problem, nothing imported (no button pressed).
+    const csv = `IP Address,SSH Port,Platform\n127.0.0.3,99999,Linux\n,22,Linux\n127.0.0.6,22,a-platform-name-no-gateway-knows-of-at-all\n`;
+    await page.setInputFiles('#import-file', { name: 'a-rather-long-file-name-of-hosts-to-import.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await expect.poll(() => page.locator('#import-problems tbody tr').count(), WAIT).toBeGreaterThanOrEqual(2);
+    await fits360(page, 'import-report');
+
+    await page.click('#signout');
+    await expect.poll(() => page.locator('#signin-form').isVisible(), WAIT).toBe(true);
+    await fits360(page, 'signed-out');
+    expect(violations).toEqual([]);
     await page.close();
   });
 });

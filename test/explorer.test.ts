@@ -75,7 +75,7 @@ describe('the GraphQL explorer', () => {
       // Set the editor's text through CodeMirror itself (typing would meet its auto-closing brackets), then
       // wait for GraphiQL to parse it (it does so 100 ms after an edit), as a person's click always does.
       await page.evaluate(`${editor}.setValue(${JSON.stringify(query)})`);
-      const operation = query.startsWith('subscription') ? 'subscription' : 'query';
+      const operation = /^(subscription|mutation)\b/.exec(query)?.[1] ?? 'query';
       await expect.poll(() => page.evaluate(`${editor}.documentAST?.definitions[0]?.operation ?? null`), WAIT).toBe(operation);
       await expect.poll(() => page.evaluate(`${editor}.getValue()`), WAIT).toBe(query);
       await page.click('.graphiql-execute-button');
@@ -123,6 +123,24 @@ describe('the GraphQL explorer', () => {
       await page.click('.graphiql-execute-button'); // stops the subscription
       expect(blocked).toEqual([]);
       expect(violations).toEqual([]);
+    });
+
+    it('keeps no query, variable or history on disk: a password typed as a variable leaves no trace in storage', async () => {
+      const marker = `marker-password-${Date.now()}`;
+      await page.locator('.graphiql-editor-tool .graphiql-editor .CodeMirror').first().waitFor({ state: 'attached', ...WAIT });
+      await page.evaluate(`document.querySelector('.graphiql-editor-tool .graphiql-editor .CodeMirror').CodeMirror.setValue(${JSON.stringify(
+        JSON.stringify({ input: { name: 'explorer-secret', kind: 'SshPassword', username: 'root', password: marker } }),
+      )})`);
+      await run('mutation ($input: CreateCredentialInput!) { createCredential(input: $input) { id name } }');
+      await expect.poll(response, WAIT).toMatch(/"name": "explorer-secret"/);
+      expect(await response()).not.toContain(marker);
+      const stored = (await page.evaluate(
+        '({ localLength: localStorage.length, local: JSON.stringify({ ...localStorage }), session: JSON.stringify({ ...sessionStorage }) })',
+      )) as { localLength: number; local: string; session: string };
+      // GraphiQL has saved its tabs and history by now (it does so as the editors change and a run ends).
+      expect(stored.localLength, `localStorage holds ${stored.local}`).toBe(0);
+      expect(stored.local).not.toContain(marker);
+      expect(stored.session).not.toContain(marker);
     });
 
     it('says when a token is refused, and queries then fail', async () => {

@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import net from 'node:net';
+import net, { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config';
 import { freshDataDir, startTestGateway } from './support/gateway';
@@ -10,6 +10,19 @@ import { adminToken } from './support/tokens';
 import { ADMIN } from './support/principals';
 import { sqlOf } from './support/sql';
 
+
+/** What a connect to a loopback port meets: the socket error's code, or 'closed' when it is ended without one. */
+function connectOutcome(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    socket.on('close', () => resolve('closed'));
+    socket.setTimeout(5_000, () => {
+      resolve('no answer in 5 s');
+      socket.destroy();
+    });
+  });
+}
 
 describe('the embedded store across restarts', () => {
   it('keeps hosts and jobs on the same DATA_DIR', async () => {
@@ -47,6 +60,15 @@ describe('the embedded store across restarts', () => {
     const dev = await startTestGateway({});
     const hosts = (await dev.gateway.service.listHosts(ADMIN, {})).items;
     expect(hosts).toEqual([expect.objectContaining({ name: 'localhost', dnsHostName: 'localhost', ipAddress: '127.0.0.1' })]);
+    // The log says it is the demo, and where its scans really go (loopback), so nobody takes it for a real host.
+    const { sshPort, winRmPort } = hosts[0]!;
+    const said = dev.logs.map((l) => JSON.parse(l)).find((l) => l.demoHost === 'localhost');
+    expect(said, 'a log line names the demo host').toBeDefined();
+    expect(said.msg).toBe(`demo host 'localhost' scans the demo SSH target at 127.0.0.1:${sshPort} (development only; WinRM port ${winRmPort} held closed)`);
+    // Its WinRM port is the demo target's, held closed, not 5985 and whatever listens there on this machine.
+    expect(winRmPort).toEqual(expect.any(Number));
+    expect(winRmPort).not.toBe(5985);
+    expect(await connectOutcome(winRmPort!)).toMatch(/^(ECONNRESET|ECONNREFUSED|closed)$/);
     const [job] = (await call(`${dev.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token: adminToken(), body: [hosts[0]!.id] })).json;
     await waitForJobState(dev.url, job.id, adminToken(), (j) => j.hostScanJobHostJoin[0].actionQueue.status === 1);
     const done = await waitForJob(dev.url, job.id, adminToken());
@@ -55,8 +77,9 @@ describe('the embedded store across restarts', () => {
     await dev.stop();
     const prod = await startTestGateway({ NODE_ENV: 'production', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' }, { runner: false });
     expect((await prod.gateway.service.listHosts(ADMIN, {})).items).toEqual([]);
+    expect(prod.logs.filter((l) => l.includes('demo'))).toEqual([]);
     await prod.stop();
-  });
+  }, 60_000); // a scan with a one-second answer, and two gateways: 30 s ran out at load 18
 
   it('refuses to start on an invalid HOSTS_FILE, naming it, and releases the data directory', async () => {
     const dataDir = freshDataDir();

@@ -18,6 +18,20 @@ const DEFAULT_QUERY = `# Queries and mutations go over HTTP, subscriptions over 
 `;
 
 const root = ReactDOM.createRoot($('#graphiql'));
+
+// GraphiQL keeps its tabs (query text, variables, headers), history and layout in localStorage unless told
+// otherwise, so a password typed as a variable of createCredential or resetUserPassword would stay on disk
+// after the tab closed. Here they live only as long as the page: a Map behind GraphiQL's Storage shape.
+const memory = new Map();
+const storage = {
+  getItem: (key) => (memory.has(key) ? memory.get(key) : null),
+  setItem: (key, value) => void memory.set(key, String(value)),
+  removeItem: (key) => void memory.delete(key),
+  clear: () => memory.clear(),
+  get length() {
+    return memory.size;
+  },
+};
 let socket = null;
 
 /** GraphiQL with a fetcher that sends `token` over HTTP (Authorization) and in the socket's connection_init. */
@@ -32,7 +46,9 @@ function render(token) {
   // Plain JSON over HTTP: the gateway has no incremental delivery to ask for.
   const fetcher = GraphiQL.createFetcher({ url: '/graphql', headers: authorization, wsClient: socket, enableIncrementalDelivery: false });
   // A new key per token: GraphiQL starts over and reads the schema with the new token.
-  root.render(React.createElement(GraphiQL, { fetcher, defaultQuery: DEFAULT_QUERY, key: token || 'none' }));
+  root.render(
+    React.createElement(GraphiQL, { fetcher, storage, shouldPersistHeaders: false, defaultQuery: DEFAULT_QUERY, key: token || 'none' }),
+  );
 }
 
 function showStatus(state, text) {
