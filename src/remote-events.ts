@@ -139,6 +139,7 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
   const announcedAfterCommit = typeof o.changes.announce === 'function';
   let sweepFailing = false;
   const sweep = async () => {
+    const heardBefore = heardAgain;
     try {
       let caughtUp = false;
       // Deaf mid-sweep: the fallback poll goes on from this page.
@@ -151,6 +152,16 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
       if (!sweepFailing) log.warn({ err }, 'could not read job changes from the store on a check; the next check reads them');
       sweepFailing = true;
     }
+    // Deaf meanwhile, or deaf and heard again: the fallback poll reads what was missed and ends the episode.
+    return deaf !== null || heardAgain !== heardBefore;
+  };
+  // Shares the poll's position, so the fallback poll waits for it and starts after it if needed. Not part of
+  // the check: a reconnect while it reads must run a check of its own.
+  const startSweep = () => {
+    polling = sweep().then((handOver) => {
+      polling = null;
+      if (handOver && !stopped) startPolling();
+    });
   };
 
   let checking: Promise<void> | null = null;
@@ -163,13 +174,7 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
       unheard = why ? `${o.changes.name}: ${why}` : null;
       if (stopped) return;
       update();
-      if (!why && announcedAfterCommit && !deaf && !pollTimer && !polling) {
-        // Shares the poll's position, so the fallback poll waits for it and starts after it if needed.
-        await (polling = sweep().finally(() => {
-          polling = null;
-          if (deaf && !stopped) startPolling();
-        }));
-      }
+      if (!why && announcedAfterCommit && !deaf && !pollTimer && !polling) startSweep();
     })().finally(() => (checking = null)));
 
   poll.heardUntil(await o.jobs.now());

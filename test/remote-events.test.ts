@@ -137,4 +137,45 @@ describe('bridgeRemoteEvents', () => {
       await bridge.stop();
     }
   });
+
+  it('after-commit transport: deaf and heard again while a check\'s sweep runs, the path is trusted again and nothing is lost', async () => {
+    const h = harness({ announcesAfterCommit: true });
+    const events = new JobEventBus();
+    const heard: string[] = [];
+    events.subscribe((j) => heard.push(`${j.id}@${j.revision}`));
+    const told: boolean[] = [];
+    const bridge = await bridgeRemoteEvents({
+      changes: h.changes,
+      jobs: h.jobs as never,
+      events,
+      logger: pino({ level: 'silent' }),
+      checkMs: 60_000,
+      pollMs: 60_000,
+      onDeaf: (d) => told.push(d),
+    });
+    try {
+      // A check (here after a reconnect) hears its probe; its sweep reads the store and is held there.
+      h.holdSweeps(true);
+      h.listener().onReconnect!();
+      await until("the check's sweep to read", () => h.sweeps.length === 1);
+
+      // The connection drops and comes back while that sweep is in flight; a change of that gap is not announced.
+      h.setDelivering(false);
+      h.listener().onLost!();
+      expect(bridge.deafness()).toMatch(/connection is lost/);
+      h.commit('job-d', 4, true);
+      h.setDelivering(true);
+      h.holdSweeps(false);
+      h.listener().onReconnect!();
+      await until('the path to be heard again', () => bridge.deafness() === null, 2_000);
+      h.sweeps[0]!.release();
+
+      await until('the change of the gap to be published', () => heard.includes('job-d@4'), 2_000);
+      await until('the cache to be trusted again', () => told.at(-1) === false, 2_000);
+      expect(told).toEqual([true, false]);
+    } finally {
+      for (const sweep of h.sweeps) sweep.release();
+      await bridge.stop();
+    }
+  });
 });
