@@ -12,7 +12,7 @@ const steps: [string, ...string[]][] = [
   ['scan.ts', '1000', '32'],
   ['scan.ts', '2000', '256'],
   ['fairness.ts'],
-  ...(pg ? [['http.ts', '--pg'], ['fanout.ts', '--subscribers', '10000', '--events', '20', '--pg'], ['scan.ts', '2000', '256', '--pg'], ['fairness.ts', '--pg']] as [string, ...string[]][] : []),
+  ...(pg ? [['http.ts', '--pg'], ['fanout.ts', '--subscribers', '10000', '--events', '20', '--pg'], ['scan.ts', '2000', '256', '--pg'], ['fairness.ts', '--pg'], ['cross-instance.ts']] as [string, ...string[]][] : []),
 ];
 for (const [file, ...args] of steps) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', join(__dirname, file), ...args], { stdio: 'inherit' });

@@ -26,7 +26,8 @@ export async function connectInstances(o: {
     ? await openEventTransport(settings.url, { origin: store.origin, nodeId: store.nodeId, onError: warnEvery(10_000, logger) })
     : store.changes;
   if (changes?.stop) o.lifecycle.add('event transport closed', () => changes.stop!());
-  // NOTIFY is sent by the store in the change's transaction; another transport is told after commit.
+  // NOTIFY is sent by the store in the change's transaction; another transport is told after commit (so the
+  // bridge also sweeps the store on every healthy check: an announcement lost with its sender is read there).
   const publish = (jobs: readonly Job[]) => {
     events.publish(jobs);
     changes?.announce?.(jobs.map((j) => ({ id: j.id, revision: j.revision })));

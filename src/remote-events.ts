@@ -37,7 +37,8 @@ const PAGE_SIZE = 500;
  * and revisions, this instance reads the jobs whose state it does not know and publishes them. At start
  * and every `checkMs` it proves that the path delivers (its own probe comes back); while it does not, or
  * while its connection is down, it reads changes from the store every `pollMs` instead, and once the
- * path delivers again it reads what changed meanwhile, so no subscriber misses a state.
+ * path delivers again it reads what changed meanwhile, so no subscriber misses a state. Where changes are
+ * announced after commit, every healthy check also reads what changed since the last one.
  */
 export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteEvents> {
   const log = o.logger.child({ component: 'remote-events', path: o.changes.name });
@@ -131,15 +132,49 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
     }
   };
 
+  // A transport told after commit (NATS, Redis) loses an announcement when its sender dies between commit
+  // and publish, or when only the sender's broker connection fails; the probes still come back, so nothing
+  // would make this instance read that change. Every healthy check therefore sweeps the store once, which
+  // bounds such a loss by one check period. NOTIFY, sent in the change's transaction, needs none.
+  const announcedAfterCommit = typeof o.changes.announce === 'function';
+  let sweepFailing = false;
+  const sweep = async () => {
+    const heardBefore = heardAgain;
+    try {
+      let caughtUp = false;
+      // Deaf mid-sweep: the fallback poll goes on from this page.
+      while (!caughtUp && !deaf && !stopped) {
+        if (poll.atSweepStart()) sweepHeard = heardAgain;
+        caughtUp = await poll.step();
+      }
+      sweepFailing = false;
+    } catch (err) {
+      if (!sweepFailing) log.warn({ err }, 'could not read job changes from the store on a check; the next check reads them');
+      sweepFailing = true;
+    }
+    // Deaf meanwhile, or deaf and heard again: the fallback poll reads what was missed and ends the episode.
+    return deaf !== null || heardAgain !== heardBefore;
+  };
+  // Shares the poll's position, so the fallback poll waits for it and starts after it if needed. Not part of
+  // the check: a reconnect while it reads must run a check of its own.
+  const startSweep = () => {
+    polling = sweep().then((handOver) => {
+      polling = null;
+      if (handOver && !stopped) startPolling();
+    });
+  };
+
   let checking: Promise<void> | null = null;
   const runCheck = () =>
     (checking ??= (async () => {
-      const at = await o.jobs.now().catch(() => null);
+      const at = announcedAfterCommit ? null : await o.jobs.now().catch(() => null);
       const why = await check.run();
       // Heard then and heard before: nothing in between was missed, the next sweep may start here.
       if (!why && at !== null && !deaf && !pollTimer && !polling) poll.heardUntil(at);
       unheard = why ? `${o.changes.name}: ${why}` : null;
-      if (!stopped) update();
+      if (stopped) return;
+      update();
+      if (!why && announcedAfterCommit && !deaf && !pollTimer && !polling) startSweep();
     })().finally(() => (checking = null)));
 
   poll.heardUntil(await o.jobs.now());

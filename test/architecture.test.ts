@@ -24,4 +24,45 @@ describe('architecture', () => {
   it('only the entry points read process.env', () => {
     expect(offenders(sources().filter((f) => !/^src\/(main|cli\/.*)\.ts$/.test(f)), /process\.env/)).toEqual([]);
   });
+
+  // DATABASE_URL may point at a transaction pooler (PgBouncer): consecutive transactions of one client run on
+  // different server connections, so nothing may outlive a transaction on the connection it ran on.
+  describe('store/ holds no session state on a pooled connection', () => {
+    // The embedded store's worker owns its one connection (its session is the database's only one); the
+    // pooler question does not arise there, and it prepares its statements on purpose.
+    const pooled = sources('src/store').filter((f) => !/\/pglite(-worker)?\.ts$/.test(f));
+    // A pattern per kind of session state, found in the text a statement may be written in.
+    const sessionState: [string, RegExp][] = [
+      ['session advisory lock (use pg_advisory_xact_lock)', /pg_(try_)?advisory_lock(_shared)?\s*\(/i],
+      // A statement that begins with SET and is not SET LOCAL: `UPDATE … SET` and `ON DELETE SET NULL` do
+      // not begin a statement (SET follows a word there, not a quote, backtick or semicolon).
+      ['SET without LOCAL (use SET LOCAL)', /(^|[`'";])\s*SET\s+(?!LOCAL\b)/i],
+      ['set_config at session level (third argument must be true)', /set_config\s*\([^)]*,\s*false\s*\)/i],
+      ['named prepared statement in SQL', /\bPREPARE\s+\w+/],
+      ['temporary table', /\bTEMP(ORARY)?\s+TABLE\b/i],
+      ['cursor WITH HOLD', /\bWITH\s+HOLD\b/i],
+    ];
+    for (const [what, pattern] of sessionState) {
+      it(`no ${what}`, () => {
+        expect(pooled.length).toBeGreaterThan(10);
+        expect(offenders(pooled, pattern)).toEqual([]);
+      });
+    }
+
+    it('the pool runs no named prepared statements (prepare: false)', () => {
+      const calls = pooled.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/poolDb\(\w+, \{[^}]*\}\)/g)].map((m) => `${f}: ${m[0]}`));
+      expect(calls).toEqual(['src/store/postgres.ts: poolDb(pool, { prepare: false })']);
+    });
+
+    it('the patterns find what they look for', () => {
+      const hits = (sql: string) => sessionState.filter(([, p]) => p.test(sql)).map(([what]) => what.split(' (')[0]);
+      expect(hits("await tx.query(`SELECT pg_advisory_lock(hashtext('x'))`)")).toEqual(['session advisory lock']);
+      expect(hits("await q.query(`SET TimeZone = 'UTC'`)")).toEqual(['SET without LOCAL']);
+      expect(hits("await q.query('BEGIN; SET search_path = x')")).toEqual(['SET without LOCAL']);
+      expect(hits("await q.query(`SET LOCAL TimeZone = 'UTC'`)")).toEqual([]);
+      expect(hits('`UPDATE jobs\n       SET status = $1 WHERE id = $2`')).toEqual([]);
+      expect(hits("'UPDATE jobs SET status = 1'")).toEqual([]);
+      expect(hits('host_id uuid REFERENCES hosts (id) ON DELETE SET NULL')).toEqual([]);
+    });
+  });
 });

@@ -30,10 +30,11 @@ for (const broker of BROKERS) {
       expect(error).not.toContain(PASSWORD);
     }, 60_000);
 
-    it(`carry a cancel on A to B over ${broker.name}, and lose no change while it restarts`, async () => {
+    it(`carry a cancel on A to B over ${broker.name} (which requires a password), and lose no change while it restarts`, async () => {
       const db = await createDatabase();
       cleanup.push(() => db.drop());
-      const events = await broker.start();
+      const events = await broker.start({ password: PASSWORD });
+      expect(events.url).toContain(PASSWORD);
       cleanup.push(() => events.stop());
       const env = {
         DATABASE_URL: db.url, EVENTS_URL: events.url, SCAN_CONCURRENCY: '10', SCAN_LEASE_MS: '3000', SCAN_TIMEOUT_MS: '60000',
@@ -73,8 +74,19 @@ for (const broker of BROKERS) {
       const watch = watchJobs(b, jobIds);
       cleanup.push(async () => watch.dispose());
       await new Promise((r) => setTimeout(r, 1_000));
-      await events.restart(2_000);
+      // B's readiness and metrics while the broker is down: the reason names the broker, never its password.
+      const restarted = events.restart(2_000);
+      let down = true;
+      void restarted.finally(() => (down = false));
+      const duringOutage: string[] = [];
+      while (down) {
+        const health = await eventHealth(b);
+        duringOutage.push(JSON.stringify(health.body) + (await call(`${b.url}/metrics`)).text);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await restarted;
       const back = Date.now();
+      expect(duringOutage.some((h) => h.includes('"degraded"') && h.includes(`127.0.0.1:${new URL(events.url).port}`)), 'B reported the outage').toBe(true);
 
       await watch.settled(45_000, `every job Complete across a ${broker.name} restart`).catch((err: Error) => {
         throw new Error(`${err.message}\nB wrote:\n${b.lines.slice(-30).join('\n')}`);
@@ -85,6 +97,11 @@ for (const broker of BROKERS) {
       // B noticed the outage, said so, and is well again.
       expect(b.lines.some((l) => l.includes('"level":40') && l.includes('may go unheard'))).toBe(true);
       expect((await untilHealth(b, (h) => h.deaf === 0 && h.body.status === 'ready', 20_000)).body).toEqual({ status: 'ready' });
+
+      // The password reached the broker (it answered) but nothing the gateways show.
+      const shown = [...duringOutage, ...a.lines, ...b.lines];
+      for (const g of [a, b]) shown.push(JSON.stringify((await eventHealth(g)).body), (await call(`${g.url}/metrics`)).text);
+      expect(shown.filter((s) => s.includes(PASSWORD))).toEqual([]);
     }, 90_000);
   });
 }

@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnGateway, type ChildGateway } from './support/child';
-import { cancelReachesB, eventHealth } from './support/cross-instance';
+import { cancelReachesB, eventHealth, silentHosts } from './support/cross-instance';
 import { gql } from './support/graphql';
 import { call } from './support/http';
-import { closedPort, sshListener } from './support/listeners';
+import { closedPort, silentListener, sshListener } from './support/listeners';
 import { pgbouncerAvailable, startPgbouncer } from './support/pgbouncer';
 import { createDatabase, postgresAdminUrl } from './support/postgres';
 import { adminToken } from './support/tokens';
@@ -47,6 +48,8 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
     const [a, b] = await spawnTwo({
       DATABASE_URL: withPassword.toString(), SCAN_CONCURRENCY: '2', SCAN_LEASE_MS: '3000', SCAN_TIMEOUT_MS: '60000',
       EVENTS_POLL_MS: String(POLL_MS), EVENTS_CHECK_MS: '1000', SIGNIN_MFA: 'off',
+      // Credentials and signing-key rotation (on request only) take their paths through the pooler too.
+      CREDENTIALS_KEY: randomBytes(32).toString('base64'), TOKEN_KEY_ROTATE_DAYS: '0',
     });
 
     // Deaf, and every way of telling says so.
@@ -101,13 +104,43 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
       }
       expect(status).toBe(401);
     }
+
+    // One call of each remaining write path; PgBouncer's log below covers them too.
+    const ok = async (url: string, query: string, variables?: Record<string, unknown>) => {
+      const res = await gql(url, token, query, variables);
+      expect(res.body.errors, query).toBeUndefined();
+      return res.body.data;
+    };
+    const held = await silentHosts(a, 1, 'pausable');
+    cleanup.push(() => held.close());
+    const [pausable] = (await call(`${a.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: held.ids })).json;
+    await ok(b.url, 'mutation($id: ID!) { pauseHostScanJob(id: $id) { id } }', { id: pausable.id });
+    await ok(a.url, 'mutation($id: ID!) { resumeHostScanJob(id: $id) { id } }', { id: pausable.id });
+    expect((await call(`${b.url}/api/v1/HostScanJob/${pausable.id}`, { method: 'DELETE', token })).status).toBe(202);
+    const schedule = await ok(a.url, 'mutation($s: ScanScheduleInput!) { createScanSchedule(schedule: $s) { id nextRuns } }', {
+      s: { name: 'pooled-nightly', cron: '0 3 * * *', timeZone: 'Europe/Berlin', hostIds: held.ids },
+    });
+    expect(schedule.createScanSchedule.nextRuns.length).toBeGreaterThan(0);
+    await ok(b.url, 'mutation($i: CreateCredentialInput!) { createCredential(input: $i) { id } }', {
+      i: { name: 'pooled-credential', kind: 'SshPassword', username: 'scan', password: USER_PASSWORD },
+    });
+    const imported = await call(`${a.url}/api/v1/HostScanJob/ImportCSV`, {
+      token,
+      body: { csv: `DNS Host Name,IP Address,SSH Port,Credential\r\npooled-csv,127.0.0.1,${await closedPort()},pooled-credential` },
+    });
+    expect(imported.status, imported.text).toBe(200);
+    expect(imported.json).toMatchObject({ rows: 1, badRows: 0, imported: true });
+    expect((await ok(b.url, 'mutation { rotateSigningKey { state } }')).rotateSigningKey.state).toBe('next');
     expect(bouncer.output()).not.toMatch(/ERROR|FATAL/);
   }, 90_000);
 
   it('with DATABASE_LISTEN_URL the listener hears, and a cancel on A reaches B without the poll', async () => {
     const { db, bouncer } = await start();
+    // Trust authentication ignores the password here too; the listener's URL is named in logs, never it.
+    const listenUrl = new URL(db.url);
+    listenUrl.password = PASSWORD;
     const [a, b] = await spawnTwo({
-      DATABASE_URL: bouncer.through(db.name), DATABASE_LISTEN_URL: db.url, SCAN_CONCURRENCY: '2', SCAN_LEASE_MS: '3000',
+      DATABASE_URL: bouncer.through(db.name), DATABASE_LISTEN_URL: listenUrl.toString(), SCAN_CONCURRENCY: '2', SCAN_LEASE_MS: '3000',
       SCAN_TIMEOUT_MS: '60000', EVENTS_CHECK_MS: '1000',
       // A poll this slow cannot be what delivers the cancel within the bound below.
       EVENTS_POLL_MS: '60000',
@@ -119,5 +152,51 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
     }
     // Milliseconds when quiet (NOTIFY at commit); the bound only has to stay far below the 60 s poll.
     await cancelReachesB(a, b, db.url, 'heard', MARGIN_MS);
+    for (const g of [a, b]) {
+      const logs = g.lines.join('\n');
+      expect(logs, 'the listen path is named in the logs (redacted)').toContain(`:***@${listenUrl.host}`);
+      expect(JSON.stringify((await eventHealth(g)).body) + logs + (await call(`${g.url}/metrics`)).text).not.toContain(PASSWORD);
+    }
+  }, 90_000);
+
+  it('while deaf, B serves no job from its cache: a cancel on A shows in B\'s next REST read', async () => {
+    const { db, bouncer } = await start();
+    const env = {
+      DATABASE_URL: bouncer.through(db.name), SCAN_CONCURRENCY: '2', SCAN_LEASE_MS: '3000', SCAN_TIMEOUT_MS: '60000', EVENTS_CHECK_MS: '1000',
+      // The poll would bring the cancel only after a minute; the read must not wait for it.
+      EVENTS_POLL_MS: '60000',
+    };
+    const a = await spawnGateway(env);
+    cleanup.push(() => (a.child.kill('SIGKILL'), a.exited));
+    // X runs on A (B is not started yet, so it cannot lease X and learn of the cancel by itself).
+    const silent = await silentListener();
+    cleanup.push(() => silent.close());
+    const host = await call(`${a.url}/graphql`, {
+      token,
+      body: { query: 'mutation($h: [HostInput!]!) { upsertHosts(hosts: $h) { id } }', variables: { h: [{ name: 'cached', ipAddress: '127.0.0.1', sshPort: silent.port, winRmPort: await closedPort() }] } },
+    });
+    const [x] = (await call(`${a.url}/api/v1/HostScanJob/ByHostIdMultiple`, { token, body: [host.json.data.upsertHosts[0].id] })).json;
+    const status = async (g: ChildGateway) => (await call(`${g.url}/api/v1/HostScanJob/${x.id}`, { token })).json.hostScanJobHostJoin[0].actionQueue.status;
+    const running = Date.now() + 20_000;
+    while ((await status(a)) !== 1) {
+      expect(Date.now(), 'X Running on A').toBeLessThan(running);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const b = await spawnGateway(env);
+    cleanup.push(() => (b.child.kill('SIGKILL'), b.exited));
+    expect((await eventHealth(b)).deaf).toBe(1);
+
+    // Read twice: a trusted cache would hold X as Running from here on.
+    expect(await status(b)).toBe(1);
+    expect(await status(b)).toBe(1);
+    // A running scan is cancelled by the instance running it, just after the 202: B reads once A has.
+    expect((await call(`${a.url}/api/v1/HostScanJob/${x.id}`, { method: 'DELETE', token })).status).toBe(202);
+    const cancelled = Date.now() + 10_000;
+    while ((await status(a)) !== 4) {
+      expect(Date.now(), 'X Cancelled on A').toBeLessThan(cancelled);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await status(b), "B's first read after A's").toBe(4);
+    expect(bouncer.output()).not.toMatch(/ERROR|FATAL/);
   }, 90_000);
 });

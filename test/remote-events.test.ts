@@ -11,7 +11,7 @@ import type { ChangeListener } from '../src/store/changes';
  * and the path being heard again can be fixed exactly; the real paths are in listen-outage, pooler and
  * event-transports.
  */
-function harness() {
+function harness(o: { announcesAfterCommit?: boolean } = {}) {
   let listener: ChangeListener | null = null;
   let delivering = true;
   let clock = 1_000_000;
@@ -39,6 +39,8 @@ function harness() {
     async probe(token: string) {
       if (delivering) queueMicrotask(() => listener!.onProbe?.(token));
     },
+    // Like NATS and Redis (told after commit); absent, like NOTIFY (sent in the change's transaction).
+    ...(o.announcesAfterCommit ? { announce() {} } : {}),
   };
   return {
     jobs,
@@ -99,6 +101,80 @@ describe('bridgeRemoteEvents', () => {
 
       await until('the change committed during the sweep to be published', () => heard.includes('job-a@3'));
     } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('after-commit transport: a change whose announcement never came is published within one check while the path is healthy', async () => {
+    const h = harness({ announcesAfterCommit: true });
+    const events = new JobEventBus();
+    const heard: string[] = [];
+    events.subscribe((j) => heard.push(`${j.id}@${j.revision}`));
+    const checkMs = 300;
+    const bridge = await bridgeRemoteEvents({
+      changes: h.changes,
+      jobs: h.jobs as never,
+      events,
+      logger: pino({ level: 'silent' }),
+      checkMs,
+      pollMs: 60_000,
+    });
+    try {
+      // Another instance commits and dies before announcing (or only its broker connection fails): the path
+      // itself still delivers, so the probes come back and nothing else would make this one read the store.
+      h.commit('job-b', 2, false);
+      const committedAt = Date.now();
+      await until('the unannounced change to be published', () => heard.includes('job-b@2'), 5_000);
+      expect(bridge.deafness()).toBeNull();
+      // One check period, plus the slack of a loaded machine's timers.
+      expect(Date.now() - committedAt).toBeLessThan(checkMs + 700);
+
+      // Later ones too: the sweep moves on from where it stopped, and does not publish a known state again.
+      h.commit('job-c', 5, false);
+      await until('a second unannounced change to be published', () => heard.includes('job-c@5'), 5_000);
+      expect(heard.filter((x) => x === 'job-b@2')).toHaveLength(1);
+    } finally {
+      await bridge.stop();
+    }
+  });
+
+  it('after-commit transport: deaf and heard again while a check\'s sweep runs, the path is trusted again and nothing is lost', async () => {
+    const h = harness({ announcesAfterCommit: true });
+    const events = new JobEventBus();
+    const heard: string[] = [];
+    events.subscribe((j) => heard.push(`${j.id}@${j.revision}`));
+    const told: boolean[] = [];
+    const bridge = await bridgeRemoteEvents({
+      changes: h.changes,
+      jobs: h.jobs as never,
+      events,
+      logger: pino({ level: 'silent' }),
+      checkMs: 60_000,
+      pollMs: 60_000,
+      onDeaf: (d) => told.push(d),
+    });
+    try {
+      // A check (here after a reconnect) hears its probe; its sweep reads the store and is held there.
+      h.holdSweeps(true);
+      h.listener().onReconnect!();
+      await until("the check's sweep to read", () => h.sweeps.length === 1);
+
+      // The connection drops and comes back while that sweep is in flight; a change of that gap is not announced.
+      h.setDelivering(false);
+      h.listener().onLost!();
+      expect(bridge.deafness()).toMatch(/connection is lost/);
+      h.commit('job-d', 4, true);
+      h.setDelivering(true);
+      h.holdSweeps(false);
+      h.listener().onReconnect!();
+      await until('the path to be heard again', () => bridge.deafness() === null, 2_000);
+      h.sweeps[0]!.release();
+
+      await until('the change of the gap to be published', () => heard.includes('job-d@4'), 2_000);
+      await until('the cache to be trusted again', () => told.at(-1) === false, 2_000);
+      expect(told).toEqual([true, false]);
+    } finally {
+      for (const sweep of h.sweeps) sweep.release();
       await bridge.stop();
     }
   });

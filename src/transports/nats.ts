@@ -13,7 +13,7 @@ const codec = StringCodec();
  */
 export async function openNats(url: string, o: TransportOptions): Promise<ChangeNotifications> {
   const name = `NATS (${redactUrl(url)})`;
-  const nc = await connect({ servers: url, name: 'scan-gateway', timeout: 3_000, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 }).catch(
+  const nc = await connect({ ...credentials(url), name: 'scan-gateway', timeout: 3_000, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 }).catch(
     (err: { code?: string; name?: string }) => {
       throw new Error(`EVENTS_URL: could not connect to ${name} (${err.code ?? err.name})`);
     },
@@ -64,4 +64,20 @@ export async function openNats(url: string, o: TransportOptions): Promise<Change
       await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/**
+ * The client ignores credentials in a server URL (the server then refuses it): `nats://user:pass@host`
+ * becomes user and pass, `nats://token@host` a token, as the NATS tools read them.
+ */
+function credentials(raw: string): { servers: string; user?: string; pass?: string; token?: string } {
+  const url = new URL(raw);
+  const user = decodeURIComponent(url.username);
+  const pass = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  const servers = url.toString();
+  if (user && pass) return { servers, user, pass };
+  if (user) return { servers, token: user };
+  return { servers };
 }
