@@ -34,3 +34,8 @@ export function auditEntry(caller: Caller, action: string, target: string | read
     details,
   };
 }
+
+/** An audit entry for a change the gateway makes itself (`system:…` as the subject; no roles, address or trace). */
+export function systemAuditEntry(subject: `system:${string}`, action: string, details: Record<string, unknown> = {}): AuditEntry {
+  return { action, subject, roles: [], address: null, traceId: null, target: null, details };
+}

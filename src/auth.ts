@@ -86,7 +86,6 @@ export function createVerifier(options: KeyOptions): TokenVerifier {
     clockTolerance: CLOCK_TOLERANCE_S,
     ...(options.issuer ? { issuer: options.issuer } : {}),
     ...(options.audience ? { audience: options.audience } : {}),
-    ...(options.maxAgeS ? { maxAge: options.maxAgeS } : {}),
   };
   const issued = options.issued ?? null;
   const issuedOptions: jwt.VerifyOptions | null = issued
@@ -184,9 +183,7 @@ export function algorithmFor(key: KeyObject): Algorithm {
 }
 
 function describeJwtError(err: unknown): string {
-  if (err instanceof jwt.TokenExpiredError) {
-    return err.message.startsWith('maxAge') ? 'The bearer token is older than this gateway accepts.' : 'The bearer token has expired.';
-  }
+  if (err instanceof jwt.TokenExpiredError) return 'The bearer token has expired.';
   if (err instanceof jwt.NotBeforeError) return 'The bearer token is not valid yet.';
   const message = err instanceof Error ? err.message : '';
   if (message.startsWith('jwt issuer invalid')) return 'The bearer token was issued by an issuer this gateway does not accept.';
@@ -197,7 +194,9 @@ function describeJwtError(err: unknown): string {
 /**
  * The caller a verified payload names. Its `expiresAt` is when the token stops being accepted: `exp`, or
  * earlier when JWT_MAX_AGE_S ends its life first, so a remembered token is dropped at the same moment a
- * new one would be refused.
+ * new one would be refused. JWT_MAX_AGE_S is checked here, not by the libraries, so that the configured
+ * key, the gateway's own keys and an identity provider's keys all apply it alike (jose and jsonwebtoken
+ * each take it only when asked, and the gateway's own and the provider's paths never asked).
  */
 function principalFrom(payload: string | jwt.JwtPayload, options: KeyOptions): Principal {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
@@ -205,8 +204,9 @@ function principalFrom(payload: string | jwt.JwtPayload, options: KeyOptions): P
   }
   if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw unauthenticated('The bearer token has no expiry (exp).');
   const iat = typeof payload.iat === 'number' && Number.isFinite(payload.iat) ? payload.iat : null;
-  if (options.maxAgeS && iat === null) {
-    throw unauthenticated('The bearer token has no issue time (iat), which this gateway requires.');
+  if (options.maxAgeS) {
+    if (iat === null) throw unauthenticated('The bearer token has no issue time (iat), which this gateway requires.');
+    if (Date.now() / 1000 > iat + options.maxAgeS + CLOCK_TOLERANCE_S) throw unauthenticated('The bearer token is older than this gateway accepts.');
   }
   if (options.maxLifetimeS && payload.exp - (iat ?? Date.now() / 1000) > options.maxLifetimeS + CLOCK_TOLERANCE_S) {
     throw unauthenticated('The bearer token claims a longer lifetime than this gateway accepts.');

@@ -62,6 +62,7 @@ export interface Config {
     readonly maxDirectives: number;
     readonly maxTokens: number;
     readonly maxCost: number;
+    readonly maxIntrospectionDepth: number;
   };
   /** Subscriptions one WebSocket may hold at once. */
   readonly wsMaxSubscriptions: number;
@@ -185,6 +186,8 @@ export function loadConfig(env: Env): Config {
       maxTokens: int(env, 'GRAPHQL_MAX_TOKENS', Math.max(5000, maxHostIds * 3), 100, 1_000_000),
       // GraphQL Armor multiplies by a literal `first`: a 1000-row page of twenty fields costs about 40000.
       maxCost: int(env, 'GRAPHQL_MAX_COST', 50_000, 10, 10_000_000),
+      // graphql-js's getIntrospectionQuery nests ofType 9 deep (its typeDepth); codegen tools use it.
+      maxIntrospectionDepth: int(env, 'GRAPHQL_MAX_INTROSPECTION_DEPTH', 12, 1, 100),
     }),
     wsMaxSubscriptions: int(env, 'WS_MAX_SUBSCRIPTIONS', 10, 1, 1000),
     wsMaxPayloadBytes: int(env, 'WS_MAX_PAYLOAD_BYTES', 65_536, 1024, 16 * 1024 * 1024),

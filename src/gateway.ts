@@ -30,6 +30,7 @@ import type { Scanner } from './scanner';
 import { tracedScanner } from './scanner/traced';
 import { createPacer } from './pacer';
 import { AuditService } from './audit-service';
+import { systemAuditEntry } from './audit';
 import { BackupService } from './backup-service';
 import { JOB_PRUNE_BATCH, keepFor } from './retention';
 import { InventoryEvents } from './inventory-events';
@@ -404,7 +405,10 @@ async function seedHosts(config: Config, store: Store, lifecycle: Lifecycle, log
     const problems = Object.entries(err.fieldErrors ?? {}).map(([key, messages]) => `${key}: ${messages.join(' ')}`);
     throw new ConfigError('HOSTS_FILE', `names credentials that do not exist (add them first: npm run credentials -- add): ${problems.slice(0, 10).join('; ')}`);
   }
-  const result = await store.hosts.upsert(resolved);
+  // Recorded like an Admin's host writes, and only when the file (or the demo target's port) changed something:
+  // a restart that finds the same hosts adds nothing to the trail.
+  const audit = config.hostsFile ? systemAuditEntry('system:hosts-file', 'hosts.upsert', { source: 'HOSTS_FILE' }) : systemAuditEntry('system:demo-target', 'hosts.upsert');
+  const result = await store.hosts.upsert(resolved, audit, { auditOnlyChanges: true });
   if (result.conflicts) {
     const [index, message] = [...result.conflicts][0]!;
     throw new Error(`HOSTS_FILE entry $[${index}]: ${message}`);

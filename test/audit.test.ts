@@ -1,6 +1,7 @@
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, postgresAdminUrl } from './support/postgres';
-import { startTestGateway, type TestGateway } from './support/gateway';
+import { freshDataDir, startTestGateway, type TestGateway } from './support/gateway';
 import { gql } from './support/graphql';
 import { HOSTS, hostsFile } from './support/hosts';
 import { call } from './support/http';
@@ -75,6 +76,36 @@ for (const backend of backends) {
         expect(await countJobs(t.gateway.store)).toBe(before);
       } finally {
         await db.exec('DROP TRIGGER refuse_schedule_audit ON audit_records; DROP FUNCTION refuse_schedule_audit();');
+      }
+    });
+
+    it('records the HOSTS_FILE seed at start as system:hosts-file, only when it changed something', async () => {
+      const { env, drop: dropOwn } = await backend.env();
+      const dataDir = freshDataDir();
+      const seeded = async (file: string) => {
+        const g = await startTestGateway({ HOSTS_FILE: file, ...env }, { runner: false, dataDir });
+        try {
+          const query = '{ auditRecords(subject: "system:hosts-file") { nodes { action subject roles address target details } } }';
+          return (await gql(g.url, adminToken(), query)).body.data.auditRecords.nodes;
+        } finally {
+          await g.stop();
+        }
+      };
+      try {
+        const first = await seeded(hostsFile());
+        expect(first).toEqual([{
+          action: 'hosts.upsert', subject: 'system:hosts-file', roles: [], address: null,
+          target: Object.values(HOSTS).map((h) => h.id).join(','),
+          details: { source: 'HOSTS_FILE', names: ['alpha', 'beta', 'gamma'], count: 3 },
+        }]);
+        // The same hosts again: nothing changed, nothing recorded.
+        expect(await seeded(hostsFile())).toHaveLength(1);
+        const moved = await seeded(hostsFile([HOSTS.alpha, { ...HOSTS.beta, ipAddress: '127.0.0.42' }, HOSTS.gamma]));
+        expect(moved).toHaveLength(2);
+        expect(moved[0]).toMatchObject({ target: HOSTS.beta.id, details: { names: ['beta'], count: 1 } });
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+        await dropOwn();
       }
     });
 

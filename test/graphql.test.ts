@@ -199,6 +199,28 @@ describe('request limits and protections', () => {
     s.ws.close();
   });
 
+  it('bounds ofType nesting by GRAPHQL_MAX_INTROSPECTION_DEPTH: the standard query passes, 20 levels are refused (HTTP and WebSocket)', async () => {
+    const standard = await gql(t.url, appToken(), getIntrospectionQuery({ typeDepth: 9 }));
+    expect(standard.status).toBe(200);
+    expect(standard.body.errors).toBeUndefined();
+    const chain = (n: number) => `${'ofType { '.repeat(n)}name${' }'.repeat(n)}`;
+    const deep = `{ __schema { types { fields { type { ${chain(20)} } } } } }`;
+    const message = 'Introspection nested 20 ofType levels deep; the limit is 12 (GRAPHQL_MAX_INTROSPECTION_DEPTH).';
+    const http = await gql(t.url, appToken(), deep);
+    expect(http.status).toBe(400);
+    expect(http.body.errors[0]).toMatchObject({ message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    // Split across fragments, and one fragment spread many times, counts the same.
+    const split = `{ __schema { types { ...A ...A } } } fragment A on __Type { ${'ofType { '.repeat(10)}...B${' }'.repeat(10)} } fragment B on __Type { ${chain(10)} }`;
+    expect((await gql(t.url, appToken(), split)).body.errors[0]).toMatchObject({ message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    expect((await gql(t.url, appToken(), `{ __schema { types { ${chain(12)} } } }`)).status).toBe(200);
+    const s = await rawSocket(t.url);
+    s.send({ type: 'connection_init', payload: { token: appToken() } });
+    expect((await s.next()).type).toBe('connection_ack');
+    s.send({ id: 'o', type: 'subscribe', payload: { query: deep } });
+    expect(await s.next()).toMatchObject({ id: 'o', type: 'error', payload: [{ message, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] });
+    s.ws.close();
+  });
+
   it('refuses alias batching and schedules nothing', async () => {
     const [h] = await newHosts(1);
     const before = await countJobs();

@@ -27,10 +27,11 @@ function startFlood(url: string, token: string, sockets: number, perSocket: numb
   });
 }
 
-const ask = (child: ChildProcess) =>
-  new Promise<{ received: number; errors: number; closes: number[] }>((done) => {
+/** What the flood child saw; `terminal` counts, per subscription, how many of `jobs` it saw end. */
+const ask = (child: ChildProcess, jobs: string[] = []) =>
+  new Promise<{ received: number; errors: number; closes: number[]; terminal: Record<string, number> }>((done) => {
     child.once('message', (m) => done(m as never));
-    child.send({ report: true });
+    child.send({ report: true, jobs });
   });
 
 describe('subscription fan-out under a hostile subscriber', () => {
@@ -51,6 +52,13 @@ describe('subscription fan-out under a hostile subscriber', () => {
       hosts: Array.from({ length: 998 }, (_, i) => ({ name: `flood-${i}-${randomUUID()}`, ipAddress: '127.0.0.1', sshPort: ssh.port, winRmPort: closed })),
     });
     const flood = await startFlood(t.url, appToken(), 20, 10);
+    // Until the gateway holds all 200, or the flood was refused some (then it never will).
+    for (const until = Date.now() + 30_000; t.gateway.sockets.activeSubscriptions < 200 && Date.now() < until; ) {
+      const early = await ask(flood);
+      expect(early.errors, 'error messages on the flood’s subscriptions').toBe(0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(t.gateway.sockets.activeSubscriptions, 'the flood’s subscriptions the gateway holds').toBe(200);
     const delay = monitorEventLoopDelay({ resolution: 5 });
     delay.enable();
     try {
@@ -67,12 +75,22 @@ describe('subscription fan-out under a hostile subscriber', () => {
       delay.disable();
       const jobs = await t.gateway.store.jobs.getJobs(ids);
       const attempts = jobs.flatMap((j) => j.scans.map((s) => s.attempts));
-      const report = await ask(flood);
+      // Fan-out may still be delivering the last changes: wait for every subscription to see every job end.
+      let report = await ask(flood, ids);
+      const seen = Date.now() + 30_000;
+      while (Object.values(report.terminal).some((n) => n < ids.length) && report.errors === 0 && report.closes.length === 0 && Date.now() < seen) {
+        await new Promise((r) => setTimeout(r, 100));
+        report = await ask(flood, ids);
+      }
       console.log(`event loop delay: max ${(delay.max / 1e6).toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms; messages ${report.received}`);
       expect(attempts.filter((a) => a !== 1)).toEqual([]);
       // Renewals every SCAN_LEASE_MS / 3: a third of the lease must still be left at the latest one.
       expect(t.gateway.runner.longestRenewalGapMs, 'the longest gap between lease renewals in ms').toBeLessThan(2000);
-      expect(report.received).toBeGreaterThan(998);
+      expect(report.errors, 'error messages on the flood’s subscriptions').toBe(0);
+      expect(report.closes, 'close codes of the flood’s sockets').toEqual([]);
+      expect(Object.keys(report.terminal)).toHaveLength(200);
+      const short = Object.entries(report.terminal).filter(([, n]) => n !== ids.length);
+      expect(short, `subscriptions that did not see all ${ids.length} jobs end, as [subscription, jobs seen ending]`).toEqual([]);
       // Fan-out runs in 4 ms slices; what is left is garbage collection and the 998-job schedule call,
       // stretched by whatever else the machine runs (quiet: p99 ≈ 60 ms, max ≈ 300 ms). Unpaced, the same
       // load stalled the loop for 12 s: the bounds sit far from both, so a busy machine does not fail them.
@@ -234,6 +252,40 @@ describe('subscriptions and sockets', () => {
     s.send({ id: 'f', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { statusDescription } }' } });
     expect(await s.next()).toMatchObject({ id: 'f', type: 'error', payload: [{ extensions: { code: 'BAD_REQUEST' }, message: expect.stringMatching(/3 distinct subscriptions/) }] });
     s.ws.close();
+  });
+
+  it('bounds distinct subscription documents per instance (WS_MAX_DOCUMENTS) across subjects; a shared one is still served', async () => {
+    const tight = await startTestGateway({ WS_MAX_DOCUMENTS: '2' }, { runner: false });
+    const sockets: Awaited<ReturnType<typeof rawSocket>>[] = [];
+    try {
+      const connect = async (bearer: string) => {
+        const s = await rawSocket(tight.url);
+        sockets.push(s);
+        s.send({ type: 'connection_init', payload: { token: bearer } });
+        expect((await s.next()).type).toBe('connection_ack');
+        return s;
+      };
+      const [a, b] = [await connect(appToken({ sub: 'subject-a' })), await connect(appToken({ sub: 'subject-b' }))];
+      a.send({ id: '1', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { id } }' } });
+      b.send({ id: '2', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { status } }' } });
+      await until(() => tight.gateway.sockets.activeSubscriptions === 2, 'two distinct subscriptions from two subjects');
+      // Within subject B's own bound (WS_MAX_DOCUMENTS_PER_SUBJECT is 10), but a third for the instance.
+      b.send({ id: '3', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { statusDescription } }' } });
+      const answer = await Promise.race([
+        b.next(),
+        new Promise((_, fail) => setTimeout(() => fail(new Error('no answer within 5 s to the instance’s third distinct document')), 5_000).unref()),
+      ]);
+      expect(answer).toMatchObject({
+        id: '3',
+        type: 'error',
+        payload: [{ message: 'This instance serves as many distinct subscriptions as it allows; try again later or reuse a common one.', extensions: { code: 'UNAVAILABLE' } }],
+      });
+      b.send({ id: '4', type: 'subscribe', payload: { query: '# the same as A\'s\nsubscription { hostScanJobStatus { id } }' } });
+      await until(() => tight.gateway.sockets.activeSubscriptions === 3, 'B’s subscription to the document A already holds');
+    } finally {
+      for (const s of sockets) s.ws.close();
+      await tight.stop();
+    }
   });
 
   it('refuses a socket to a token without a scan role before acknowledging it', async () => {

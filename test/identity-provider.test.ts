@@ -60,7 +60,7 @@ describe('an external OpenID Provider', () => {
   beforeAll(async () => {
     provider = await startProvider(0, [first]);
     t = await startTestGateway(
-      { HOSTS_FILE: hostsFile(), JWT_OIDC_ISSUER: provider.issuer, JWT_AUDIENCE: AUDIENCE, JWT_ROLES_CLAIM: 'realm_access.roles', JWT_ROLE_MAP: 'scan-admins=Admin', JWT_JWKS_COOLDOWN_MS: '0' },
+      { HOSTS_FILE: hostsFile(), JWT_OIDC_ISSUER: provider.issuer, JWT_AUDIENCE: AUDIENCE, JWT_ROLES_CLAIM: 'realm_access.roles', JWT_ROLE_MAP: 'scan-admins=Admin', JWT_JWKS_COOLDOWN_MS: '0', JWT_MAX_AGE_S: '600' },
       { runner: false },
     );
   });
@@ -94,6 +94,23 @@ describe('an external OpenID Provider', () => {
     const pem = (await import('node:crypto')).createPublicKey({ key: publicJwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
     const confused = jwt.sign(claims, pem, { algorithm: 'HS256', keyid: 'first', expiresIn: 300, allowInsecureKeySizes: true } as jwt.SignOptions);
     expect((await schedule(confused)).status).toBe(401);
+  });
+
+  it('applies JWT_MAX_AGE_S to its tokens: one issued too long ago is refused on every use, never remembered', async () => {
+    const { kid: _k, alg: _a, use: _u, ...jwk } = first;
+    const signer = (await import('node:crypto')).createPrivateKey({ key: jwk as never, format: 'jwk' });
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub: 'x', iss: provider.issuer, aud: AUDIENCE, realm_access: { roles: ['scan-admins'] }, exp: now + 600 };
+    // Signed with the provider's own published key, so only its age can be wrong.
+    const old = jwt.sign({ ...claims, iat: now - 3600 }, signer, { algorithm: 'ES256', keyid: 'first' });
+    for (const use of ['first', 'second']) {
+      const refused = await schedule(old);
+      expect(refused.status, `${use} use`).toBe(401);
+      expect(refused.json.detail).toBe('The bearer token is older than this gateway accepts.');
+    }
+    const undated = jwt.sign(claims, signer, { algorithm: 'ES256', keyid: 'first', noTimestamp: true });
+    expect((await schedule(undated)).json.detail).toMatch(/no issue time \(iat\)/);
+    expect((await schedule(jwt.sign({ ...claims, iat: now - 60 }, signer, { algorithm: 'ES256', keyid: 'first' }))).status).toBe(200);
   });
 
   it('follows a key rotation at the provider, then fails closed (401, readiness says why) when it goes away', async () => {

@@ -2,6 +2,7 @@ import { createPublicKey, randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ASPNET_ROLE_CLAIM } from '../src/auth';
+import type { KeyRing } from '../src/token-keys';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { HOSTS, hostsFile } from './support/hosts';
 import { collect, wsClient } from './support/graphql';
@@ -69,6 +70,25 @@ describe('embedded store', () => {
     expect((await schedule(t, fresh)).status).toBe(200);
     t.gateway.tokens.setVersion(subject, -1);
     expect((await schedule(t, fresh)).status).toBe(401);
+  });
+
+  it('applies JWT_MAX_AGE_S to its own tokens: one issued too long ago is refused on every use', async () => {
+    const aged = await startTestGateway({ HOSTS_FILE: hostsFile(), JWT_MAX_AGE_S: '600' }, { runner: false });
+    gateways.push(aged);
+    // Its own signing key, reached past `private`: an issued token is always new, and only age is under test.
+    const key = (aged.gateway.tokens as unknown as { keys: KeyRing }).keys.signer()!;
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub: subjectOf(), roles: ['Admin'], ver: 0, iss: 'scan-gateway', aud: 'scan-gateway', exp: now + 600 };
+    const old = jwt.sign({ ...claims, iat: now - 3600 }, key.privateKey!, { algorithm: 'ES256', keyid: key.kid });
+    for (const use of ['first', 'second']) {
+      const refused = await schedule(aged, old);
+      expect(refused.status, `${use} use`).toBe(401);
+      expect(refused.json.detail).toBe('The bearer token is older than this gateway accepts.');
+    }
+    const undated = jwt.sign(claims, key.privateKey!, { algorithm: 'ES256', keyid: key.kid, noTimestamp: true });
+    expect((await schedule(aged, undated)).json.detail).toMatch(/no issue time \(iat\)/);
+    const { token } = await aged.gateway.tokens.issue({ subject: subjectOf(), name: 'new', roles: ['Admin'], version: 0 });
+    expect((await schedule(aged, token)).status).toBe(200);
   });
 
   it('keeps its key across a restart, sealed in the store', async () => {

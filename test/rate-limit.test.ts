@@ -2,8 +2,10 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { rawSocket } from './support/graphql';
-import { call } from './support/http';
 import { adminToken, appToken } from './support/tokens';
+import type { Autocannon } from '../bench/autocannon';
+
+const autocannon = require('autocannon') as Autocannon;
 
 /** A GET from a chosen loopback source address (the limits key on it). */
 function getFrom(localAddress: string, url: string, token: string) {
@@ -19,8 +21,16 @@ function getFrom(localAddress: string, url: string, token: string) {
   });
 }
 
+/** rate_limited_total{limit}, read from an address of its own (/metrics is limited like any route). */
 const metric = async (url: string, limit: string) => {
-  const text = (await call(`${url}/metrics`)).text;
+  const text = await new Promise<string>((resolve, reject) => {
+    request(`${url}/metrics`, { localAddress: '127.0.0.99' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`/metrics answered ${res.statusCode}`))));
+    }).on('error', reject).end();
+  });
   return Number(new RegExp(`^rate_limited_total\\{limit="${limit}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 };
 
@@ -67,6 +77,37 @@ describe('request rate limits per client address', () => {
     expect(refused.status).toBe(429);
     expect(refused.body.errors[0].extensions.code).toBe('RATE_LIMITED');
     expect(refused.body.data).toBeUndefined();
+  });
+});
+
+describe('an autocannon flood from one address', () => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway({ RATE_LIMIT_PER_ADDRESS: '50', RATE_LIMIT_WINDOW_MS: '60000' }, { runner: false });
+  });
+  afterAll(() => t.stop());
+
+  it('is answered 429 while another address keeps getting 200s, and is counted', async () => {
+    const url = `${t.url}/api/v1/HostScanJob`;
+    const before = await metric(t.url, 'address');
+    // The gateway listens on 127.0.0.1, so autocannon's connections come from there.
+    // autocannon answers a thenable, not a Promise.
+    const flood = Promise.resolve(autocannon({ url, connections: 4, duration: 2, headers: { authorization: `Bearer ${adminToken()}` }, requests: [{ setupRequest: (r) => r }] }));
+    let flooding = true;
+    void flood.finally(() => (flooding = false));
+    // The other client: 20 requests at most over the flood, well inside its own 50.
+    const other: number[] = [];
+    while (flooding && other.length < 20) {
+      other.push((await getFrom('127.0.0.2', url, appToken())).status);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const result = await flood;
+    const refused = result.statusCodeStats['429']?.count ?? 0;
+    expect(refused, `429s among autocannon's ${result.requests.total} requests`).toBeGreaterThan(0);
+    expect(result.errors, 'autocannon connection errors').toBe(0);
+    expect(other.length, 'requests the other client made during the flood').toBeGreaterThan(5);
+    expect(other.filter((status) => status !== 200)).toEqual([]);
+    expect((await metric(t.url, 'address')) - before).toBeGreaterThanOrEqual(refused);
   });
 });
 

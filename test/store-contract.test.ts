@@ -66,6 +66,37 @@ for (const backend of backends) {
       expect([...conflict.conflicts!.keys()]).toEqual([0]);
     });
 
+    it('tells which hosts an upsert changed; one that repeats a host changes nothing, not even modifiedAt', async () => {
+      const name = `same-${randomUUID()}`;
+      const made = await store.hosts.upsert([{ name, ipAddress: '127.0.0.5', sshPort: 22 }]);
+      expect(made.changed!.map((h) => h.name)).toEqual([name]);
+      const again = await store.hosts.upsert([{ name, ipAddress: '127.0.0.5', sshPort: 22 }]);
+      expect(again.changed).toEqual([]);
+      expect(again.hosts![0]).toEqual(made.hosts![0]);
+      const [moved, kept] = [{ name, ipAddress: '127.0.0.6', sshPort: 22 }, { name: `other-${randomUUID()}` }];
+      await store.hosts.upsert([kept]);
+      const both = await store.hosts.upsert([moved, kept]);
+      expect(both.changed!.map((h) => h.ipAddress)).toEqual(['127.0.0.6']);
+      expect(both.hosts).toHaveLength(2);
+      // A name differing only in case is a change (the stored spelling follows it).
+      expect((await store.hosts.upsert([{ ...moved, name: name.toUpperCase() }])).changed).toHaveLength(1);
+    });
+
+    it('prunes audit records older than the cut-off in batches, and only those', async () => {
+      const action = `contract.prune-${randomUUID()}`;
+      const entry = { action, subject: 'contract', roles: [], address: null, traceId: null, target: null, details: {} };
+      await store.audit.append([entry, entry]);
+      for (let i = 0; i < 5; i++) {
+        await sqlOf(store).query(`INSERT INTO audit_records (at, action, subject, roles, details) VALUES (now() - interval '40 days', $1, 'contract', '[]', '{"old": true}')`, [action]);
+      }
+      const before = new Date(Date.now() - 30 * 86_400_000);
+      const calls: number[] = [];
+      for (let n = -1; n !== 0; ) calls.push((n = await store.audit.prune(before, 2)));
+      expect(calls).toEqual([2, 2, 1, 0]);
+      const left = await store.audit.list({ limit: 10, action });
+      expect(left.map((r) => r.details)).toEqual([{}, {}]);
+    });
+
     it('agrees on one host when two writers upsert the same name at once', async () => {
       const name = `race-${randomUUID()}`;
       const [a, b] = await Promise.all([store.hosts.upsert([{ name }]), store.hosts.upsert([{ name, ipAddress: '127.0.0.8' }])]);

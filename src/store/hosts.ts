@@ -14,14 +14,21 @@ export interface HostListQuery {
 
 const RACED = Symbol('raced');
 
-export type UpsertResult = { hosts: Host[]; conflicts?: undefined } | { hosts?: undefined; conflicts: Map<number, string> };
+/** `changed`: the hosts this call inserted or altered (an upsert that repeats a host's values alters nothing). */
+export type UpsertResult = { hosts: Host[]; changed: Host[]; conflicts?: undefined } | { hosts?: undefined; changed?: undefined; conflicts: Map<number, string> };
+
+export interface UpsertOptions {
+  /** Write the audit entry only when some host changed (a start-up seed that repeats what is stored is no change). */
+  auditOnlyChanges?: boolean;
+}
 
 /** The host inventory. */
 export function createHostStore(db: Sql) {
   /** One attempt of `upsert`: RACED when a concurrent writer took a name first. */
-  const upsertOnce = async (inputs: readonly HostInput[], audit?: AuditEntry): Promise<UpsertResult | typeof RACED> =>
+  const upsertOnce = async (inputs: readonly HostInput[], audit: AuditEntry | undefined, options: UpsertOptions): Promise<UpsertResult | typeof RACED> =>
     db.transaction(async (tx) => {
       const hosts: Host[] = [];
+      const changed: Host[] = [];
       const conflicts = new Map<number, string>();
       for (const [index, input] of inputs.entries()) {
         if (input.id) {
@@ -31,11 +38,15 @@ export function createHostStore(db: Sql) {
             continue;
           }
         }
-        hosts.push(await upsertOne(tx, input));
+        const one = await upsertOne(tx, input);
+        hosts.push(one.host);
+        if (one.changed) changed.push(one.host);
       }
       if (conflicts.size > 0) throw new UpsertConflict(conflicts);
-      if (audit) await appendAudit(tx, [{ ...audit, target: hosts.map((h) => h.id).join(',').slice(0, 1000), details: { ...audit.details, names: hosts.slice(0, 20).map((h) => h.name), count: hosts.length } }]);
-      return { hosts };
+      if (audit && options.auditOnlyChanges) {
+        if (changed.length > 0) await appendAudit(tx, [hostsAudit(audit, changed)]);
+      } else if (audit) await appendAudit(tx, [hostsAudit(audit, hosts)]);
+      return { hosts, changed };
     }).catch((err: unknown) => {
       if (err instanceof UpsertConflict) return { conflicts: err.conflicts };
       // Another writer took one of these names with another id between our check and our insert.
@@ -51,12 +62,12 @@ export function createHostStore(db: Sql) {
      * Scan results (os, version, last scan) are kept. A name taken by another host is a conflict,
      * reported per input index, and nothing is written.
      */
-    async upsert(inputs: readonly HostInput[], audit?: AuditEntry): Promise<UpsertResult> {
+    async upsert(inputs: readonly HostInput[], audit?: AuditEntry, options: UpsertOptions = {}): Promise<UpsertResult> {
       // A name another writer inserted between our check and our insert (two instances seeding one
       // HOSTS_FILE at once) is a unique violation on the name, which ON CONFLICT (id) does not arbitrate:
       // once that writer committed, the same upsert finds its row and agrees with it.
       for (let attempt = 1; ; attempt++) {
-        const result = await upsertOnce(inputs, audit);
+        const result = await upsertOnce(inputs, audit, options);
         if (result !== RACED) return result;
         if (attempt === 3) return { conflicts: new Map([[0, 'A host name is taken by another host; try again.']]) };
       }
@@ -118,9 +129,16 @@ class UpsertConflict extends Error {
   }
 }
 
+const hostsAudit = (audit: AuditEntry, hosts: readonly Host[]): AuditEntry => ({
+  ...audit,
+  target: hosts.map((h) => h.id).join(',').slice(0, 1000),
+  details: { ...audit.details, names: hosts.slice(0, 20).map((h) => h.name), count: hosts.length },
+});
+
 // By id, or else by name: ON CONFLICT on the name index makes two instances seeding the same
-// HOSTS_FILE at once agree on one row instead of one of them failing.
-async function upsertOne(q: Queryable, input: HostInput): Promise<Host> {
+// HOSTS_FILE at once agree on one row instead of one of them failing. A row whose values would not
+// change is left alone (its modified_at too), and read back.
+async function upsertOne(q: Queryable, input: HostInput): Promise<{ host: Host; changed: boolean }> {
   const target = input.id ? '(id)' : '(lower(name))';
   // Login and trust settings left out of the input keep what the host has (the defaults for a new host).
   const rows = await q.query<HostRow>(
@@ -131,9 +149,17 @@ async function upsertOne(q: Queryable, input: HostInput): Promise<Host> {
        credential_id = CASE WHEN $7 THEN EXCLUDED.credential_id ELSE h.credential_id END,
        ssh_trust = coalesce($9, h.ssh_trust), accept_key_on_first_contact = coalesce($10, h.accept_key_on_first_contact),
        modified_at = now()
+     WHERE (h.name, h.dns_host_name, h.ip_address, h.ssh_port, h.win_rm_port, h.credential_id, h.ssh_trust, h.accept_key_on_first_contact)
+       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.dns_host_name, EXCLUDED.ip_address, EXCLUDED.ssh_port, EXCLUDED.win_rm_port,
+         CASE WHEN $7 THEN EXCLUDED.credential_id ELSE h.credential_id END, coalesce($9, h.ssh_trust), coalesce($10, h.accept_key_on_first_contact))
      RETURNING ${HOST_COLUMNS}`,
     [input.id ?? randomUUID(), input.name, input.dnsHostName ?? null, input.ipAddress ?? null, input.sshPort ?? null, input.winRmPort ?? null,
       input.credentialId !== undefined, input.credentialId ?? null, input.sshTrust ?? null, input.acceptKeyOnFirstContact ?? null],
   );
-  return toHost(rows[0]!);
+  if (rows[0]) return { host: toHost(rows[0]), changed: true };
+  const same = await q.query<HostRow>(
+    `SELECT ${HOST_COLUMNS} FROM hosts h WHERE ${input.id ? 'h.id = $1' : 'lower(h.name) = lower($1)'}`,
+    [input.id ?? input.name],
+  );
+  return { host: toHost(same[0]!), changed: false };
 }
