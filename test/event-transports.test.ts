@@ -6,6 +6,7 @@ import { call } from './support/http';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { createDatabase, postgresAdminUrl } from './support/postgres';
 import { adminToken } from './support/tokens';
+import { until } from './support/wait';
 
 const token = adminToken();
 // Room for a loaded machine; far below the 60 s fallback poll these gateways run with.
@@ -73,7 +74,8 @@ for (const broker of BROKERS) {
       const jobIds: string[] = scheduled.json.map((j: { id: string }) => j.id);
       const watch = watchJobs(b, jobIds);
       cleanup.push(async () => watch.dispose());
-      await new Promise((r) => setTimeout(r, 1_000));
+      // B's subscription is live once it has handed over each job's current state.
+      await until('B to send the current state of every job', () => jobIds.every((id) => watch.seen.has(id)));
       // B's readiness and metrics while the broker is down: the reason names the broker, never its password.
       const restarted = events.restart(2_000);
       let down = true;

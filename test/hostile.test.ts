@@ -12,6 +12,7 @@ import { call } from './support/http';
 import { closedPort, sshListener, type TestListener } from './support/listeners';
 import { adminToken, appToken, rawToken, token } from './support/tokens';
 import { ADMIN } from './support/principals';
+import { until } from './support/wait';
 
 // Round two of hostile callers (issue 21): each case reproduces an attack that once worked.
 
@@ -162,14 +163,18 @@ describe('tokens', () => {
   const list = (bearer: string) => call(`${t.url}/api/v1/HostScanJob`, { token: bearer });
 
   it('JWT_MAX_AGE_S ends a remembered token at the same moment it would refuse it new', async () => {
-    const now = Math.floor(Date.now() / 1000);
-    // Issued 31 s ago: with the 30 s clock tolerance and a 3 s maximum age it is good for two more seconds.
-    const aging = token({ roles: ['App'], iat: now - 31 });
+    const iat = Math.floor(Date.now() / 1000) - 30;
+    // Issued 30 s ago: with the 30 s clock tolerance and a 3 s maximum age it is good for 2–3 more seconds.
+    const endsAt = (iat + 30 + 3) * 1000;
+    const aging = token({ roles: ['App'], iat });
     expect((await list(aging)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 2500));
-    const late = await list(aging);
-    expect(late.status).toBe(401);
-    expect(late.json.detail).toMatch(/older than this gateway accepts/);
+    // Used again until refused: refused once its age passes, and not before (the cache once kept it to `exp`).
+    const late = await until('the remembered token to be refused', async () => {
+      const res = await list(aging);
+      return res.status === 401 && { res, at: Date.now() };
+    }, { everyMs: 100 });
+    expect(late.at).toBeGreaterThanOrEqual(endsAt);
+    expect(late.res.json.detail).toMatch(/older than this gateway accepts/);
   });
 
   it('refuses critical header parameters, an exp that never comes, and lifetimes over JWT_MAX_LIFETIME_S', async () => {
@@ -229,12 +234,12 @@ describe('subscriptions and sockets', () => {
       expect((await s.next()).type).toBe('connection_ack');
       s.send({ id: 'all', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { id } }' } });
     }
-    await until(() => t.gateway.sockets.activeSubscriptions === 2, 'both subscriptions to be active');
+    await until('both subscriptions to be active', () => t.gateway.sockets.activeSubscriptions === 2);
     for (const s of sockets) {
       s.ws.close();
       await s.closed;
     }
-    await until(() => t.gateway.sockets.activeSubscriptions === 0, 'the subscriptions of closed sockets to end without a job event');
+    await until('the subscriptions of closed sockets to end without a job event', () => t.gateway.sockets.activeSubscriptions === 0);
     const again = await open();
     expect((await again.next()).type).toBe('connection_ack');
     again.ws.close();
@@ -268,7 +273,7 @@ describe('subscriptions and sockets', () => {
       const [a, b] = [await connect(appToken({ sub: 'subject-a' })), await connect(appToken({ sub: 'subject-b' }))];
       a.send({ id: '1', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { id } }' } });
       b.send({ id: '2', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { status } }' } });
-      await until(() => tight.gateway.sockets.activeSubscriptions === 2, 'two distinct subscriptions from two subjects');
+      await until('two distinct subscriptions from two subjects', () => tight.gateway.sockets.activeSubscriptions === 2);
       // Within subject B's own bound (WS_MAX_DOCUMENTS_PER_SUBJECT is 10), but a third for the instance.
       b.send({ id: '3', type: 'subscribe', payload: { query: 'subscription { hostScanJobStatus { statusDescription } }' } });
       const answer = await Promise.race([
@@ -281,7 +286,7 @@ describe('subscriptions and sockets', () => {
         payload: [{ message: 'This instance serves as many distinct subscriptions as it allows; try again later or reuse a common one.', extensions: { code: 'UNAVAILABLE' } }],
       });
       b.send({ id: '4', type: 'subscribe', payload: { query: '# the same as A\'s\nsubscription { hostScanJobStatus { id } }' } });
-      await until(() => tight.gateway.sockets.activeSubscriptions === 3, 'B’s subscription to the document A already holds');
+      await until('B’s subscription to the document A already holds', () => tight.gateway.sockets.activeSubscriptions === 3);
     } finally {
       for (const s of sockets) s.ws.close();
       await tight.stop();
@@ -308,14 +313,6 @@ describe('the data directory lock', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 });
-
-async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('smaller holes', () => {
   let t: TestGateway;
