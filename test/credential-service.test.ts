@@ -137,8 +137,8 @@ describe('CredentialService', () => {
 
   it('rotates the key: every credential opens with the new key only', async () => {
     const next = SecretKey.generate();
-    const count = await service.rotateKey(ADMIN, next);
-    expect(count).toBe((await store.credentials.list({ limit: 1000 })).length);
+    const counts = await service.rotateKey(ADMIN, next);
+    expect(counts.credentials).toBe((await store.credentials.list({ limit: 1000 })).length);
     const [c] = (await service.list(ADMIN, {})).items;
     await expect(credentialVault(store, key).reveal(c!.id)).rejects.toThrow(/configured key is/);
     expect(await credentialVault(store, next).reveal(c!.id)).toHaveProperty('username');
