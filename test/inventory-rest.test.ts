@@ -149,3 +149,20 @@ for (const backend of gatewayBackends()) {
     });
   });
 }
+
+for (const backend of gatewayBackends()) {
+  describe.skipIf(!backend.available)(`INVENTORY_SNAPSHOTS_KEPT (${backend.name})`, () => {
+    it('keeps that many snapshots of a host, the newest', async () => {
+      const { env, drop } = await backend.env();
+      const t = await startTestGateway({ HOSTS_FILE: hostsFile(), INVENTORY_SNAPSHOTS_KEPT: '2', ...env }, { runner: false });
+      try {
+        const recorded: string[] = [];
+        for (let i = 0; i < 3; i++) recorded.push((await recordSnapshots(t.gateway.store, [{ hostId: HOSTS.beta.id, snapshot: syntheticSnapshot() }]))[0]!.snapshotId);
+        expect((await t.gateway.store.inventory.history(HOSTS.beta.id, 100, null)).map((s) => s.id)).toEqual(recorded.slice(1).reverse());
+      } finally {
+        await t.stop();
+        await drop();
+      }
+    }, 60_000);
+  });
+}
