@@ -88,6 +88,8 @@ export interface Config {
   readonly wsMaxMessagesPerSecond: number;
   /** Audit records older than this many days are removed. */
   readonly auditRetentionDays: number;
+  /** Inventory snapshots kept per host (older ones go as a scan records a new one). */
+  readonly inventorySnapshotsKept: number;
   /** OpenTelemetry traces over OTLP/HTTP, when the standard endpoint variables are set. */
   readonly tracing: { readonly url: string; readonly exportDelayMs: number } | null;
   /** The 32-byte key credentials are sealed with (CREDENTIALS_KEY: base64, or a file holding it); never logged. */
@@ -199,6 +201,7 @@ export function loadConfig(env: Env): Config {
     tls: tls(env),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     auditRetentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36_500),
+    inventorySnapshotsKept: int(env, 'INVENTORY_SNAPSHOTS_KEPT', 10, 1, 1000),
     tracing: tracing(env),
     rateLimits: Object.freeze({
       perAddress: int(env, 'RATE_LIMIT_PER_ADDRESS', 1200, 0, 10_000_000),

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { utils } from 'ssh2';
 import { auditEntry, type Caller } from './audit';
+import { createSealer } from './auth-secrets';
 import { requireRole, type Principal, type Role } from './auth';
 import { AppError, badInput, notFound, unavailable, type FieldErrors } from './errors';
 import type { SshCredential } from './inventory';
 import type { Host, HostInput } from './model';
 import type { CredentialSource } from './scanner/credentialed';
 import { SealError, type SecretKey } from './secrets';
-import { CredentialKind, type Credential, type Store } from './store';
+import { CredentialKind, type Credential, type ResealCounts, type Store } from './store';
 import type { Page } from './service';
+import { SIGNING_KEY_PURPOSE } from './token-keys';
+import { TOTP_SEED_PURPOSE } from './totp';
 import { describe, hasControlCharacters, intParam, uuidParam } from './validate';
 
 const CREDENTIAL_ROLES: readonly Role[] = ['Admin'];
@@ -132,12 +135,33 @@ export class CredentialService {
     return true;
   }
 
-  /** Re-seal every credential under `next` in one transaction; returns how many. The gateways then need `next` as CREDENTIALS_KEY. */
-  async rotateKey(caller: Caller, next: SecretKey): Promise<number> {
+  /**
+   * Re-seal under `next`, in one transaction, everything sealed with the credentials key: credentials,
+   * TOTP seeds and token signing keys (a seed or key left behind would lock MFA users out, or stop token
+   * issue, once the gateways run on `next`). Returns how many of each. The gateways then need `next` as
+   * CREDENTIALS_KEY.
+   */
+  async rotateKey(caller: Caller, next: SecretKey): Promise<ResealCounts> {
     requireRole(caller, CREDENTIAL_ROLES);
     const key = this.requireKey();
-    return this.store.credentials.rotate(
-      (id, sealed) => next.seal(id, key.open(id, sealed)),
+    const from = createSealer(key);
+    const to = createSealer(next);
+    const reseal = (what: string, sealed: string, purpose: string) => {
+      let plain: string;
+      try {
+        plain = from.open(sealed, purpose);
+      } catch {
+        // Key ids only: the stored text up to its first ':' is the id of the key that sealed it.
+        throw new SealError(`${what} does not open with the configured key ${key.keyId} (it names key ${sealed.split(':', 1)[0]!.slice(0, 16)}); nothing was re-sealed.`);
+      }
+      return to.seal(plain, purpose);
+    };
+    return this.store.credentials.rotateKey(
+      {
+        credential: (id, sealed) => next.seal(id, key.open(id, sealed)),
+        totpSeed: (userId, sealed) => reseal(`The TOTP seed of user ${userId}`, sealed, TOTP_SEED_PURPOSE),
+        signingKey: (kid, sealed) => reseal(`The token signing key ${kid}`, sealed, SIGNING_KEY_PURPOSE),
+      },
       auditEntry(caller, 'credentials.rotate-key', null, { fromKeyId: key.keyId, toKeyId: next.keyId }),
     );
   }

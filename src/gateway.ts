@@ -164,7 +164,7 @@ interface Wiring {
 async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, lifecycle, shutdown, tracing }: Wiring) {
   const opened = await openStore({
     databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, databaseListenUrl: config.databaseListenUrl,
-    notify: !config.events.url, dataDir: config.dataDir, logger,
+    notify: !config.events.url, dataDir: config.dataDir, snapshotsKept: config.inventorySnapshotsKept, logger,
   });
   lifecycle.add('store closed', () => opened.stop());
   const demo = await seedHosts(config, opened, lifecycle, logger);

@@ -2,7 +2,8 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey
 import type { Sealer } from './auth-secrets';
 import type { NewSigningKey, SigningKeyRecord } from './store';
 
-const PURPOSE = 'token-signing-key';
+/** What a private signing key is sealed for (bound in, so a sealed TOTP seed cannot pass for one). */
+export const SIGNING_KEY_PURPOSE = 'token-signing-key';
 
 /** One of the gateway's ES256 keys: the private half to sign, the public half to verify and publish. */
 export interface SigningKey {
@@ -23,7 +24,7 @@ export async function newSigningKey(sealer: Sealer, signsFrom: Date): Promise<Ne
   const kid = await calculateJwkThumbprint({ kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y });
   const publicJwk = { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y, kid, alg: 'ES256', use: 'sig' };
   const privateJwk = JSON.stringify(pair.privateKey.export({ format: 'jwk' }));
-  return { kid, publicJwk, privateSealed: sealer.seal(privateJwk, PURPOSE), signsFrom };
+  return { kid, publicJwk, privateSealed: sealer.seal(privateJwk, SIGNING_KEY_PURPOSE), signsFrom };
 }
 
 /** Stored keys as this instance uses them; the private halves opened where its CREDENTIALS_KEY can. */
@@ -86,7 +87,7 @@ const retired = (key: SigningKey, now: number) => key.retiresAt !== null && key.
 /** The private half, or null when it was sealed under another CREDENTIALS_KEY (another instance's development key). */
 function openPrivate(sealer: Sealer, sealed: string): KeyObject | null {
   try {
-    return createPrivateKey({ key: JSON.parse(sealer.open(sealed, PURPOSE)) as JsonWebKey, format: 'jwk' });
+    return createPrivateKey({ key: JSON.parse(sealer.open(sealed, SIGNING_KEY_PURPOSE)) as JsonWebKey, format: 'jwk' });
   } catch {
     return null;
   }

@@ -17,6 +17,9 @@ describe('loadConfig', () => {
     expect(c.tokenKeyRotateMs).toBe(30 * 86_400_000);
     expect(loadConfig({ TOKEN_KEY_ROTATE_DAYS: '0' }).tokenKeyRotateMs).toBe(0);
     expect(loadConfig({ TOKEN_KEY_ROTATE_DAYS: '0.5' }).tokenKeyRotateMs).toBe(43_200_000);
+    expect(c.inventorySnapshotsKept).toBe(10);
+    expect(loadConfig({ INVENTORY_SNAPSHOTS_KEPT: '1' }).inventorySnapshotsKept).toBe(1);
+    expect(loadConfig({ INVENTORY_SNAPSHOTS_KEPT: '1000' }).inventorySnapshotsKept).toBe(1000);
   });
 
   it('reads every variable', () => {
@@ -69,6 +72,10 @@ describe('loadConfig', () => {
     ['SCHEDULE_TICK_MS too short', { SCHEDULE_TICK_MS: '10' }, 'SCHEDULE_TICK_MS'],
     ['JOB_RETENTION_DAYS negative', { JOB_RETENTION_DAYS: '-1' }, 'JOB_RETENTION_DAYS'],
     ['BATCH_PROGRESS_INTERVAL_MS too short', { BATCH_PROGRESS_INTERVAL_MS: '1' }, 'BATCH_PROGRESS_INTERVAL_MS'],
+    ['INVENTORY_SNAPSHOTS_KEPT zero', { INVENTORY_SNAPSHOTS_KEPT: '0' }, 'INVENTORY_SNAPSHOTS_KEPT'],
+    ['INVENTORY_SNAPSHOTS_KEPT over 1000', { INVENTORY_SNAPSHOTS_KEPT: '1001' }, 'INVENTORY_SNAPSHOTS_KEPT'],
+    ['INVENTORY_SNAPSHOTS_KEPT fractional', { INVENTORY_SNAPSHOTS_KEPT: '2.5' }, 'INVENTORY_SNAPSHOTS_KEPT'],
+    ['INVENTORY_SNAPSHOTS_KEPT not a number', { INVENTORY_SNAPSHOTS_KEPT: 'all' }, 'INVENTORY_SNAPSHOTS_KEPT'],
   ];
   it.each(bad)('%s → ConfigError naming %s', (_name, env, variable) => {
     let error: unknown;
@@ -82,5 +89,9 @@ describe('loadConfig', () => {
     expect((error as Error).message.startsWith(variable)).toBe(true);
     if (env.JWT_SECRET) expect((error as Error).message).not.toContain(env.JWT_SECRET);
     expect((error as Error).message).not.toMatch(/:pw@|guest:guest/);
+  });
+
+  it('says what INVENTORY_SNAPSHOTS_KEPT takes', () => {
+    expect(() => loadConfig({ INVENTORY_SNAPSHOTS_KEPT: '0' })).toThrow('INVENTORY_SNAPSHOTS_KEPT must be a whole number from 1 to 1000 (got "0").');
   });
 });

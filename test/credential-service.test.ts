@@ -1,12 +1,16 @@
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../src/auth';
+import { auditEntry } from '../src/audit';
+import { createSealer } from '../src/auth-secrets';
 import { CredentialService, credentialVault } from '../src/credential-service';
 import { AppError } from '../src/errors';
 import { SecretKey } from '../src/secrets';
+import { TOTP_SEED_PURPOSE } from '../src/totp';
 import { CredentialKind, openStore, type Store } from '../src/store';
 import { freshDataDir } from './support/gateway';
 import { ADMIN } from './support/principals';
@@ -135,10 +139,25 @@ describe('CredentialService', () => {
     await expect(credentialVault(store, null).reveal(any!.id)).rejects.toThrow(/CREDENTIALS_KEY is not set/);
   });
 
+  it('refuses to rotate while a TOTP seed does not open with the key, naming the user and key ids only; nothing changes', async () => {
+    const userId = randomUUID();
+    await store.accounts.createUser({ id: userId, login: `stray-${userId}`, displayName: null, passwordHash: 'x', roles: ['Admin'] }, auditEntry(ADMIN, 'user.create', userId));
+    const stray = SecretKey.generate();
+    const plain = 'JBSWY3DPEHPK3PXPJBSWY3DP';
+    const strayText = createSealer(stray).seal(plain, TOTP_SEED_PURPOSE);
+    await store.accounts.updateUser(userId, { totpSeed: strayText }, auditEntry(ADMIN, 'totp.enrol', userId));
+    const before = await sqlOf(store).query('SELECT id, secret, key_id FROM credentials ORDER BY id');
+    const err = await errorOf(service.rotateKey(ADMIN, SecretKey.generate()));
+    expect(err.message).toBe(`The TOTP seed of user ${userId} does not open with the configured key ${key.keyId} (it names key ${stray.keyId}); nothing was re-sealed.`);
+    expect(await sqlOf(store).query('SELECT id, secret, key_id FROM credentials ORDER BY id')).toEqual(before);
+    expect((await store.accounts.user(userId))!.totpSeed).toBe(strayText);
+    await store.accounts.updateUser(userId, { totpSeed: null }, auditEntry(ADMIN, 'totp.reset', userId));
+  });
+
   it('rotates the key: every credential opens with the new key only', async () => {
     const next = SecretKey.generate();
-    const count = await service.rotateKey(ADMIN, next);
-    expect(count).toBe((await store.credentials.list({ limit: 1000 })).length);
+    const counts = await service.rotateKey(ADMIN, next);
+    expect(counts.credentials).toBe((await store.credentials.list({ limit: 1000 })).length);
     const [c] = (await service.list(ADMIN, {})).items;
     await expect(credentialVault(store, key).reveal(c!.id)).rejects.toThrow(/configured key is/);
     expect(await credentialVault(store, next).reveal(c!.id)).toHaveProperty('username');

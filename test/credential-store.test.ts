@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditEntry } from '../src/audit';
-import { CredentialKind, type Store } from '../src/store';
+import { CredentialKind, type Resealers, type Store } from '../src/store';
 import { SecretKey, type Sealed } from '../src/secrets';
 import { backends } from './support/backends';
 import { ADMIN } from './support/principals';
@@ -115,22 +115,52 @@ for (const backend of backends) {
       expect(await store.hosts.acceptHostKey(host!.id, KEY_B)).toEqual({ presented: null });
     });
 
-    it('rotates every record to a new key in one transaction; a record that does not open changes nothing', async () => {
+    it('rotates every sealed record (credentials, TOTP seeds, signing keys) in one transaction; one that does not open changes nothing', async () => {
       const made = await Promise.all([create(), create(), create()]);
       const next = SecretKey.generate();
-      const reseal = (from: SecretKey, to: SecretKey) => (id: string, sealed: Sealed) => to.seal(id, from.open(id, sealed));
+      // TOTP seeds and signing keys are stored as `keyId:envelope`, sealed for a purpose (auth-secrets.ts).
+      const sealText = (k: SecretKey, purpose: string, plain: string) => { const s = k.seal(purpose, plain); return `${s.keyId}:${s.envelope}`; };
+      const openText = (k: SecretKey, purpose: string, text: string) => {
+        const at = text.indexOf(':');
+        return k.open(purpose, { keyId: text.slice(0, at), envelope: text.slice(at + 1) }).toString();
+      };
+      const reseal = (from: SecretKey, to: SecretKey): Resealers => ({
+        credential: (id, sealed) => to.seal(id, from.open(id, sealed)),
+        totpSeed: (_id, text) => sealText(to, 'totp-seed', openText(from, 'totp-seed', text)),
+        signingKey: (_kid, text) => sealText(to, 'token-signing-key', openText(from, 'token-signing-key', text)),
+      });
+      const userId = randomUUID();
+      await store.accounts.createUser({ id: userId, login: `rot-${userId}`, displayName: null, passwordHash: 'x', roles: ['Admin'] }, auditEntry(ADMIN, 'user.create', userId));
+      await store.accounts.updateUser(userId, { totpSeed: sealText(key, 'totp-seed', 'SEEDSEEDSEED') }, auditEntry(ADMIN, 'totp.enrol', userId));
+      const kid = `kid-${randomUUID()}`;
+      await store.signingKeys.addFirst({ kid, publicJwk: {}, privateSealed: sealText(key, 'token-signing-key', '{"d":"private"}'), signsFrom: new Date() });
+      const [signing] = await store.signingKeys.list();
+      const sealedAll = async () => ({
+        creds: await Promise.all(made.map((c) => rows(c.id))),
+        seed: (await store.accounts.user(userId))!.totpSeed!,
+        keys: (await store.signingKeys.list()).map((k) => k.privateSealed),
+      });
 
-      // One record sealed under a third key: the rotation fails whole.
+      // One record of each kind in turn sealed under a third key: the rotation fails whole.
       const stray = SecretKey.generate();
       const strayId = made[2]!.id;
       await store.credentials.update(strayId, { sealed: stray.seal(strayId, made[2]!.secret) });
-      const before = await Promise.all(made.map((c) => rows(c.id)));
-      await expect(store.credentials.rotate(reseal(key, next))).rejects.toThrow(/sealed with key/);
-      expect(await Promise.all(made.map((c) => rows(c.id)))).toEqual(before);
-
+      let before = await sealedAll();
+      await expect(store.credentials.rotateKey(reseal(key, next))).rejects.toThrow(/sealed with key/);
+      expect(await sealedAll()).toEqual(before);
       await store.credentials.update(strayId, { sealed: key.seal(strayId, made[2]!.secret) });
+      await store.accounts.updateUser(userId, { totpSeed: sealText(stray, 'totp-seed', 'SEEDSEEDSEED') }, auditEntry(ADMIN, 'totp.enrol', userId));
+      before = await sealedAll();
+      await expect(store.credentials.rotateKey(reseal(key, next))).rejects.toThrow(/sealed with key/);
+      expect(await sealedAll()).toEqual(before);
+      await store.accounts.updateUser(userId, { totpSeed: sealText(key, 'totp-seed', 'SEEDSEEDSEED') }, auditEntry(ADMIN, 'totp.enrol', userId));
+
       const total = (await sqlOf(store).query<{ n: number }>('SELECT count(*)::int AS n FROM credentials'))[0]!.n;
-      expect(await store.credentials.rotate(reseal(key, next), auditEntry(ADMIN, 'credentials.rotate-key', null))).toBe(total);
+      const rotations = await auditCount('credentials.rotate-key');
+      const account = (await store.accounts.user(userId))!;
+      expect(await store.credentials.rotateKey(reseal(key, next), auditEntry(ADMIN, 'credentials.rotate-key', null)))
+        .toEqual({ credentials: total, totpSeeds: 1, signingKeys: 1 });
+      expect(await auditCount('credentials.rotate-key')).toBe(rotations + 1);
       const keyIds = await sqlOf(store).query<{ key_id: string }>('SELECT DISTINCT key_id FROM credentials');
       expect(keyIds).toEqual([{ key_id: next.keyId }]);
       for (const c of made) {
@@ -138,8 +168,17 @@ for (const backend of backends) {
         expect(next.open(c.id, sealed).toString()).toBe(c.secret);
         expect(() => key.open(c.id, sealed)).toThrow();
       }
+      const after = await sealedAll();
+      expect(openText(next, 'totp-seed', after.seed)).toBe('SEEDSEEDSEED');
+      expect(() => openText(key, 'totp-seed', after.seed)).toThrow();
+      expect(after.keys.map((k) => openText(next, 'token-signing-key', k))).toEqual([openText(key, 'token-signing-key', signing!.privateSealed)]);
+      // Re-sealing changes nothing else about the account or the key.
+      const { totpSeed: _seed, ...unchanged } = account;
+      expect(await store.accounts.user(userId)).toMatchObject(unchanged);
+      const { privateSealed: _key, ...keyUnchanged } = signing!;
+      expect((await store.signingKeys.list())[0]).toMatchObject(keyUnchanged);
       // Later tests in this file seal with `key` again.
-      await store.credentials.rotate(reseal(next, key));
+      await store.credentials.rotateKey(reseal(next, key));
     });
   });
 }

@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserPrivilege } from '../src/inventory';
 import { gatewayBackends } from './support/backends';
@@ -184,6 +186,37 @@ for (const backend of gatewayBackends) {
         await upsertHost({ id: moved, name: 'linux-moved', ipAddress: '127.0.0.1', sshPort: sshd.port, sshTrust: 'ErrorOnThumbprintMismatch' });
         expect(await scan(moved)).toMatchObject({ status: 'CompletedWithErrors', failureReason: 'NoError' });
       });
+    });
+
+    it('AlwaysTrustIgnoreThumbprint logs in to a host whose key changed, scans Complete, and trusts the new key', async () => {
+      // The fixture without its unread sudoers include, so that root reads everything: a scan with no notes.
+      const clean = await startInventorySshd({ edit: (root) => {
+        const sudoers = join(root, 'etc', 'sudoers');
+        writeFileSync(sudoers, readFileSync(sudoers, 'utf8').replace('#include /etc/sudoers.local\n', ''));
+      } });
+      try {
+        secrets.push(clean.rootKey.split('\n')[2]!);
+        // First contact on another server, without a credential: its key becomes the trusted one.
+        const always = (await upsertHost({ name: 'linux-always', ipAddress: '127.0.0.1', sshPort: other.port })).id;
+        expect(await scan(always)).toMatchObject({ status: 'Complete' });
+        const before = (await hostOf(always)).sshHostKeyFingerprint;
+        expect(before).toMatch(/^SHA256:/);
+        expect(before).not.toBe(clean.hostKey.fingerprint);
+        // Now it answers from the fixture's sshd, with another key, logged into as root.
+        const root = await createCredential({ name: 'fleet root', kind: 'SshPrivateKey', username: 'root', privateKey: clean.rootKey });
+        await upsertHost({ id: always, name: 'linux-always', ipAddress: '127.0.0.1', sshPort: clean.port, credentialId: root.id, sshTrust: 'AlwaysTrustIgnoreThumbprint' });
+        const result = await scan(always);
+        expect(result, result.statusDescription).toMatchObject({ status: 'Complete', failureReason: 'NoError' });
+        expect(result.statusDescription).toContain(`The SSH host key changed to ${clean.hostKey.fingerprint} (trusted under AlwaysTrustIgnoreThumbprint)`);
+        expect((await latestSnapshot(always))!.snapshot.sshHostKey).toBe(clean.hostKey.fingerprint);
+        expect(await hostOf(always)).toMatchObject({ sshHostKeyFingerprint: clean.hostKey.fingerprint, sshHostKeyPresented: null, sshHostKeyTrust: 'Trusted' });
+        // The new key is the trusted one: under ErrorOnThumbprintMismatch the next scan passes the key check.
+        await upsertHost({ id: always, name: 'linux-always', ipAddress: '127.0.0.1', sshPort: clean.port, sshTrust: 'ErrorOnThumbprintMismatch' });
+        expect(await scan(always)).toMatchObject({ status: 'Complete', failureReason: 'NoError' });
+        expect(clean.log().match(/Accepted publickey for root/g)).toHaveLength(2);
+      } finally {
+        await clean.close();
+      }
     });
 
     it('a credential hosts use is not deleted (CONFLICT naming how many); one no host uses is', async () => {

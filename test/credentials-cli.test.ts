@@ -85,7 +85,7 @@ for (const backend of gatewayBackends) {
     it('rotates to a new key: the records open with it, and the development key file now holds it', async () => {
       const next = SecretKey.generate();
       const r = await cli(['rotate-key'], `${next.exportBase64()}\n`);
-      expect(r).toMatchObject({ code: 0, out: expect.stringMatching(new RegExp(`^re-sealed 2 credentials with key ${next.keyId}; .*credentials.key now holds it`)) });
+      expect(r).toMatchObject({ code: 0, out: expect.stringMatching(new RegExp(`^re-sealed 2 credentials, 0 TOTP seeds and 0 token signing keys with key ${next.keyId}; .*credentials.key now holds it`)) });
       expect(parseKeySetting(devKeyPath(dataDir))).toEqual(parseKeySetting(next.exportBase64()));
 
       // With CREDENTIALS_KEY set (a file), a generated key; the store then opens with it only.

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceStartType, UserPrivilege } from '../src/inventory';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { HOSTS, hostsFile } from './support/hosts';
+import { gql } from './support/graphql';
 import { call } from './support/http';
 import { recordSnapshots, syntheticSnapshot } from './support/inventory';
 import { gatewayBackends } from './support/postgres';
@@ -31,6 +32,7 @@ for (const backend of gatewayBackends()) {
     let t: TestGateway;
     let drop: () => Promise<void>;
     let alphaSnapshot: string;
+    let credentialId: string;
     const get = (path: string, tok: string | null = adminToken()) => call(`${t.url}${API}${path}`, { token: tok });
 
     beforeAll(async () => {
@@ -40,6 +42,12 @@ for (const backend of gatewayBackends()) {
       await recordSnapshots(t.gateway.store, [{ hostId: HOSTS.alpha.id, snapshot: syntheticSnapshot() }, { hostId: HOSTS.gamma.id, snapshot: syntheticSnapshot({ users: 3, groups: 2 }) }]);
       const [update] = await recordSnapshots(t.gateway.store, [{ hostId: HOSTS.alpha.id, snapshot: syntheticSnapshot() }]);
       alphaSnapshot = update!.snapshotId;
+      // alpha logs in with a credential (made after its scans: the snapshot gives the host's credential now).
+      const made = await gql(t.url, adminToken(), 'mutation { createCredential(input: { name: "rest-cred", kind: SshPassword, username: "u", password: "rest-cred-pw" }) { id } }');
+      credentialId = made.body.data.createCredential.id;
+      const pointed = await gql(t.url, adminToken(), 'mutation($hosts: [HostInput!]!) { upsertHosts(hosts: $hosts) { credentialId } }',
+        { hosts: [{ id: HOSTS.alpha.id, name: 'alpha', ipAddress: HOSTS.alpha.ipAddress, credentialName: 'rest-cred' }] });
+      expect(pointed.body.data.upsertHosts).toEqual([{ credentialId }]);
     }, 60_000);
     afterAll(async () => {
       await t?.stop();
@@ -50,9 +58,10 @@ for (const backend of gatewayBackends()) {
       const res = await get('/Host');
       expect(res.status).toBe(200);
       expect(res.json.map((h: { name: string }) => h.name)).toEqual(['alpha', 'gamma']);
+      expect(res.json[1].credentialId).toBeNull();
       const alpha = res.json[0];
       expect(sorted(Object.keys(alpha))).toEqual(sorted([...HOST_SCAN_HOST, 'hostScanService', 'hostScanScheduledTask']));
-      expect(alpha).toMatchObject({ id: alphaSnapshot, hostId: HOSTS.alpha.id, os: 'Debian GNU/Linux', version: '12', dnsHostName: 'synthetic.test', hostConnected: true,
+      expect(alpha).toMatchObject({ id: alphaSnapshot, hostId: HOSTS.alpha.id, credentialId, os: 'Debian GNU/Linux', version: '12', dnsHostName: 'synthetic.test', hostConnected: true,
         nodeId: t.gateway.store.nodeId, hostScanService: null, hostScanScheduledTask: null });
       const root = alpha.hostScanUser[0];
       expect(sorted(Object.keys(root))).toEqual(sorted(HOST_SCAN_USER));
@@ -84,7 +93,7 @@ for (const backend of gatewayBackends()) {
     it('GET /Host/{hostId} serves one host with its services (ServiceStartType as integers) and tasks, by host or snapshot id', async () => {
       const res = await get(`/Host/${HOSTS.alpha.id}`);
       expect(res.status).toBe(200);
-      expect(res.json.id).toBe(alphaSnapshot);
+      expect(res.json).toMatchObject({ id: alphaSnapshot, credentialId });
       const service = res.json.hostScanService[0];
       expect(sorted(Object.keys(service))).toEqual(sorted(HOST_SCAN_SERVICE));
       expect(service).toMatchObject({ name: 'unit000.service', startType: ServiceStartType.Automatic, userName: 'root', binaryPathName: '/usr/bin/unit0' });
@@ -138,5 +147,22 @@ for (const backend of gatewayBackends()) {
         expect((await get(path, token({ roles: ['Reviewer'] }))).status, path).toBe(403);
       }
     });
+  });
+}
+
+for (const backend of gatewayBackends()) {
+  describe.skipIf(!backend.available)(`INVENTORY_SNAPSHOTS_KEPT (${backend.name})`, () => {
+    it('keeps that many snapshots of a host, the newest', async () => {
+      const { env, drop } = await backend.env();
+      const t = await startTestGateway({ HOSTS_FILE: hostsFile(), INVENTORY_SNAPSHOTS_KEPT: '2', ...env }, { runner: false });
+      try {
+        const recorded: string[] = [];
+        for (let i = 0; i < 3; i++) recorded.push((await recordSnapshots(t.gateway.store, [{ hostId: HOSTS.beta.id, snapshot: syntheticSnapshot() }]))[0]!.snapshotId);
+        expect((await t.gateway.store.inventory.history(HOSTS.beta.id, 100, null)).map((s) => s.id)).toEqual(recorded.slice(1).reverse());
+      } finally {
+        await t.stop();
+        await drop();
+      }
+    }, 60_000);
   });
 }

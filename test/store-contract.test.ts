@@ -241,6 +241,10 @@ for (const backend of backends) {
       expect(await keys()).toEqual({ ssh_host_key: KEY_A, ssh_host_key_presented: KEY_B });
       await store.queue.finish('owner-a', [{ scanId: await scanOf(host!.id), result: { ...inventoryResult(SNAPSHOT, KEY_A), inventory: null } }]);
       expect(await keys()).toEqual({ ssh_host_key: KEY_A, ssh_host_key_presented: null });
+      // AlwaysTrustIgnoreThumbprint (0): whatever key the scan saw becomes the trusted one, nothing kept aside.
+      await store.hosts.upsert([{ id: host!.id, name: host!.name, sshTrust: 0 }]);
+      await store.queue.finish('owner-a', [{ scanId: await scanOf(host!.id), result: inventoryResult(SNAPSHOT, KEY_B) }]);
+      expect(await keys()).toEqual({ ssh_host_key: KEY_B, ssh_host_key_presented: null });
     });
 
     it('heartbeats extend held leases and report cancellations', async () => {

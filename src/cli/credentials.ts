@@ -68,9 +68,10 @@ async function main(): Promise<void> {
         // first, so the key is on disk before any record is sealed with it).
         const devFile = config.credentialsKey || config.production ? null : devKeyPath(config.dataDir);
         if (devFile) writeFileSync(`${devFile}.next`, `${next.exportBase64()}\n`, { mode: 0o600 });
-        const count = await service.rotateKey(caller, next);
+        const n = await service.rotateKey(caller, next);
         if (devFile) renameSync(`${devFile}.next`, devFile);
-        return void process.stdout.write(`re-sealed ${count} credential${count === 1 ? '' : 's'} with key ${next.keyId}; ${devFile
+        const counted = (count: number, what: string) => `${count} ${what}${count === 1 ? '' : 's'}`;
+        return void process.stdout.write(`re-sealed ${counted(n.credentials, 'credential')}, ${counted(n.totpSeeds, 'TOTP seed')} and ${counted(n.signingKeys, 'token signing key')} with key ${next.keyId}; ${devFile
           ? `${devFile} now holds it`
           : 'set CREDENTIALS_KEY to the new key and restart every gateway'}\n`);
       }

@@ -92,7 +92,7 @@ export function toScanHost(h: ScannedHost | ScannedHostDetail) {
   return {
     ...hostScanHostShape({
       id: s.id, name: s.name, dnsHostName: s.dnsHostName, ipAddress: s.ipAddress, os: s.os, version: s.version, hostId: s.hostId,
-      lastScanTimeUtc: iso(s.createdAt), lastScanStartTimeUtc: iso(s.scanStartedAt),
+      credentialId: s.credentialId, lastScanTimeUtc: iso(s.createdAt), lastScanStartTimeUtc: iso(s.scanStartedAt),
       hostScanUser: h.users.map((u) => toScanUser(u, s, h.groups, nodeId)),
       hostScanGroup: h.groups.map((g) => toScanGroup(g, s, h.users, nodeId)),
       hostConnected: true, ...times(s, nodeId),

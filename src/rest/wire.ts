@@ -48,7 +48,8 @@ export function toJobEntity(job: Job) {
 export function toHostScanHost(job: Job, s: HostScan) {
   return hostScanHostShape({
     id: s.id, name: s.name, dnsHostName: s.dnsHostName, ipAddress: s.ipAddress, os: s.os, version: s.version, hostId: s.hostId,
-    lastScanTimeUtc: iso(s.finishedAt), lastScanStartTimeUtc: iso(s.startedAt), hostScanUser: [], hostScanGroup: [], hostConnected: s.hostConnected,
+    // A scan record keeps no credential (the host's may have changed since): none to give.
+    credentialId: null, lastScanTimeUtc: iso(s.finishedAt), lastScanStartTimeUtc: iso(s.startedAt), hostScanUser: [], hostScanGroup: [], hostConnected: s.hostConnected,
     nodeId: job.nodeId, createdDateTimeUtc: iso(s.createdAt), modifiedDateTimeUtc: iso(s.modifiedAt),
   });
 }
@@ -56,7 +57,7 @@ export function toHostScanHost(job: Job, s: HostScan) {
 /** `SbPAM.Models.HostScanHost` from what the gateway knows of one; the fields it has no source for are null or empty. */
 export function hostScanHostShape<U, G>(v: {
   id: string; name: string; dnsHostName: string | null; ipAddress: string | null; os: string | null; version: string | null; hostId: string | null;
-  lastScanTimeUtc: string | null; lastScanStartTimeUtc: string | null; hostScanUser: U[]; hostScanGroup: G[]; hostConnected: boolean;
+  credentialId: string | null; lastScanTimeUtc: string | null; lastScanStartTimeUtc: string | null; hostScanUser: U[]; hostScanGroup: G[]; hostConnected: boolean;
   nodeId: string; createdDateTimeUtc: string | null; modifiedDateTimeUtc: string | null;
 }) {
   return {
@@ -69,7 +70,7 @@ export function hostScanHostShape<U, G>(v: {
     lsaLookupCache: null,
     lastUpdatedDateTimeUtc: null,
     hostId: v.hostId,
-    credentialId: null,
+    credentialId: v.credentialId,
     platformId: null,
     lastScanTimeUtc: v.lastScanTimeUtc,
     lastScanStartTimeUtc: v.lastScanStartTimeUtc,

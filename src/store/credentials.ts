@@ -2,6 +2,7 @@ import type { AuditEntry } from '../audit';
 import type { Sealed } from '../secrets';
 import { appendAudit } from './audit';
 import type { Sql } from './db';
+import { SIGNING_KEY_LOCK } from './signing-keys';
 
 /** What a credential logs in with (the `kind` column). */
 export enum CredentialKind {
@@ -28,6 +29,22 @@ export interface CredentialListQuery {
 }
 
 export type CredentialWrite = { credential: Credential } | { nameTaken: true };
+
+/** How `rotateKey` re-seals each kind of record under the new key; each throws when its record does not open. */
+export interface Resealers {
+  credential(id: string, sealed: Sealed): Sealed;
+  /** A user's TOTP seed as stored (`keyId:envelope`). */
+  totpSeed(userId: string, sealed: string): string;
+  /** A token signing key's private half as stored (`keyId:envelope`). */
+  signingKey(kid: string, sealed: string): string;
+}
+
+/** How many records of each kind a rotation re-sealed. */
+export interface ResealCounts {
+  credentials: number;
+  totpSeeds: number;
+  signingKeys: number;
+}
 
 const COLUMNS = `c.id, c.name, c.kind, c.username, c.created_at, c.modified_at,
   (SELECT count(*)::int FROM hosts h WHERE h.credential_id = c.id) AS host_count`;
@@ -58,8 +75,8 @@ const codeOf = (err: unknown) => (err as { code?: string }).code;
 
 /**
  * Credentials and their sealed secrets. The store never sees a secret in the clear: it keeps what
- * secrets.ts sealed, and hands it back only through `sealed` (to the vault) and `rotate` (to re-seal).
- * Its statements run on the caller's thread (`rotate` re-seals between them, inside one transaction).
+ * secrets.ts sealed, and hands it back only through `sealed` (to the vault) and `rotateKey` (to re-seal).
+ * Its statements run on the caller's thread (`rotateKey` re-seals between them, inside one transaction).
  */
 export function createCredentialStore(db: Sql) {
   return {
@@ -174,22 +191,44 @@ export function createCredentialStore(db: Sql) {
     },
 
     /**
-     * Re-seal every credential in one transaction: each row is locked, opened and sealed again by
-     * `reseal`, and written back; if `reseal` throws for any record, nothing changes. Returns how many.
+     * Re-seal everything sealed under the credentials key, in one transaction: credentials' secrets, TOTP
+     * seeds and the token signing keys' private halves. Each row is locked, re-sealed by `reseal` and
+     * written back; if `reseal` throws for any record, nothing changes. The signing keys' lock is held too,
+     * so a gateway rotating its signing key waits rather than adding a key sealed under the old one.
      */
-    async rotate(reseal: (id: string, sealed: Sealed) => Sealed, audit?: AuditEntry): Promise<number> {
+    async rotateKey(reseal: Resealers, audit?: AuditEntry): Promise<ResealCounts> {
       return db.transaction(async (tx) => {
-        const rows = await tx.query<{ id: string; secret: string; key_id: string }>('SELECT id, secret, key_id FROM credentials ORDER BY id FOR UPDATE');
-        const next = rows.map((r) => ({ id: r.id, ...reseal(r.id, { envelope: r.secret, keyId: r.key_id }) }));
-        if (next.length > 0) {
+        await tx.query(SIGNING_KEY_LOCK);
+        const creds = await tx.query<{ id: string; secret: string; key_id: string }>('SELECT id, secret, key_id FROM credentials ORDER BY id FOR UPDATE');
+        const seeds = await tx.query<{ id: string; totp_seed: string }>('SELECT id::text, totp_seed FROM gateway_users WHERE totp_seed IS NOT NULL ORDER BY id FOR UPDATE');
+        const keys = await tx.query<{ kid: string; private_sealed: string }>('SELECT kid, private_sealed FROM gateway_signing_keys ORDER BY kid FOR UPDATE');
+        // Every record is re-sealed before the first write, so one that does not open writes nothing.
+        const nextCreds = creds.map((r) => ({ id: r.id, ...reseal.credential(r.id, { envelope: r.secret, keyId: r.key_id }) }));
+        const nextSeeds = seeds.map((r) => ({ id: r.id, sealed: reseal.totpSeed(r.id, r.totp_seed) }));
+        const nextKeys = keys.map((r) => ({ kid: r.kid, sealed: reseal.signingKey(r.kid, r.private_sealed) }));
+        if (nextCreds.length > 0) {
           await tx.query(
             `UPDATE credentials c SET secret = v.secret, key_id = v.key_id
              FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, secret, key_id) WHERE c.id = v.id`,
-            [next.map((n) => n.id), next.map((n) => n.envelope), next.map((n) => n.keyId)],
+            [nextCreds.map((n) => n.id), nextCreds.map((n) => n.envelope), nextCreds.map((n) => n.keyId)],
           );
         }
-        if (audit) await appendAudit(tx, [{ ...audit, details: { ...audit.details, count: next.length } }]);
-        return next.length;
+        // Not modified_at nor token_version: the account itself did not change.
+        if (nextSeeds.length > 0) {
+          await tx.query(
+            `UPDATE gateway_users u SET totp_seed = v.sealed FROM unnest($1::uuid[], $2::text[]) AS v(id, sealed) WHERE u.id = v.id`,
+            [nextSeeds.map((n) => n.id), nextSeeds.map((n) => n.sealed)],
+          );
+        }
+        if (nextKeys.length > 0) {
+          await tx.query(
+            `UPDATE gateway_signing_keys k SET private_sealed = v.sealed FROM unnest($1::text[], $2::text[]) AS v(kid, sealed) WHERE k.kid = v.kid`,
+            [nextKeys.map((n) => n.kid), nextKeys.map((n) => n.sealed)],
+          );
+        }
+        const counts = { credentials: nextCreds.length, totpSeeds: nextSeeds.length, signingKeys: nextKeys.length };
+        if (audit) await appendAudit(tx, [{ ...audit, details: { ...audit.details, ...counts } }]);
+        return counts;
       });
     },
   };

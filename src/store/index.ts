@@ -32,7 +32,7 @@ export type { ClaimedScan, Finished, Queue, ScanResult } from './queue';
 export type { HostKeyTrust, InventoryStore, SnapshotChange, SnapshotGroup, SnapshotRecord, SnapshotService, SnapshotTask, SnapshotUser } from './inventory';
 export type { InventoryUpdate } from './snapshots';
 export type { AuditQuery, AuditRecord, AuditStore } from './audit';
-export { CredentialKind, type Credential, type CredentialListQuery, type CredentialStore, type CredentialWrite } from './credentials';
+export { CredentialKind, type Credential, type CredentialListQuery, type CredentialStore, type CredentialWrite, type ResealCounts, type Resealers } from './credentials';
 export type { BatchStore } from './batches';
 export type { PauseResult, PauseStore, PauseTarget } from './pausing';
 export type { AccountStore, AppRecord, UserChange, UserRecord } from './accounts';

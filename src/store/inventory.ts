@@ -9,6 +9,8 @@ export interface SnapshotRecord {
   /** The host's name and address in the inventory (hostName is what the host calls itself). */
   name: string;
   ipAddress: string | null;
+  /** The credential the host logs in with now (not necessarily the one this scan used); null for none. */
+  credentialId: string | null;
   scanId: string | null;
   /** When the scan that recorded it started. */
   scanStartedAt: Date | null;
@@ -30,7 +32,7 @@ export type SnapshotChange = InventoryChange & { snapshotId: string };
 
 // Every snapshot read joins its host (h) and the scan that recorded it (sc), for their names and times.
 const SNAPSHOT_JOINS = `JOIN hosts h ON h.id = s.host_id LEFT JOIN host_scans sc ON sc.id = s.scan_id`;
-const SNAPSHOT = `s.id, s.host_id, h.name AS host_entry_name, h.ip_address AS host_ip, s.scan_id, sc.started_at AS scan_started_at, s.os, s.version, s.host_name, s.dns_host_name, s.ssh_host_key, s.ssh_host_key_algorithm,
+const SNAPSHOT = `s.id, s.host_id, h.name AS host_entry_name, h.ip_address AS host_ip, h.credential_id AS host_credential_id, s.scan_id, sc.started_at AS scan_started_at, s.os, s.version, s.host_name, s.dns_host_name, s.ssh_host_key, s.ssh_host_key_algorithm,
   s.notes, s.created_at`;
 
 interface SnapshotRow {
@@ -38,6 +40,7 @@ interface SnapshotRow {
   host_id: string;
   host_entry_name: string;
   host_ip: string | null;
+  host_credential_id: string | null;
   scan_id: string | null;
   scan_started_at: Date | null;
   os: string | null;
@@ -55,6 +58,7 @@ const toSnapshot = (r: SnapshotRow): SnapshotRecord => ({
   hostId: r.host_id,
   name: r.host_entry_name,
   ipAddress: r.host_ip,
+  credentialId: r.host_credential_id,
   scanId: r.scan_id,
   scanStartedAt: r.scan_started_at,
   os: r.os,

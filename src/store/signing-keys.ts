@@ -16,8 +16,9 @@ export interface SigningKeyRecord {
 
 export type NewSigningKey = Omit<SigningKeyRecord, 'createdAt' | 'retiresAt'>;
 
-// Instances starting or rotating together serialise on this lock, so the check and the insert are one step.
-const LOCK = `SELECT pg_advisory_xact_lock(hashtext('scan-gateway:signing-key'))`;
+// Instances starting or rotating together serialise on this lock, so the check and the insert are one step;
+// a rotation of the credentials key takes it too (credentials.ts).
+export const SIGNING_KEY_LOCK = `SELECT pg_advisory_xact_lock(hashtext('scan-gateway:signing-key'))`;
 
 /** The gateway's own token signing keys, shared by every instance on the database. */
 export function createSigningKeyStore(db: Sql) {
@@ -42,7 +43,7 @@ export function createSigningKeyStore(db: Sql) {
      */
     async addFirst(key: NewSigningKey): Promise<SigningKeyRecord[]> {
       await db.transaction(async (tx) => {
-        await tx.query(LOCK);
+        await tx.query(SIGNING_KEY_LOCK);
         const [existing] = await tx.query(`SELECT kid FROM gateway_signing_keys LIMIT 1`);
         if (existing) return;
         await insert(tx, key);
@@ -57,7 +58,7 @@ export function createSigningKeyStore(db: Sql) {
      */
     async rotate(input: { after: string; key: NewSigningKey; retireAt: Date; now: Date; audit: AuditEntry }): Promise<{ rotated: boolean; keys: SigningKeyRecord[] }> {
       const rotated = await db.transaction(async (tx) => {
-        await tx.query(LOCK);
+        await tx.query(SIGNING_KEY_LOCK);
         const [newest] = await tx.query<{ kid: string }>(`SELECT kid FROM gateway_signing_keys ORDER BY signs_from DESC, kid LIMIT 1`);
         if (newest?.kid !== input.after) return false;
         await tx.query(`UPDATE gateway_signing_keys SET retires_at = $1 WHERE retires_at IS NULL`, [input.retireAt]);
