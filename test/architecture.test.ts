@@ -21,7 +21,15 @@ describe('architecture', () => {
     expect(offenders(outside('store'), /from '(pg|@electric-sql\/pglite[^']*)'/)).toEqual([]);
   });
 
-  it('only the entry points read process.env', () => {
+  it('hooks named …ForTests are only passed along in src/, never called there', () => {
+    // Such a hook (killing the store's thread) exists for tests to break things on purpose; production code
+    // may forward it (`x: () => link.xForTests()`) but never act on it.
+    const calls = sources().flatMap((f) =>
+      readFileSync(f, 'utf8').split('\n').filter((l) => /\w+ForTests\(\)/.test(l) && !/^\s*(\w+ForTests(\(\): Promise<void>;|: \(\) => \w+\.\w+ForTests\(\),)|async \w+ForTests\(\))/.test(l)).map((l) => `${f}: ${l.trim()}`));
+    expect(calls).toEqual([]);
+  });
+
+    it('only the entry points read process.env', () => {
     expect(offenders(sources().filter((f) => !/^src\/(main|cli\/.*)\.ts$/.test(f)), /process\.env/)).toEqual([]);
   });
 
