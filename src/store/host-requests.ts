@@ -4,7 +4,7 @@ import { requestHostName, type HostScanJobRequest } from '../host-requests';
 import type { Creator, Job } from '../model';
 import { appendAudit } from './audit';
 import { recordBatch } from './batches';
-import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
+import { ACTIVE_SCAN, replanBeforeBulkInsert, type Queryable, type Sql } from './db';
 import type { JobChanges } from './jobs';
 import { firstTurn } from './turns';
 
@@ -69,6 +69,7 @@ export function createRequestStore(db: Sql, changed: JobChanges) {
         const hostIds = names.map((n) => idOf.get(n)!);
 
         const jobId = randomUUID();
+        await replanBeforeBulkInsert(tx, hostIds.length);
         const inserted = await tx.query<{ id: string }>(
           `WITH j AS (INSERT INTO host_scan_jobs (id, created_by, created_by_user_name, created_from_address) VALUES ($1, $2, $3, $4))
            INSERT INTO host_scans (id, job_id, host_id, position, name, dns_host_name, ip_address, os, version, ssh_port, win_rm_port, lane, turn)

@@ -5,7 +5,7 @@ import { JOB_CHANNEL } from './changes';
 import type { AuditEntry } from '../audit';
 import { appendAudit } from './audit';
 import { recordBatch } from './batches';
-import { ACTIVE_SCAN, type Queryable, type Sql } from './db';
+import { ACTIVE_SCAN, replanBeforeBulkInsert, type Queryable, type Sql } from './db';
 import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
 import { firstTurn } from './turns';
 
@@ -125,6 +125,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     let created: Job[] = [];
     if (fresh.length > 0) {
       const jobIds = fresh.map(() => randomUUID());
+      await replanBeforeBulkInsert(tx, fresh.length);
       // Jobs and their scans in one statement (the foreign key is checked at its end, when both exist),
       // which also returns them as a read would: no second round trip for what was just written.
       const rows = await tx.query<JobScanRow>(
