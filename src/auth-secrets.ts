@@ -25,8 +25,14 @@ export function createSealer(key: SecretKey | null): Sealer {
     open(sealed, purpose) {
       if (!key) throw unavailable(NO_KEY);
       const at = sealed.indexOf(':');
-      if (at < 0) throw new Error('Not a sealed value.');
-      return key.open(purpose, { keyId: sealed.slice(0, at), envelope: sealed.slice(at + 1) }).toString('utf8');
+      try {
+        if (at < 0) throw new Error('Not a sealed value.');
+        return key.open(purpose, { keyId: sealed.slice(0, at), envelope: sealed.slice(at + 1) }).toString('utf8');
+      } catch {
+        // Sealed under another CREDENTIALS_KEY (changed without rotate-key): an operator's fix, not the
+        // caller's, so UNAVAILABLE (503) naming both key ids rather than an internal error.
+        throw unavailable(`A sign-in secret in the store does not open with CREDENTIALS_KEY (key ${key.keyId}; it names key ${sealed.slice(0, Math.max(0, at)).slice(0, 16)}): was the key changed without rotate-key?`);
+      }
     },
   };
 }

@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { credentialKeyFor, devKeyPath, parseKeySetting, SealError, SecretKey } from '../src/secrets';
+import { createSealer } from '../src/auth-secrets';
+import { isAppError } from '../src/errors';
 
 const RECORD = '6f1d3c1e-2a4b-4c5d-8e9f-0a1b2c3d4e5f';
 const OTHER_RECORD = '7a2e4d2f-3b5c-4d6e-9f0a-1b2c3d4e5f60';
@@ -163,5 +165,25 @@ describe('the key a gateway seals with', () => {
     expect(credentialKeyFor({ configured: null, production: true, dataDir: dir, logger })).toBeNull();
     expect(lines.join('')).toMatch(/CREDENTIALS_KEY is not set: credentials cannot be stored/);
     expect(() => statSync(devKeyPath(dir))).toThrow();
+  });
+});
+
+describe('the sign-in secrets sealer', () => {
+  it('refuses a seed sealed under another key as UNAVAILABLE naming both key ids, never the seed', () => {
+    const old = SecretKey.generate();
+    const current = SecretKey.generate();
+    const sealed = createSealer(old).seal('JBSWY3DPEHPK3PXP', 'totp-seed');
+    let thrown: unknown;
+    try {
+      createSealer(current).open(sealed, 'totp-seed');
+    } catch (err) {
+      thrown = err;
+    }
+    // A sign-in then answers 503 with this message, where it was a bare 500 (an unexpected error).
+    expect(isAppError(thrown) && thrown.code).toBe('UNAVAILABLE');
+    expect((thrown as Error).message).toContain(current.keyId);
+    expect((thrown as Error).message).toContain(old.keyId);
+    expect((thrown as Error).message).not.toContain('JBSWY3DPEHPK3PXP');
+    expect(createSealer(old).open(sealed, 'totp-seed')).toBe('JBSWY3DPEHPK3PXP');
   });
 });
