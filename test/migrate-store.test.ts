@@ -31,14 +31,12 @@ const FILL = `
     SELECT gen_random_uuid(), j.id, h.id, 0, h.name, h.ip_address, 22, 2, 'Complete', true, 1, now() - interval '1 minute', now(), 'Linux'
     FROM (SELECT id, row_number() OVER (ORDER BY seq) % 1000 AS k FROM host_scan_jobs) j
     JOIN (SELECT id, name, ip_address, row_number() OVER (ORDER BY name) - 1 AS k FROM hosts) h USING (k);
-  INSERT INTO host_snapshots (id, host_id, os, notes, digest) SELECT gen_random_uuid(), id, 'Debian', '["a note"]', '{"users": ["alice"]}' FROM hosts ORDER BY name LIMIT 5;
-  INSERT INTO snapshot_users (snapshot_id, id, name, privilege, privilege_reasons, is_disabled, disabled_reasons)
-    SELECT id, gen_random_uuid(), 'alice', 2, '["member of sudo"]', false, '[]' FROM host_snapshots;
-  INSERT INTO snapshot_groups (snapshot_id, id, name, members) SELECT id, gen_random_uuid(), 'sudo', '["alice"]' FROM host_snapshots;
-  INSERT INTO snapshot_services (snapshot_id, id, name, start_type, unit_file_state) SELECT id, gen_random_uuid(), 'ssh.service', 2, 'enabled' FROM host_snapshots;
-  INSERT INTO snapshot_tasks (snapshot_id, id, name, source, task_path, schedule, command)
-    SELECT id, gen_random_uuid(), 'backup', 'crontab', '/etc/crontab', '0 3 * * *', '/usr/local/bin/backup' FROM host_snapshots;
-  INSERT INTO snapshot_changes (snapshot_id, position, kind, subject, privileged, after) SELECT id, 0, 'user.added', 'alice', true, 'alice' FROM host_snapshots;
+  INSERT INTO host_snapshots (id, host_id, os, notes, changes, user_count, users, groups, services, tasks)
+    SELECT gen_random_uuid(), id, 'Debian', '["a note"]', '[{"kind": "account-added", "subject": "alice", "privileged": true, "before": null, "after": "Administrator"}]', 1,
+      convert_to('[{"name": "alice", "privilege": 2}]', 'UTF8'), convert_to('[{"name": "sudo", "members": ["alice"]}]', 'UTF8'),
+      '\\x789c8b8e0500011500b9'::bytea, convert_to('[]', 'UTF8')
+    FROM hosts ORDER BY name LIMIT 5;
+  INSERT INTO inventory_names (id, host_id) SELECT gen_random_uuid(), host_id FROM host_snapshots;
   UPDATE hosts SET latest_snapshot_id = s.id FROM host_snapshots s WHERE s.host_id = hosts.id;
   INSERT INTO audit_records (action, subject, roles, address, details)
     SELECT 'hosts.upsert', 'loader', '["Admin"]', '127.0.0.1', jsonb_build_object('n', i) FROM generate_series(1, 50) i;

@@ -230,6 +230,20 @@ for (const backend of backends) {
       expect((await store.inventory.userInLatest(users[0]!.id))).toMatchObject({ name: 'alice', privilege: UserPrivilege.LinuxUser });
     });
 
+    it('pages the accounts of all latest snapshots by host name then account name, from any offset', async () => {
+      const users = (names: string[]) => names.map((name, i) => ({ ...SNAPSHOT.users[0]!, name, unixId: 2000 + i }));
+      const made = await store.hosts.upsert(['pg-b', 'PG-a', 'pg-c'].map((name, i) => ({ name: `${name}-${randomUUID()}`, ipAddress: `127.0.4.${i + 1}` })));
+      const [b, a, c] = made.hosts!;
+      for (const [host, names] of [[a!, ['zed', 'amy']], [b!, []], [c!, ['bob', 'carl', 'al']]] as const) {
+        await store.queue.finish('owner-a', [{ scanId: await scanOf(host.id), result: inventoryResult({ ...SNAPSHOT, users: users([...names]) }, KEY_A) }]);
+      }
+      const all = await store.inventory.latestUsersPage(0, 1000);
+      expect(all.filter((u) => u.unixId >= 2000).map((u) => u.name)).toEqual(['amy', 'zed', 'al', 'bob', 'carl']);
+      for (let offset = 0; offset <= all.length + 1; offset++) {
+        for (const take of [1, 2, 3, 7]) expect((await store.inventory.latestUsersPage(offset, take)).map((u) => u.id)).toEqual(all.slice(offset, offset + take).map((u) => u.id));
+      }
+    });
+
     it('keeps the newest snapshots of a host up to the retention, and trusts host keys by the host\'s policy', async () => {
       const [host] = await hosts(1);
       for (let i = 0; i < 12; i++) await store.queue.finish('owner-a', [{ scanId: await scanOf(host!.id), result: inventoryResult(SNAPSHOT, KEY_A) }]);

@@ -1,6 +1,6 @@
 import { UserPrivilege, type InventorySnapshot, type HostScheduledTask } from './model';
 
-/** What the next snapshot of a host is compared with: kept on each snapshot, one read per comparison. */
+/** What the next snapshot of a host is compared with, taken from the previous snapshot's lists. */
 export interface SnapshotDigest {
   /** By account name. */
   users: Record<string, { privilege: UserPrivilege; disabled: boolean }>;
@@ -43,7 +43,7 @@ export const isPrivileged = (privilege: UserPrivilege): boolean => PRIVILEGED.ha
 export const taskKey = (t: Pick<HostScheduledTask, 'taskPath' | 'userName' | 'schedule' | 'command'>): string =>
   `${t.taskPath} (${t.userName ?? 'root'}): ${t.schedule} ${t.command}`;
 
-export function digestOf(snapshot: InventorySnapshot, hostKey: string | null): SnapshotDigest {
+export function digestOf(snapshot: Pick<InventorySnapshot, 'users' | 'services' | 'scheduledTasks'>, hostKey: string | null): SnapshotDigest {
   return {
     users: Object.fromEntries(snapshot.users.map((u) => [u.name, { privilege: u.privilege, disabled: u.isDisabled }])),
     services: snapshot.services.map((s) => s.name),

@@ -1,6 +1,7 @@
 import type { InventoryChange } from '../inventory/diff';
 import type { HostGroup, HostScheduledTask, HostService, HostUser } from '../inventory/model';
 import type { Sql } from './db';
+import { decodeList, withIds, type ListName } from './snapshot-lists';
 
 /** A host's snapshot as stored: what one credentialed scan read, without its lists (read those by id). */
 export interface SnapshotRecord {
@@ -113,16 +114,16 @@ export function createInventoryStore(db: Sql) {
       return rows.map(toSnapshot);
     },
 
-    users: (snapshotIds: readonly string[]) =>
-      bySnapshot<UserRow, SnapshotUser>(`SELECT u.* FROM unnest($1::uuid[]) AS w(id) JOIN snapshot_users u ON u.snapshot_id = w.id ORDER BY u.name`, snapshotIds, toUser),
-    groups: (snapshotIds: readonly string[]) =>
-      bySnapshot<GroupRow, SnapshotGroup>(`SELECT g.* FROM unnest($1::uuid[]) AS w(id) JOIN snapshot_groups g ON g.snapshot_id = w.id ORDER BY g.name`, snapshotIds, toGroup),
-    services: (snapshotIds: readonly string[]) =>
-      bySnapshot<ServiceRow, SnapshotService>(`SELECT v.* FROM unnest($1::uuid[]) AS w(id) JOIN snapshot_services v ON v.snapshot_id = w.id ORDER BY v.name`, snapshotIds, toService),
-    tasks: (snapshotIds: readonly string[]) =>
-      bySnapshot<TaskRow, SnapshotTask>(`SELECT t.* FROM unnest($1::uuid[]) AS w(id) JOIN snapshot_tasks t ON t.snapshot_id = w.id ORDER BY t.task_path, t.name`, snapshotIds, toTask),
+    users: (snapshotIds: readonly string[]): Promise<SnapshotUser[]> => lists('users', snapshotIds),
+    groups: (snapshotIds: readonly string[]): Promise<SnapshotGroup[]> => lists('groups', snapshotIds),
+    services: (snapshotIds: readonly string[]): Promise<SnapshotService[]> => lists('services', snapshotIds),
+    tasks: (snapshotIds: readonly string[]): Promise<SnapshotTask[]> => lists('tasks', snapshotIds),
     changes: (snapshotIds: readonly string[]) =>
-      bySnapshot<ChangeRow, SnapshotChange>(`SELECT c.* FROM unnest($1::uuid[]) AS w(id) JOIN snapshot_changes c ON c.snapshot_id = w.id ORDER BY c.position`, snapshotIds, toChange),
+      bySnapshot<{ id: string; changes: InventoryChange[] }, SnapshotChange[]>(
+        `SELECT s.id, s.changes FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, n) JOIN host_snapshots s ON s.id = w.id ORDER BY w.n`,
+        snapshotIds,
+        (r) => r.changes.map((c) => ({ ...c, snapshotId: r.id })),
+      ).then((all) => all.flat()),
 
     /** The SSH host key each host trusts, its policy, and a different key it presented since (awaiting an Admin). */
     hostKeys: (hostIds: readonly string[]) =>
@@ -134,32 +135,53 @@ export function createInventoryStore(db: Sql) {
       ),
 
     /** An account as its host's latest snapshot has it (ids are stable across snapshots). */
-    async userInLatest(userId: string): Promise<SnapshotUser | null> {
-      const rows = await db.query<UserRow>(
-        `SELECT u.* FROM snapshot_users u JOIN hosts h ON h.latest_snapshot_id = u.snapshot_id WHERE u.id = $1`,
-        [userId],
-      );
-      return rows[0] ? toUser(rows[0]) : null;
-    },
-
-    async groupInLatest(groupId: string): Promise<SnapshotGroup | null> {
-      const rows = await db.query<GroupRow>(
-        `SELECT g.* FROM snapshot_groups g JOIN hosts h ON h.latest_snapshot_id = g.snapshot_id WHERE g.id = $1`,
-        [groupId],
-      );
-      return rows[0] ? toGroup(rows[0]) : null;
-    },
+    userInLatest: (userId: string): Promise<SnapshotUser | null> => inLatest('users', userId),
+    groupInLatest: (groupId: string): Promise<SnapshotGroup | null> => inLatest('groups', groupId),
 
     /** Accounts in the latest snapshots of all hosts, by host and name (REST `GET /User`). */
     async latestUsersPage(offset: number, limit: number): Promise<SnapshotUser[]> {
-      const rows = await db.query<UserRow>(
-        `SELECT u.* FROM hosts h JOIN snapshot_users u ON u.snapshot_id = h.latest_snapshot_id
-         ORDER BY lower(h.name), h.id, u.name LIMIT $1 OFFSET $2`,
-        [limit, offset],
+      // Each snapshot keeps its account count, so only the snapshots the page falls in are read whole.
+      const rows = await db.query<ListRow & { before: string }>(
+        `SELECT s.id, s.host_id, s.users AS list, w.before::text AS before FROM (
+           SELECT s.id, sum(s.user_count) OVER (ORDER BY lower(h.name), h.id) - s.user_count AS before, s.user_count AS n
+           FROM hosts h JOIN host_snapshots s ON s.id = h.latest_snapshot_id) w
+         JOIN host_snapshots s ON s.id = w.id
+         WHERE w.n > 0 AND w.before + w.n > $1 AND w.before < $1::bigint + $2
+         ORDER BY w.before`,
+        [offset, limit],
       );
-      return rows.map(toUser);
+      if (rows.length === 0) return [];
+      const users = rows.flatMap((r) => withIds('users', r.host_id, r.id, decodeList<'users'>(r.list)));
+      const skip = offset - Number(rows[0]!.before);
+      return users.slice(skip, skip + limit);
     },
   };
+
+  async function lists<K extends ListName>(list: K, snapshotIds: readonly string[]) {
+    const rows = await bySnapshot<ListRow, ListRow>(
+      `SELECT s.id, s.host_id, s.${list} AS list FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, n) JOIN host_snapshots s ON s.id = w.id ORDER BY w.n`,
+      snapshotIds,
+      (r) => r,
+    );
+    return rows.flatMap((r) => withIds(list, r.host_id, r.id, decodeList<K>(r.list)));
+  }
+
+  async function inLatest<K extends 'users' | 'groups'>(list: K, id: string) {
+    const rows = await db.query<ListRow>(
+      `SELECT s.id, s.host_id, s.${list} AS list FROM inventory_names n JOIN hosts h ON h.id = n.host_id
+       JOIN host_snapshots s ON s.id = h.latest_snapshot_id WHERE n.id = $1`,
+      [id],
+    );
+    const row = rows[0];
+    return (row && withIds(list, row.host_id, row.id, decodeList<K>(row.list)).find((item) => item.id === id)) ?? null;
+  }
+}
+
+/** A snapshot's id and host with one of its lists as stored (see snapshot-lists.ts). */
+interface ListRow {
+  id: string;
+  host_id: string;
+  list: Uint8Array;
 }
 
 export type InventoryStore = ReturnType<typeof createInventoryStore>;
@@ -184,105 +206,3 @@ interface HostKeyRow {
   ssh_host_key_algorithm: string | null;
   ssh_host_key_presented: string | null;
 }
-
-interface UserRow {
-  snapshot_id: string;
-  id: string;
-  name: string;
-  display_name: string | null;
-  unix_id: number | null;
-  unix_group_id: number | null;
-  home_directory: string | null;
-  shell: string | null;
-  privilege: number;
-  privilege_reasons: string[];
-  is_disabled: boolean;
-  disabled_reasons: string[];
-}
-
-const toUser = (r: UserRow): SnapshotUser => ({
-  snapshotId: r.snapshot_id,
-  id: r.id,
-  name: r.name,
-  displayName: r.display_name ?? '',
-  unixId: r.unix_id ?? -1,
-  unixGroupId: r.unix_group_id ?? -1,
-  homeDirectory: r.home_directory ?? '',
-  shell: r.shell ?? '',
-  privilege: r.privilege,
-  privilegeReasons: r.privilege_reasons,
-  isDisabled: r.is_disabled,
-  disabledReasons: r.disabled_reasons,
-});
-
-interface GroupRow {
-  snapshot_id: string;
-  id: string;
-  name: string;
-  unix_id: number | null;
-  members: string[];
-}
-
-const toGroup = (r: GroupRow): SnapshotGroup => ({ snapshotId: r.snapshot_id, id: r.id, name: r.name, unixId: r.unix_id ?? -1, members: r.members });
-
-interface ServiceRow {
-  snapshot_id: string;
-  id: string;
-  name: string;
-  description: string | null;
-  start_type: number;
-  unit_file_state: string;
-  user_name: string | null;
-  binary_path_name: string | null;
-}
-
-const toService = (r: ServiceRow): SnapshotService => ({
-  snapshotId: r.snapshot_id,
-  id: r.id,
-  name: r.name,
-  description: r.description,
-  startType: r.start_type,
-  unitFileState: r.unit_file_state,
-  userName: r.user_name,
-  binaryPathName: r.binary_path_name,
-});
-
-interface TaskRow {
-  snapshot_id: string;
-  id: string;
-  name: string;
-  source: HostScheduledTask['source'];
-  task_path: string;
-  user_name: string | null;
-  schedule: string;
-  command: string;
-}
-
-const toTask = (r: TaskRow): SnapshotTask => ({
-  snapshotId: r.snapshot_id,
-  id: r.id,
-  name: r.name,
-  source: r.source,
-  taskPath: r.task_path,
-  userName: r.user_name,
-  schedule: r.schedule,
-  command: r.command,
-});
-
-interface ChangeRow {
-  snapshot_id: string;
-  kind: InventoryChange['kind'];
-  subject: string;
-  privileged: boolean;
-  before: string | null;
-  after: string | null;
-}
-
-const toChange = (r: ChangeRow): SnapshotChange => ({
-  snapshotId: r.snapshot_id,
-  kind: r.kind,
-  subject: r.subject,
-  privileged: r.privileged,
-  before: r.before,
-  after: r.after,
-});

@@ -354,6 +354,60 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX host_scans_lanes ON host_scans (lane, turn) WHERE status = 0;
     `,
   },
+  {
+    version: 12,
+    name: 'snapshot lists on the snapshot row',
+    sql: `
+      -- A snapshot's lists move into its row, one value each (src/store/snapshot-lists.ts): recording 211
+      -- rows in five tables cost 5-6x a bare scan result. New rows hold them deflated; rows moved here hold
+      -- plain JSON (SQL cannot deflate), which readers tell apart by the first byte.
+      ALTER TABLE host_snapshots
+        ADD COLUMN users bytea, ADD COLUMN groups bytea, ADD COLUMN services bytea, ADD COLUMN tasks bytea,
+        ADD COLUMN user_count integer NOT NULL DEFAULT 0,
+        ADD COLUMN changes jsonb NOT NULL DEFAULT '[]';
+      UPDATE host_snapshots s SET
+        users = convert_to(coalesce((SELECT json_agg(json_build_object(
+            'name', u.name, 'unixId', coalesce(u.unix_id, -1), 'unixGroupId', coalesce(u.unix_group_id, -1),
+            'displayName', coalesce(u.display_name, ''), 'homeDirectory', coalesce(u.home_directory, ''), 'shell', coalesce(u.shell, ''),
+            'isDisabled', u.is_disabled, 'disabledReasons', u.disabled_reasons, 'privilege', u.privilege, 'privilegeReasons', u.privilege_reasons)
+            ORDER BY u.name COLLATE "C") FROM snapshot_users u WHERE u.snapshot_id = s.id), '[]')::text, 'UTF8'),
+        groups = convert_to(coalesce((SELECT json_agg(json_build_object(
+            'name', g.name, 'unixId', coalesce(g.unix_id, -1), 'members', g.members)
+            ORDER BY g.name COLLATE "C") FROM snapshot_groups g WHERE g.snapshot_id = s.id), '[]')::text, 'UTF8'),
+        services = convert_to(coalesce((SELECT json_agg(json_build_object(
+            'name', v.name, 'description', v.description, 'startType', v.start_type, 'unitFileState', v.unit_file_state,
+            'userName', v.user_name, 'binaryPathName', v.binary_path_name)
+            ORDER BY v.name COLLATE "C") FROM snapshot_services v WHERE v.snapshot_id = s.id), '[]')::text, 'UTF8'),
+        tasks = convert_to(coalesce((SELECT json_agg(json_build_object(
+            'name', t.name, 'source', t.source, 'taskPath', t.task_path, 'userName', t.user_name, 'schedule', t.schedule, 'command', t.command)
+            ORDER BY t.task_path COLLATE "C", t.name COLLATE "C") FROM snapshot_tasks t WHERE t.snapshot_id = s.id), '[]')::text, 'UTF8'),
+        user_count = (SELECT count(*) FROM snapshot_users u WHERE u.snapshot_id = s.id),
+        changes = coalesce((SELECT jsonb_agg(jsonb_build_object(
+            'kind', c.kind, 'subject', c.subject, 'privileged', c.privileged, 'before', c.before, 'after', c.after)
+            ORDER BY c.position) FROM snapshot_changes c WHERE c.snapshot_id = s.id), '[]');
+      ALTER TABLE host_snapshots
+        ALTER COLUMN users SET NOT NULL, ALTER COLUMN groups SET NOT NULL,
+        ALTER COLUMN services SET NOT NULL, ALTER COLUMN tasks SET NOT NULL,
+        DROP COLUMN digest;
+      -- A snapshot's deflated lists are a few kilobytes: kept in the row instead of being cut into TOAST
+      -- chunks (rows in another table, each with its index entry) above the default 2 kB.
+      ALTER TABLE host_snapshots SET (toast_tuple_target = 8160);
+
+      -- Which host an account or group id belongs to, for GET /User/{id} and /Group/{id}: ids are name-based
+      -- (src/inventory/ids.ts), so a row is written once per name a host ever had, not once per snapshot.
+      CREATE TABLE inventory_names (
+        id uuid PRIMARY KEY,
+        host_id uuid NOT NULL REFERENCES hosts (id) ON DELETE CASCADE
+      );
+      CREATE INDEX inventory_names_host ON inventory_names (host_id);
+      INSERT INTO inventory_names (id, host_id)
+        SELECT u.id, s.host_id FROM snapshot_users u JOIN host_snapshots s ON s.id = u.snapshot_id
+        UNION SELECT g.id, s.host_id FROM snapshot_groups g JOIN host_snapshots s ON s.id = g.snapshot_id
+        ON CONFLICT (id) DO NOTHING;
+
+      DROP TABLE snapshot_users, snapshot_groups, snapshot_services, snapshot_tasks, snapshot_changes;
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */
