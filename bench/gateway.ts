@@ -26,6 +26,7 @@ export async function startBenchGateway(o: { prefix: string; pg: boolean }) {
   return {
     gateway,
     token,
+    databaseUrl: db?.url ?? null,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } as Record<string, string>,
     async stop() {
       await gateway.stop();
