@@ -22,9 +22,9 @@ export interface InventoryUpdate {
 
 /**
  * Record snapshots inside the caller's transaction (the scan's result and its snapshot commit together,
- * or neither): one row per snapshot, its lists in it (see snapshot-lists.ts), and one statement for the
- * whole batch. Each is compared with the host's previous snapshot (one read for the batch), becomes the
- * host's latest, and all but the newest `kept` snapshots of those hosts are removed.
+ * or neither): one row per snapshot, its lists in it (see snapshot-lists.ts). Each is compared with the
+ * host's previous snapshot (one read for the batch), then written, made the host's latest, and all but the
+ * newest `kept` snapshots of those hosts removed, in one statement for the whole batch.
  */
 export async function writeSnapshots(tx: Queryable, entries: readonly SnapshotEntry[], kept: number): Promise<InventoryUpdate[]> {
   if (entries.length === 0) return [];
@@ -55,36 +55,33 @@ export async function writeSnapshots(tx: Queryable, entries: readonly SnapshotEn
   });
 
   const snap = (pick: (w: (typeof written)[number]) => unknown) => written.map(pick);
+  const names = written.flatMap((w) => w.names.map((id) => ({ id, hostId: w.hostId })));
+  // One statement: each statement is a round trip, and on the embedded store a turn of its thread. Its
+  // parts see the table as it was before it, so the retention counts this batch's new snapshots (c.m).
   await tx.query(
-    `INSERT INTO host_snapshots (id, host_id, scan_id, os, version, host_name, dns_host_name, ssh_host_key, ssh_host_key_algorithm, notes, changes,
-       user_count, users, groups, services, tasks)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[],
-       $12::integer[], $13::bytea[], $14::bytea[], $15::bytea[], $16::bytea[])`,
+    `WITH v AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[],
+         $11::jsonb[], $12::integer[], $13::bytea[], $14::bytea[], $15::bytea[], $16::bytea[])
+         AS v(id, host_id, scan_id, os, version, host_name, dns_host_name, ssh_host_key, ssh_host_key_algorithm, notes, changes, user_count, users, groups, services, tasks)),
+     added AS (
+       INSERT INTO host_snapshots (id, host_id, scan_id, os, version, host_name, dns_host_name, ssh_host_key, ssh_host_key_algorithm, notes, changes,
+         user_count, users, groups, services, tasks)
+       SELECT * FROM v),
+     named AS (
+       INSERT INTO inventory_names (id, host_id) SELECT * FROM unnest($17::uuid[], $18::uuid[]) ON CONFLICT (id) DO NOTHING),
+     latest AS (
+       UPDATE hosts h SET latest_snapshot_id = v.id, modified_at = now() FROM v WHERE h.id = v.host_id)
+     DELETE FROM host_snapshots WHERE id IN (
+       SELECT r.id FROM (SELECT id, host_id, row_number() OVER (PARTITION BY host_id ORDER BY seq DESC) AS n
+                         FROM host_snapshots WHERE host_id IN (SELECT host_id FROM v)) r
+       JOIN (SELECT host_id, count(*) AS m FROM v GROUP BY host_id) c ON c.host_id = r.host_id
+       WHERE r.n > $19::int - c.m)`,
     [snap((w) => w.id), snap((w) => w.hostId), snap((w) => w.scanId), snap((w) => w.snapshot.os), snap((w) => w.snapshot.version),
       snap((w) => w.snapshot.hostName), snap((w) => w.snapshot.dnsHostName), snap((w) => w.hostKey?.fingerprint ?? null),
       snap((w) => w.hostKey?.algorithm ?? null), snap((w) => JSON.stringify(w.snapshot.notes)), snap((w) => JSON.stringify(w.changes)),
       snap((w) => w.lists.users.length), snap((w) => byteaText(w.stored.users)), snap((w) => byteaText(w.stored.groups)),
-      snap((w) => byteaText(w.stored.services)), snap((w) => byteaText(w.stored.tasks))],
-  );
-  const names = written.flatMap((w) => w.names.map((id) => ({ id, hostId: w.hostId })));
-  if (names.length > 0) {
-    await tx.query(
-      `INSERT INTO inventory_names (id, host_id) SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT (id) DO NOTHING`,
-      [names.map((n) => n.id), names.map((n) => n.hostId)],
-    );
-  }
-
-  await tx.query(
-    `UPDATE hosts h SET latest_snapshot_id = v.snapshot_id, modified_at = now()
-     FROM unnest($1::uuid[], $2::uuid[]) AS v(host_id, snapshot_id) WHERE h.id = v.host_id`,
-    [snap((w) => w.hostId), snap((w) => w.id)],
-  );
-  await tx.query(
-    `DELETE FROM host_snapshots WHERE id IN (
-       SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY host_id ORDER BY seq DESC) AS n
-                       FROM host_snapshots WHERE host_id = ANY($1::uuid[])) ranked
-       WHERE n > $2)`,
-    [[...new Set(hostIds)], kept],
+      snap((w) => byteaText(w.stored.services)), snap((w) => byteaText(w.stored.tasks)),
+      names.map((n) => n.id), names.map((n) => n.hostId), kept],
   );
   return written.map((w) => ({ hostId: w.hostId, snapshotId: w.id, changes: w.changes }));
 }
