@@ -88,6 +88,19 @@ export class InventoryService {
     return { items: items.slice(0, first), hasMore: items.length > first };
   }
 
+  /** The first page (`first` ≤ 100) of each host's snapshots, newest first, by host id: one read for many hosts. */
+  async firstPages(principal: Principal, input: { hostIds: readonly string[]; first?: unknown }): Promise<Map<string, { items: (SnapshotRecord & { seq: string })[]; hasMore: boolean }>> {
+    requireRole(principal, READ_ROLES);
+    const first = intParam(input.first, 'first', 10, 1, 100);
+    const pages = new Map(input.hostIds.map((id) => [id, { items: [] as (SnapshotRecord & { seq: string })[], hasMore: false }]));
+    for (const snapshot of await this.inventory.newestOf(input.hostIds, first + 1)) {
+      const page = pages.get(snapshot.hostId)!;
+      if (page.items.length < first) page.items.push(snapshot);
+      else page.hasMore = true;
+    }
+    return pages;
+  }
+
   /** REST `GET /Host`: the latest snapshot of every scanned host with its accounts and groups, `skip`/`take` (≤ 1000). */
   async scannedHosts(principal: Principal, input: { skip?: unknown; take?: unknown }): Promise<ScannedHost[]> {
     requireRole(principal, READ_ROLES);

@@ -118,6 +118,25 @@ for (const backend of backends) {
       expect(sizes.get(1)).toEqual(sizes.get(100));
     });
 
+    it('reads the first page of every host\'s scans in one store call whatever the page size', async () => {
+      const q = `query($first: Int!) { hosts(first: $first) { nodes { name scans(first: 1) { nodes { sshHostKeyFingerprint } pageInfo { hasNextPage } } } } }`;
+      const counter = countStoreCalls(t.gateway.store);
+      const calls = new Map<number, string[]>();
+      for (const first of [1, 100]) {
+        counter.reset();
+        const { body } = await gql(t.url, admin, q, { first });
+        expect(body.errors).toBeUndefined();
+        calls.set(first, [...counter.calls].sort());
+        if (first === 100) {
+          const alpha = body.data.hosts.nodes.find((h: { name: string }) => h.name === 'alpha');
+          expect(alpha.scans).toEqual({ nodes: [{ sshHostKeyFingerprint: 'SHA256:second' }], pageInfo: { hasNextPage: true } });
+          expect(body.data.hosts.nodes.find((h: { name: string }) => h.name === 'beta').scans).toEqual({ nodes: [], pageInfo: { hasNextPage: false } });
+        }
+      }
+      expect(calls.get(100)).toEqual(['hosts.list', 'inventory.newestOf']);
+      expect(calls.get(1)).toEqual(calls.get(100));
+    });
+
     it('lets App read, refuses other roles and unauthenticated callers', async () => {
       expect((await gql(t.url, appToken(), PAGE, { first: 2 })).body.errors).toBeUndefined();
       const reviewer = await gql(t.url, token({ roles: ['Reviewer'] }), LATEST, { id: HOSTS.alpha.id });

@@ -15,7 +15,19 @@ export function inventoryLoaders(inventory: InventoryService, principal: Princip
       const grouped = await inventory.lists(principal, name, ids);
       return ids.map((id) => (grouped.get(id) ?? []) as never);
     });
+  // First pages of Host.scans, one loader per page size asked for in the request.
+  const firstPages = new Map<number, DataLoader<string, { items: (SnapshotRecord & { seq: string })[]; hasMore: boolean }>>();
   return {
+    firstScans: (first: number) => {
+      let loader = firstPages.get(first);
+      if (!loader) {
+        firstPages.set(first, (loader = new DataLoader(async (hostIds) => {
+          const pages = await inventory.firstPages(principal, { hostIds, first });
+          return hostIds.map((id) => pages.get(id)!);
+        })));
+      }
+      return loader;
+    },
     latest: new DataLoader<string, SnapshotRecord | null>(async (hostIds) => {
       const latest = await inventory.latestOf(principal, hostIds);
       return hostIds.map((id) => latest.get(id) ?? null);

@@ -77,7 +77,8 @@ export class HostInventoryResolver {
     @Arg('first', () => Int, { defaultValue: 10, description: '1 to 100.' }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
   ): Promise<HostSnapshotConnection> {
-    const page = await ctx.inventory.history(ctx.principal, { hostId: host.id, first, after });
+    // A first page is batched across the hosts of the request; later pages go by their cursor, one host at a time.
+    const page = after == null ? await loaders(ctx).firstScans(first).load(host.id) : await ctx.inventory.history(ctx.principal, { hostId: host.id, first, after });
     const edges = page.items.map((s) => ({ cursor: snapshotCursor(s), node: toSnapshot(s) }));
     return { edges, nodes: edges.map((e) => e.node), pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null } };
   }

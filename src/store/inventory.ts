@@ -104,6 +104,18 @@ export function createInventoryStore(db: Sql) {
       return rows.map((r) => ({ ...toSnapshot(r), seq: r.seq }));
     },
 
+    /** The newest `limit` snapshots of each host, newest first (first pages of many hosts in one read). */
+    async newestOf(hostIds: readonly string[], limit: number): Promise<(SnapshotRecord & { seq: string })[]> {
+      if (hostIds.length === 0) return [];
+      const rows = await db.query<SnapshotRow & { seq: string }>(
+        `SELECT ${SNAPSHOT}, s.seq::text AS seq FROM unnest($1::uuid[]) AS w(id)
+         CROSS JOIN LATERAL (SELECT * FROM host_snapshots x WHERE x.host_id = w.id ORDER BY x.seq DESC LIMIT $2) s ${SNAPSHOT_JOINS}
+         ORDER BY s.host_id, s.seq DESC`,
+        [[...new Set(hostIds)], limit],
+      );
+      return rows.map((r) => ({ ...toSnapshot(r), seq: r.seq }));
+    },
+
     /** Latest snapshots of all hosts, by host name (REST `GET /Host`). */
     async latestPage(offset: number, limit: number): Promise<SnapshotRecord[]> {
       const rows = await db.query<SnapshotRow>(
