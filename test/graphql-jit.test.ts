@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { execute, getOperationAST, GraphQLError, parse, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { execute, getOperationAST, GraphQLError, parse, validate, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../src/auth';
 import { formatError } from '../src/graphql/errors';
@@ -46,6 +46,8 @@ function sent(result: ExecutionResult) {
 
 async function both(principal: Principal, query: string, variables?: Record<string, unknown>, operationName?: string) {
   const document = parse(query);
+  // Only valid documents reach execution.
+  expect(validate(schema, document).map((e) => e.message)).toEqual([]);
   const contextValue = { principal, ip: '127.0.0.1', service: t.gateway.service, inventory: t.gateway.inventory };
   const expected = await execute({ schema, document, variableValues: variables, operationName, contextValue });
   const operation = getOperationAST(document, operationName);
@@ -61,7 +63,15 @@ const cases: [string, Principal, string, Record<string, unknown>?, string?][] = 
   ['a page with aliases, fragments and directives', ADMIN, `query($skip: Boolean!, $n: Int) {
       page: hostScanJobs(first: $n) { edges { cursor node { ...S } } pageInfo { hasNextPage endCursor } nodes { id @skip(if: $skip) status @include(if: $skip) } }
       again: hostScanJobs(first: 1) { nodes { ... on HostScanJob { id } } } }
-    fragment S on HostScanJobStatus { ${STATUS} }`, { skip: true, n: 5 }],
+    fragment S on HostScanJob { ${STATUS} }`, { skip: true, n: 5 }],
+  ['skip and include on fragment spreads, inline fragments and overlapping fields', ADMIN, `query($id: ID!, $yes: Boolean!, $no: Boolean!) {
+      hostScanJob(id: $id) {
+        ...A @skip(if: $yes) ...B @include(if: $yes) ... on HostScanJob @include(if: $no) { createdBy }
+        hostScanHostStatus @skip(if: $no) { name } hostScanHostStatus { name @skip(if: $yes) os }
+        id @include(if: $no) id
+      } }
+    fragment A on HostScanJob { status hostScanHostStatus { hostId } }
+    fragment B on HostScanJob { statusDescription hostScanHostStatus { hostScanHostId ... on HostScanHostStatus @skip(if: $no) { ipAddress } } }`, { yes: true, no: false }],
   ['an out-of-range page size', APP, '{ hostScanJobs(first: 0) { nodes { id } } }'],
   ['a cursor that is not one', APP, '{ hostScanJobs(after: "garbage") { nodes { id } } }'],
   ['hosts with every field', ADMIN, '{ hosts(first: 5) { nodes { id name dnsHostName ipAddress os version sshPort winRmPort lastScanTimeUtc lastScanStartTimeUtc lastScanStatus credentialName credentialId sshTrust acceptKeyOnFirstContact sshHostKeyFingerprint sshHostKeyAlgorithm sshHostKeyPresented sshHostKeyTrust createdDateTimeUtc modifiedDateTimeUtc } pageInfo { hasNextPage } } }'],
@@ -77,7 +87,7 @@ const cases: [string, Principal, string, Record<string, unknown>?, string?][] = 
 describe('graphql-jit against graphql-js', () => {
   for (const [what, principal, query, variables, operationName] of cases) {
     it(what, async () => {
-      const { expected, actual } = await both(principal, query, variables ?? { id: jobId }, operationName);
+      const { expected, actual } = await both(principal, query, { id: jobId, ...variables }, operationName);
       expect(actual).toEqual(expected);
     });
   }
@@ -85,7 +95,7 @@ describe('graphql-jit against graphql-js', () => {
   it('the cases cover data, nulls and errors of several codes', async () => {
     const codes = new Set<unknown>();
     for (const [, principal, query, variables, operationName] of cases) {
-      for (const e of (await both(principal, query, variables ?? { id: jobId }, operationName)).actual.errors ?? []) codes.add(e.formatted.extensions?.code);
+      for (const e of (await both(principal, query, { id: jobId, ...variables }, operationName)).actual.errors ?? []) codes.add(e.formatted.extensions?.code);
     }
     expect([...codes].sort()).toEqual(expect.arrayContaining(['BAD_INPUT', 'FORBIDDEN', 'NOT_FOUND']));
   });
