@@ -72,6 +72,11 @@ const cases: [string, Principal, string, Record<string, unknown>?, string?][] = 
       } }
     fragment A on HostScanJob { status hostScanHostStatus { hostId } }
     fragment B on HostScanJob { statusDescription hostScanHostStatus { hostScanHostId ... on HostScanHostStatus @skip(if: $no) { ipAddress } } }`, { yes: true, no: false }],
+  // Variables reach graphql-jit after graphql-js has coerced them once (the cost check); it coerces them again.
+  ['an ID sent as a number', APP, 'query($id: ID!) { hostScanJob(id: $id) { id } }', { id: 12345 }],
+  ['an enum variable', APP, 'query($s: ActionStatus) { hostScanJobs(status: $s) { nodes { id status } } }', { s: 'Queued' }],
+  ['a list variable sent as one value', NOBODY, 'mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { id } }', { ids: 'one' }],
+  ['an input object variable', APP, 'mutation($h: [HostInput!]!) { upsertHosts(hosts: $h) { id } }', { h: { name: 'x', sshPort: 22, acceptKeyOnFirstContact: false, sshTrust: 'ErrorOnThumbprintMismatch' } }],
   ['an out-of-range page size', APP, '{ hostScanJobs(first: 0) { nodes { id } } }'],
   ['a cursor that is not one', APP, '{ hostScanJobs(after: "garbage") { nodes { id } } }'],
   ['hosts with every field', ADMIN, '{ hosts(first: 5) { nodes { id name dnsHostName ipAddress os version sshPort winRmPort lastScanTimeUtc lastScanStartTimeUtc lastScanStatus credentialName credentialId sshTrust acceptKeyOnFirstContact sshHostKeyFingerprint sshHostKeyAlgorithm sshHostKeyPresented sshHostKeyTrust createdDateTimeUtc modifiedDateTimeUtc } pageInfo { hasNextPage } } }'],
