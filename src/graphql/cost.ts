@@ -1,5 +1,6 @@
 import { GraphQLError, getNamedType, isLeafType, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import { CostCache } from './cost-cache';
 import type { RequestCode } from './errors';
 
 /**
@@ -14,12 +15,17 @@ import type { RequestCode } from './errors';
 const listSize = (extensions: Readonly<Record<string, unknown>> | null | undefined): number =>
   typeof extensions?.listSize === 'number' ? extensions.listSize : 1;
 
+// The arguments whose values the estimator reads (the cost cache keys on the variables that reach them).
+const VALUE_ARGUMENTS: ReadonlySet<string> = new Set(['first']);
+
 const estimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
   if (field.name.startsWith('__')) return 0;
   const own = isLeafType(getNamedType(field.type)) ? 1 : 2 + 1.5 * childComplexity;
   const first = typeof args.first === 'number' && args.first > 1 ? args.first : listSize(field.extensions);
   return own * first;
 };
+
+const caches = new WeakMap<GraphQLSchema, CostCache>();
 
 export interface CostCheck {
   maxCost: number;
@@ -38,9 +44,15 @@ export function checkCost(
   variables: Record<string, unknown> | null | undefined,
   limits: CostCheck,
 ): void {
+  let cache = caches.get(schema);
+  if (!cache) caches.set(schema, (cache = new CostCache(VALUE_ARGUMENTS)));
+  const name = operationName || undefined;
+  const values = variables ?? {};
   let cost: number;
   try {
-    cost = getComplexity({ estimators: [estimator], schema, query: document, variables: variables ?? {}, ...(operationName ? { operationName } : {}) });
+    cost = cache.costOf(schema, document, name, values, () =>
+      getComplexity({ estimators: [estimator], schema, query: document, variables: values, ...(name ? { operationName: name } : {}) }),
+    );
   } catch (err) {
     throw new GraphQLError(err instanceof Error ? err.message : 'The variables do not fit the operation.', {
       extensions: { code: 'BAD_USER_INPUT' satisfies RequestCode, http: { status: 400 } },

@@ -15,6 +15,7 @@ import type { HostScanService } from '../service';
 import type { GraphQLContext } from './context';
 import { checkCost } from './cost';
 import { formatError, type RequestCode } from './errors';
+import { jitGateway } from './jit';
 import { limitRules, type GraphQLLimits } from './limits';
 import { tracePlugin } from './trace-plugin';
 import type { Tracing } from '../tracing';
@@ -39,7 +40,7 @@ export interface GraphQLHttpOptions {
 export async function mountGraphQL(app: FastifyInstance, o: GraphQLHttpOptions): Promise<ApolloServer<GraphQLContext>> {
   const log = o.logger.child({ component: 'graphql' });
   const apollo = new ApolloServer<GraphQLContext>({
-    schema: o.schema,
+    gateway: jitGateway(o.schema),
     introspection: o.limits.introspection,
     // The gateway stops Apollo in its own shutdown; Apollo's handler would re-send the signal when done.
     stopOnTerminationSignals: false,

@@ -1,9 +1,23 @@
 import { jobState, type BatchProgress, type Host as HostModel, type HostScan, type Job } from '../model';
 import { hostStatusView } from '../status-view';
 import { hostCursor, jobCursor, type Page } from '../service';
-import { HostKeyTrust, type Host, type HostConnection, type HostScanBatch, type HostScanHostStatus, type HostScanJob, type HostScanJobConnection, type HostScanJobStatus } from './types';
+import { HostKeyTrust, type Host, type HostConnection, type HostScanBatch, type HostScanHostStatus, type HostScanJob, type HostScanJobConnection, type HostScanJobEdge, type HostScanJobStatus } from './types';
 
 // Model → GraphQL objects. Names follow the vendor's where the vendor has one.
+
+/**
+ * `fn` once per job state: jobs are shared, immutable states (the job cache hands the same object to
+ * every reader until the job changes), so a state read again, by many callers or on every page, is
+ * mapped once. The results are shared too and must not be changed.
+ */
+function perState<T extends object>(fn: (job: Job) => T): (job: Job) => T {
+  const mapped = new WeakMap<Job, T>();
+  return (job) => {
+    let value = mapped.get(job);
+    if (!value) mapped.set(job, (value = fn(job)));
+    return value;
+  };
+}
 
 const hostStatus = (s: HostScan): HostScanHostStatus => ({
   ...hostStatusView(s),
@@ -13,14 +27,14 @@ const hostStatus = (s: HostScan): HostScanHostStatus => ({
   finishedDateTimeUtc: s.finishedAt,
 });
 
-export const toJobStatus = (job: Job): HostScanJobStatus => ({
+export const toJobStatus = perState((job): HostScanJobStatus => ({
   id: job.id,
   ...jobState(job.scans),
   hostScanHostStatus: job.scans.map(hostStatus),
   revision: job.revision,
-});
+}));
 
-export const toJob = (job: Job): HostScanJob => ({
+export const toJob = perState((job): HostScanJob => ({
   ...toJobStatus(job),
   createdBy: job.createdBy,
   createdByUserName: job.createdByUserName,
@@ -29,7 +43,9 @@ export const toJob = (job: Job): HostScanJob => ({
   createdDateTimeUtc: job.createdAt,
   modifiedDateTimeUtc: job.modifiedAt,
   scheduleId: job.scheduleId ?? null,
-});
+}));
+
+const toJobEdge = perState((job): HostScanJobEdge => ({ cursor: jobCursor(job), node: toJob(job) }));
 
 export const toHost = (h: HostModel): Host => ({
   id: h.id,
@@ -56,7 +72,7 @@ export const toHost = (h: HostModel): Host => ({
 });
 
 export function toJobConnection(page: Page<Job>): HostScanJobConnection {
-  const edges = page.items.map((job) => ({ cursor: jobCursor(job), node: toJob(job) }));
+  const edges = page.items.map(toJobEdge);
   return { edges, nodes: edges.map((e) => e.node), pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null } };
 }
 
