@@ -1,4 +1,5 @@
 import type { JobEventBus } from './events';
+import type { Job } from './model';
 import type { ChangePosition, Store } from './store';
 
 const FIRST_ID = '00000000-0000-0000-0000-000000000000';
@@ -9,7 +10,14 @@ const FIRST_ID = '00000000-0000-0000-0000-000000000000';
  * one that began before that point may commit after it), in pages of at most `pageSize`; it publishes the
  * states the bus does not know yet. The bus drops states it already has, so reading one twice is harmless.
  */
-export function createChangePoll(o: { jobs: Pick<Store['jobs'], 'changesAfter' | 'getJobs'>; events: JobEventBus; pageSize: number; overlapMs: number }) {
+export function createChangePoll(o: {
+  jobs: Pick<Store['jobs'], 'changesAfter' | 'getJobs'>;
+  events: JobEventBus;
+  /** Where the states read go (the bus, and whoever else follows other instances' changes). */
+  publish: (jobs: readonly Job[]) => void;
+  pageSize: number;
+  overlapMs: number;
+}) {
   let from: number | null = null;
   let position: ChangePosition | null = null;
   let sweepStartedAt: number | null = null;
@@ -27,7 +35,7 @@ export function createChangePoll(o: { jobs: Pick<Store['jobs'], 'changesAfter' |
       const page = await o.jobs.changesAfter(position, o.pageSize);
       sweepStartedAt ??= page.now;
       const unknown = page.changes.filter((c) => c.revision > (o.events.latestRevision(c.id) ?? -1));
-      if (unknown.length > 0) o.events.publish(await o.jobs.getJobs(unknown.map((c) => c.id)));
+      if (unknown.length > 0) o.publish(await o.jobs.getJobs(unknown.map((c) => c.id)));
       if (page.changes.length === o.pageSize) {
         position = page.changes.at(-1)!;
         return false;

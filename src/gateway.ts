@@ -34,6 +34,7 @@ import { systemAuditEntry } from './audit';
 import { BackupService } from './backup-service';
 import { JOB_PRUNE_BATCH, keepFor } from './retention';
 import { InventoryEvents } from './inventory-events';
+import { followRemoteInventory } from './remote-inventory';
 import { InventoryService } from './inventory-service';
 import { createCredentialedScanner } from './scanner/credentialed';
 import { fitConcurrency } from './scanner/fd-budget';
@@ -176,8 +177,11 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   const events = new JobEventBus((err) => logger.error({ err }, 'job event listener failed'), pacer);
   const cache = new JobCache(events);
   lifecycle.add('job cache cleared', () => cache.stop());
-  const { remote, publish } = await connectInstances({ settings: config.events, store, events, cache, logger, lifecycle });
   const inventoryEvents = new InventoryEvents();
+  const { remote, publish } = await connectInstances({
+    settings: config.events, store, events, cache, logger, lifecycle,
+    onRemoteJobs: followRemoteInventory({ inventory: store.inventory, events: inventoryEvents, logger }),
+  });
   const traced = (scanner: Scanner) => (tracing ? tracedScanner(scanner, tracing) : scanner);
   const credentialKey = credentialKeyFor({ configured: config.credentialsKey, production: config.production, dataDir: config.dataDir, logger });
   const credentials = new CredentialService({ store, key: credentialKey });

@@ -20,6 +20,8 @@ export async function connectInstances(o: {
   cache: JobCache;
   logger: Logger;
   lifecycle: Lifecycle;
+  /** Told about the job states read for other instances' changes. */
+  onRemoteJobs?: (jobs: readonly Job[]) => void;
 }): Promise<{ remote: RemoteEvents | null; publish(jobs: readonly Job[]): void }> {
   const { settings, store, events, logger } = o;
   const changes = settings.url
@@ -34,7 +36,7 @@ export async function connectInstances(o: {
   };
   if (!changes) return { remote: null, publish };
   const remote = await bridgeRemoteEvents({
-    changes, jobs: store.jobs, events, logger, checkMs: settings.checkMs, pollMs: settings.pollMs, onDeaf: (deaf) => o.cache.setTrusted(!deaf),
+    changes, jobs: store.jobs, events, logger, checkMs: settings.checkMs, pollMs: settings.pollMs, onDeaf: (deaf) => o.cache.setTrusted(!deaf), onRemoteJobs: o.onRemoteJobs,
   });
   o.lifecycle.add('listen stopped', () => remote.stop());
   return { remote, publish };

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { InventoryUpdate } from './store';
 
 /** Thrown to an inventory reader that fell too far behind. */
@@ -11,9 +12,16 @@ export class InventoryBacklogError extends Error {
  */
 export class InventoryEvents {
   private readonly listeners = new Set<(update: InventoryUpdate) => void>();
+  // A snapshot can reach this instance twice: from its own runner and again through another instance's
+  // announcement of the same job (see remote-inventory.ts). Recent ones are remembered and sent once.
+  private readonly sent = new LRUCache<string, true>({ max: 10_000 });
 
   publish(updates: readonly InventoryUpdate[]): void {
-    for (const update of updates) for (const listener of this.listeners) listener(update);
+    for (const update of updates) {
+      if (this.sent.has(update.snapshotId)) continue;
+      this.sent.set(update.snapshotId, true);
+      for (const listener of this.listeners) listener(update);
+    }
   }
 
   /** A stream of updates that pass `filter`, from now on. */

@@ -3,6 +3,7 @@ import { createBackoff } from './backoff';
 import type { JobChange } from './change-message';
 import { createChangePoll } from './change-poll';
 import type { JobEventBus } from './events';
+import type { Job } from './model';
 import { createListenCheck } from './listen-check';
 import type { ChangeNotifications, Store } from './store';
 
@@ -19,6 +20,8 @@ export interface RemoteEventOptions {
   probeTimeoutMs?: number;
   /** Told when changes from other instances may be going unheard (true) and when every one is known again. */
   onDeaf?: (deaf: boolean) => void;
+  /** Told about the job states read for other instances' changes, after the bus. */
+  onRemoteJobs?: (jobs: readonly Job[]) => void;
 }
 
 export interface RemoteEvents {
@@ -43,7 +46,11 @@ const PAGE_SIZE = 500;
 export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteEvents> {
   const log = o.logger.child({ component: 'remote-events', path: o.changes.name });
   const check = createListenCheck({ probe: (token) => o.changes.probe(token), timeoutMs: o.probeTimeoutMs ?? 3_000 });
-  const poll = createChangePoll({ jobs: o.jobs, events: o.events, pageSize: PAGE_SIZE, overlapMs: OVERLAP_MS });
+  const publish = (jobs: readonly Job[]) => {
+    o.events.publish(jobs);
+    o.onRemoteJobs?.(jobs);
+  };
+  const poll = createChangePoll({ jobs: o.jobs, events: o.events, publish, pageSize: PAGE_SIZE, overlapMs: OVERLAP_MS });
   let pending = new Set<string>();
   let reading: Promise<void> | null = null;
   let stopped = false;
@@ -54,7 +61,7 @@ export async function bridgeRemoteEvents(o: RemoteEventOptions): Promise<RemoteE
       const ids = [...pending];
       pending = new Set();
       try {
-        o.events.publish(await o.jobs.getJobs(ids));
+        publish(await o.jobs.getJobs(ids));
       } catch (err) {
         log.warn({ err, jobs: ids.length }, 'could not read jobs announced by another instance');
       }

@@ -24,6 +24,7 @@ for (const backend of gatewayBackends()) describe.skipIf(!inventorySshdAvailable
   let sshd: InventorySshd;
   let t: TestGateway;
   let drop: () => Promise<void>;
+  let storeEnv: Record<string, string>;
   const host = { id: randomUUID(), name: 'fixture-host', ipAddress: '127.0.0.1', sshPort: 0 };
 
   const scanAndWait = async () => {
@@ -44,6 +45,7 @@ for (const backend of gatewayBackends()) describe.skipIf(!inventorySshdAvailable
     });
     const { env, drop: d } = await backend.env();
     drop = d;
+    storeEnv = env;
     t = await startTestGateway({ HOSTS_FILE: hostsFile([host, HOSTS.beta]), ...env }, { scanner });
     const credentialId = randomUUID();
     await sqlOf(t.gateway.store).query(
@@ -106,6 +108,39 @@ for (const backend of gatewayBackends()) describe.skipIf(!inventorySshdAvailable
       await client.dispose();
     }
   }, 60_000);
+
+  it.skipIf(backend.name !== 'PostgreSQL')('streams a change another instance recorded, once, to a subscriber on this one', async () => {
+    // A second gateway on the same database, without a runner: every scan is recorded by the first.
+    const other = await startTestGateway(storeEnv, { runner: false });
+    const client = wsClient(other.url, { Authorization: `Bearer ${appToken()}` });
+    try {
+      const heard: any[] = [];
+      client.subscribe({ query: SUBSCRIBE, variables: { hostIds: [host.id], privilegedOnly: false } }, {
+        next: (r: any) => heard.push(r.data?.inventoryChanges ?? r.errors),
+        error: (e: unknown) => heard.push(e),
+        complete: () => {},
+      });
+      await until('the subscription on the other instance to be active', () => other.gateway.sockets.activeSubscriptions >= 1);
+      const etc = join(sshd.root, 'etc');
+      writeFileSync(join(etc, 'passwd'), readFileSync(join(etc, 'passwd'), 'utf8') + 'remote1:x:1601:1500:Remote:/home/remote1:/bin/bash\n');
+      expect(await scanAndWait()).toMatchObject({ status: expect.stringMatching(/^Complete(dWithErrors)?$/) });
+      await until('the change to reach the other instance', () => heard.length > 0, { timeoutMs: 30_000 });
+      expect(heard).toEqual([{ hostId: host.id, snapshotId: expect.any(String), changes: [
+        { kind: 'account-added', subject: 'remote1', privileged: false, before: null, after: 'LinuxUser' },
+      ] }]);
+      // The job is announced again by a rescan with no difference: the earlier snapshot is not sent twice.
+      expect(await scanAndWait()).toMatchObject({ status: expect.stringMatching(/^Complete(dWithErrors)?$/) });
+      const [recorded] = await sqlOf(t.gateway.store).query<{ n: number }>('SELECT count(*)::int AS n FROM host_snapshots WHERE host_id = $1', [host.id]);
+      await until('the rescan to reach the other instance', async () => {
+        const { body } = await gql(other.url, appToken(), 'query($id: ID!) { host(id: $id) { scans(first: 100) { nodes { id } } } }', { id: host.id });
+        return body.data.host.scans.nodes.length === recorded!.n;
+      });
+      expect(heard).toHaveLength(1);
+    } finally {
+      await client.dispose();
+      await other.stop();
+    }
+  }, 90_000);
 
   it('never logs the key it logged in with', () => {
     const keyBody = sshd.rootKey.split('\n').filter((line) => line && !line.startsWith('-----')).join('');

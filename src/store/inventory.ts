@@ -137,6 +137,14 @@ export function createInventoryStore(db: Sql) {
         (r) => r.changes.map((c) => ({ ...c, snapshotId: r.id })),
       ).then((all) => all.flat()),
 
+    /** The snapshots the given scans recorded, with their differences (those another instance recorded). */
+    recordedBy: (scanIds: readonly string[]): Promise<{ hostId: string; snapshotId: string; changes: InventoryChange[] }[]> =>
+      bySnapshot<{ id: string; host_id: string; changes: InventoryChange[] }, { hostId: string; snapshotId: string; changes: InventoryChange[] }>(
+        `SELECT s.id, s.host_id, s.changes FROM host_snapshots s WHERE s.scan_id = ANY($1::uuid[]) ORDER BY s.seq`,
+        scanIds,
+        (r) => ({ hostId: r.host_id, snapshotId: r.id, changes: r.changes }),
+      ),
+
     /** The SSH host key each host trusts, its policy, and a different key it presented since (awaiting an Admin). */
     hostKeys: (hostIds: readonly string[]) =>
       bySnapshot<HostKeyRow, HostKeyTrust>(

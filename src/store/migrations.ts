@@ -392,6 +392,8 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       -- A snapshot's deflated lists are a few kilobytes: kept in the row instead of being cut into TOAST
       -- chunks (rows in another table, each with its index entry) above the default 2 kB.
       ALTER TABLE host_snapshots SET (toast_tuple_target = 8160);
+      -- Another instance's finished scans lead to their snapshots (inventoryChanges across instances).
+      CREATE INDEX host_snapshots_scan ON host_snapshots (scan_id);
 
       -- Which host an account or group id belongs to, for GET /User/{id} and /Group/{id}: ids are name-based
       -- (src/inventory/ids.ts), so a row is written once per name a host ever had, not once per snapshot.
