@@ -50,6 +50,12 @@ export const snapshotCursor = (snapshot: { seq: string }): string => Buffer.from
  * services and scheduled tasks, and a live stream of the differences. Any scan role reads; the store
  * writes snapshots with the scan results (see the queue), so nothing here changes them.
  */
+/** A page of a host's snapshots, newest first; `seq` is what its cursor encodes. */
+export interface SnapshotPage {
+  items: (SnapshotRecord & { seq: string })[];
+  hasMore: boolean;
+}
+
 export class InventoryService {
   constructor(private readonly o: { store: Store; events: InventoryEvents; maxHostIds?: number }) {}
 
@@ -79,7 +85,7 @@ export class InventoryService {
   }
 
   /** A host's snapshots, newest first, paged with `first` (≤ 100) and the cursor (`snapshotCursor`) of the last one seen. */
-  async history(principal: Principal, input: { hostId: unknown; first?: unknown; after?: unknown }): Promise<{ items: (SnapshotRecord & { seq: string })[]; hasMore: boolean }> {
+  async history(principal: Principal, input: { hostId: unknown; first?: unknown; after?: unknown }): Promise<SnapshotPage> {
     requireRole(principal, READ_ROLES);
     const hostId = uuidParam(input.hostId, 'hostId');
     const first = intParam(input.first, 'first', 10, 1, 100);
@@ -89,10 +95,10 @@ export class InventoryService {
   }
 
   /** The first page (`first` ≤ 100) of each host's snapshots, newest first, by host id: one read for many hosts. */
-  async firstPages(principal: Principal, input: { hostIds: readonly string[]; first?: unknown }): Promise<Map<string, { items: (SnapshotRecord & { seq: string })[]; hasMore: boolean }>> {
+  async firstPages(principal: Principal, input: { hostIds: readonly string[]; first?: unknown }): Promise<Map<string, SnapshotPage>> {
     requireRole(principal, READ_ROLES);
     const first = intParam(input.first, 'first', 10, 1, 100);
-    const pages = new Map(input.hostIds.map((id) => [id, { items: [] as (SnapshotRecord & { seq: string })[], hasMore: false }]));
+    const pages = new Map(input.hostIds.map((id): [string, SnapshotPage] => [id, { items: [], hasMore: false }]));
     for (const snapshot of await this.inventory.newestOf(input.hostIds, first + 1)) {
       const page = pages.get(snapshot.hostId)!;
       if (page.items.length < first) page.items.push(snapshot);

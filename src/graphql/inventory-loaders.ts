@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Principal } from '../auth';
-import type { InventoryService, SnapshotLists } from '../inventory-service';
+import type { InventoryService, SnapshotLists, SnapshotPage } from '../inventory-service';
 import type { HostKeyTrust, SnapshotRecord } from '../store';
 
 /**
@@ -16,7 +16,7 @@ export function inventoryLoaders(inventory: InventoryService, principal: Princip
       return ids.map((id) => (grouped.get(id) ?? []) as never);
     });
   // First pages of Host.scans, one loader per page size asked for in the request.
-  const firstPages = new Map<number, DataLoader<string, { items: (SnapshotRecord & { seq: string })[]; hasMore: boolean }>>();
+  const firstPages = new Map<number, DataLoader<string, SnapshotPage>>();
   return {
     firstScans: (first: number) => {
       let loader = firstPages.get(first);

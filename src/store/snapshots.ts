@@ -42,7 +42,7 @@ export async function writeSnapshots(tx: Queryable, entries: readonly SnapshotEn
     const before = previous.get(e.hostId);
     const was = before ? previousLists(before, lists, stored) : null;
     const changes = diffSnapshots(
-      was && digestOf({ users: was.users, services: was.services, scheduledTasks: was.tasks }, before!.ssh_host_key),
+      before && was ? digestOf({ users: was.users, services: was.services, scheduledTasks: was.tasks }, before.ssh_host_key) : null,
       digestOf(e.snapshot, e.hostKey?.fingerprint ?? null),
     );
     // The by-id routes find an account or group through inventory_names; only names it cannot know yet go in.
