@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { authenticate, type TokenVerifier } from './auth';
+import { lazyChildLogger } from './lazy-logger';
 import { dashboardRoutes } from './dashboard';
 import { explorerRoutes } from './explorer';
 import { acceptJsonOnly } from './json-body';
@@ -76,7 +77,10 @@ function traceId(request: { headers: Record<string, string | string[] | undefine
  * caller's and may carry anything.
  */
 class AccessLog extends LogController {
-  constructor(private readonly metrics: Metrics) {
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
     super({ requestIdLogLabel: 'traceId' });
   }
 
@@ -86,7 +90,8 @@ class AccessLog extends LogController {
     this.metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     const line = { method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
     if (error) reply.log.error({ ...line, err: error }, 'request failed');
-    else reply.log.info(line, 'request');
+    // Through the root logger, so that a request's own (lazy) child is not made just for this line.
+    else this.logger.info({ traceId: request.id, ...line }, 'request');
   }
 }
 
@@ -102,7 +107,8 @@ const status = (extra: Record<string, unknown> = {}) => ({
 export async function createHttpServer(options: HttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    logController: new AccessLog(options.metrics),
+    logController: new AccessLog(options.metrics, options.logger),
+    childLoggerFactory: lazyChildLogger as never,
     genReqId: options.tracing ? requestSpans(options.tracing).traceId : traceId,
     bodyLimit: options.bodyLimitBytes,
     requestTimeout: 30_000,
