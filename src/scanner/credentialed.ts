@@ -1,7 +1,7 @@
 import { collectInventory, readHostKey, SshTrustAction, type CollectLimits, type CollectOutcome, type SshCredential } from '../inventory';
 import { isPrivileged } from '../inventory/diff';
 import { ActionFailureReason, type ScanTarget } from '../model';
-import type { ScanOutcome, Scanner } from './index';
+import type { ScanOptions, ScanOutcome, Scanner } from './index';
 import type { ProbeScanner } from './probe';
 import type { HostKeyRequest } from './ssh';
 
@@ -31,14 +31,14 @@ export function createCredentialedScanner(o: CredentialedScannerOptions): Scanne
   // A server sends its key exchange right after its identification: a few seconds is plenty.
   const keyRequest: HostKeyRequest = { read: readHostKey, timeoutMs: o.keyReadTimeoutMs ?? 5_000 };
   return {
-    async scan(target: ScanTarget, signal: AbortSignal): Promise<ScanOutcome> {
+    async scan(target: ScanTarget, signal: AbortSignal, options?: ScanOptions): Promise<ScanOutcome> {
       const ssh = target.ssh;
       const logsIn = !!ssh?.credentialId && !!o.credentials;
       // Without logging in, the key is read where none is recorded; before logging in, where the host's
       // policy would refuse an unknown key anyway (the key is then only named for an Admin to accept).
       const refusesUnknownKey = !!ssh && !ssh.trustedKey && !ssh.acceptKeyOnFirstContact && ssh.trust !== SshTrustAction.AlwaysTrustIgnoreThumbprint;
       const readsKey = !!ssh && !ssh.trustedKey && (!logsIn || refusesUnknownKey);
-      const probed = await o.probe.scan(target, signal, readsKey ? keyRequest : undefined);
+      const probed = await o.probe.scan(target, signal, { ...options, ...(readsKey ? { hostKey: keyRequest } : {}) });
       const endpoint = probed.sshEndpoint;
       if (!probed.ok || !endpoint || !ssh?.credentialId || !o.credentials) return probed;
       if (refusesUnknownKey) {

@@ -19,12 +19,21 @@ export interface ScanOutcome {
   inventory?: InventorySnapshot | null;
 }
 
+export interface ScanOptions {
+  /**
+   * Told `true` when the scan waits for a host that has not answered (a connect, or the identification
+   * it awaits once connected) for longer than answers usually take — a silent or slow host costs no CPU
+   * while it waits — and `false` when that ends.
+   */
+  waiting?: (isWaiting: boolean) => void;
+}
+
 /**
  * Probes one host. Resolves with an outcome for every network result (refused, unreachable,
  * unresolvable…); rejects only when `signal` aborts, with `signal.reason`.
  */
 export interface Scanner {
-  scan(target: ScanTarget, signal: AbortSignal): Promise<ScanOutcome>;
+  scan(target: ScanTarget, signal: AbortSignal, options?: ScanOptions): Promise<ScanOutcome>;
 }
 
 export const DEFAULT_SSH_PORT = 22;

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { armConnectDeadline, type ConnectTimeout } from './rtt';
+import { armConnectDeadline, noticeLongWait, type ConnectTimeout } from './rtt';
 
 /**
  * The result of one network probe. Probes never reject: every network failure is a value. `silent`: no
@@ -13,6 +13,8 @@ export interface ProbeTimeouts {
   /** Shared by every probe of a scanner: it learns from each answer how long an answer may take. */
   connect: ConnectTimeout;
   readTimeoutMs: number;
+  /** Told when a connect, or the answer awaited once connected, takes longer than answers usually take (`true`), and when that wait ends. */
+  waiting?: (isWaiting: boolean) => void;
 }
 
 /** Words for the socket errors a probe meets, for status descriptions a person can act on. */
@@ -60,12 +62,16 @@ export function probeSocket<T>(
     let cleanup: (() => void) | void;
     let readTimer: NodeJS.Timeout | undefined;
     let stopWaiting = () => {};
+    // Told while the connect, and then the awaited answer, take longer than answers usually take.
+    let stopNotice = () => {};
+    const notice = () => (t.waiting ? noticeLongWait(t.connect.expectedMs, t.waiting) : () => {});
     const started = performance.now();
     const socket = connect({ host, port });
     const finish: Finish<T> = (result) => {
       if (settled) return;
       settled = true;
       stopWaiting();
+      stopNotice();
       clearTimeout(readTimer);
       signal.removeEventListener('abort', onAbort);
       cleanup?.();
@@ -77,6 +83,7 @@ export function probeSocket<T>(
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     stopWaiting = armConnectDeadline(t.connect, started, (usedMs) => fail('silent', `no answer in ${usedMs} ms`));
+    stopNotice = notice();
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (goingOn) return;
       // A refusal is an answer too (the host's RST): a round trip to learn from.
@@ -86,10 +93,13 @@ export function probeSocket<T>(
     socket.once('connect', () => {
       connected = true;
       stopWaiting();
+      stopNotice();
       t.connect.observe(performance.now() - started);
+      stopNotice = notice();
       readTimer = setTimeout(() => fail('timeout', `no ${what} within ${t.readTimeoutMs} ms`), t.readTimeoutMs);
       cleanup = converse(socket, finish, fail, () => {
         goingOn = true;
+        stopNotice();
         clearTimeout(readTimer);
       });
     });

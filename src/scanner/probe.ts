@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ActionFailureReason } from '../model';
 import type { ScanTarget } from '../model';
-import { DEFAULT_SSH_PORT, DEFAULT_WINRM_PORT, type ScanOutcome, type Scanner } from './index';
+import { DEFAULT_SSH_PORT, DEFAULT_WINRM_PORT, type ScanOptions, type ScanOutcome, type Scanner } from './index';
 import { osFromSshBanner, versionFromWinRm } from './os';
 import type { ProbeResult, ProbeTimeouts } from './probe-result';
 import { RetryPolicy } from './retry';
@@ -26,7 +26,7 @@ export interface ProbeScanner extends Scanner {
    * With `hostKey`, where SSH answers, the probe goes on from the banner into the key exchange on the same
    * connection; the outcome carries `hostKey` when the server sent one.
    */
-  scan(target: ScanTarget, signal: AbortSignal, hostKey?: HostKeyRequest): Promise<ScanOutcome>;
+  scan(target: ScanTarget, signal: AbortSignal, options?: ScanOptions & { hostKey?: HostKeyRequest }): Promise<ScanOutcome>;
 }
 
 const systemResolve = async (name: string) => (await lookup(name)).address;
@@ -53,19 +53,29 @@ export function createProbeScanner(options: ProbeScannerOptions = {}): ProbeScan
   };
   return {
     connectTimeout,
-    async scan(target: ScanTarget, signal: AbortSignal, hostKey?: HostKeyRequest): Promise<ScanOutcome> {
+    async scan(target: ScanTarget, signal: AbortSignal, options: ScanOptions & { hostKey?: HostKeyRequest } = {}): Promise<ScanOutcome> {
       const address = await resolveTarget(target, resolve, signal);
       if (typeof address !== 'string') return address;
       const sshPort = target.sshPort ?? DEFAULT_SSH_PORT;
       const winRmPort = target.winRmPort ?? DEFAULT_WINRM_PORT;
-      const ssh = () => grabSshBanner(address, sshPort, timeouts, signal, hostKey);
-      const winrm = () => identifyWinRm(address, winRmPort, timeouts, signal);
+      const t = options.waiting ? { ...timeouts, waiting: waitingConnects(options.waiting) } : timeouts;
+      const ssh = () => grabSshBanner(address, sshPort, t, signal, options.hostKey);
+      const winrm = () => identifyWinRm(address, winRmPort, t, signal);
       const first = await Promise.all([ssh(), winrm()]);
       signal.throwIfAborted();
       const [sshResult, winrmResult] = await Promise.all([retried(first[0], first[1], ssh), retried(first[1], first[0], winrm)]);
       signal.throwIfAborted();
       return combine(address, { ssh: sshResult, sshPort, winrm: winrmResult, winRmPort });
     },
+  };
+}
+
+/** A scan waits while any of its connects waits: told on the first such connect and when none is left. */
+function waitingConnects(tell: (isWaiting: boolean) => void): (isWaiting: boolean) => void {
+  let count = 0;
+  return (isWaiting) => {
+    count += isWaiting ? 1 : -1;
+    if (isWaiting ? count === 1 : count === 0) tell(isWaiting);
   };
 }
 

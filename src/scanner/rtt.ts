@@ -54,6 +54,11 @@ export class ConnectTimeout {
     return Math.ceil(this.current);
   }
 
+  /** How long an answer usually takes: the smoothed round trip and four deviations, at least 10 ms; `minMs` before the first. */
+  get expectedMs(): number {
+    return this.srtt < 0 ? this.bounds.minMs : Math.max(10, this.srtt + 4 * this.rttvar);
+  }
+
   /** Round trips seen so far. */
   get samples(): number {
     return this.seen;
@@ -123,6 +128,28 @@ export function armConnectDeadline(timeout: ConnectTimeout, startedMs: number, e
   };
   arm();
   return cancel;
+}
+
+/**
+ * Tells `waiting(true)` once `afterMs` have passed (and one more turn of the event loop, so an answer that
+ * came while the process was busy is handled first), and `waiting(false)` when the returned function is
+ * then called; before that, the returned function only cancels.
+ */
+export function noticeLongWait(afterMs: number, waiting: (isWaiting: boolean) => void): () => void {
+  let told = false;
+  let immediate: NodeJS.Immediate | undefined;
+  const timer = setTimeout(() => {
+    immediate = setImmediate(() => {
+      told = true;
+      waiting(true);
+    });
+  }, afterMs);
+  return () => {
+    clearTimeout(timer);
+    clearImmediate(immediate);
+    if (told) waiting(false);
+    told = false;
+  };
 }
 
 const box = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value));
