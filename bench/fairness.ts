@@ -23,6 +23,7 @@ const { mintToken } = require('../dist/auth') as typeof import('../src/auth');
 const { createLogger } = require('../dist/logger') as typeof import('../src/logger');
 const { sqlOf } = require('../dist/store') as typeof import('../src/store');
 const { createProbeScanner } = require('../dist/scanner/probe') as typeof import('../src/scanner/probe');
+const { TALKING_CONCURRENCY } = require('../dist/runner') as typeof import('../src/runner');
 
 const flag = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const USE_PG = process.argv.includes('--pg');
@@ -198,7 +199,7 @@ async function sample(url: string, ws: Client, token: string, hostId: string, st
     ['the batch: alone / with the samples', `${fmt(batchAlone)} / ${fmt(batchWithSamples)} scans/s (schedule call → last scan recorded)`],
     ['single-host scans not Complete', failures.length === 0 ? 'none' : `${failures.length}, first: ${failures[0]}`],
     ['batch scans not Complete, per batch run', `${batchFailures.join(', ')}${batchFailureExample ? `; e.g. ${batchFailureExample}` : ''}`],
-    ['  a scan in flight under the batch (SCAN_CONCURRENCY ÷ batch rate)', ms((config.scanConcurrency / batchWithSamples) * 1000)],
+    ['  a scan in flight under the batch (scans talking at once ÷ batch rate)', ms((Math.min(config.scanConcurrency, TALKING_CONCURRENCY) / batchWithSamples) * 1000)],
   ]);
   console.log(`load average at end: ${loadAverage()}`);
 })().catch((err) => {

@@ -42,6 +42,30 @@ describe('SlotBudget', () => {
     expect(budget.wanted(0, true)).toBe(32);
   });
 
+  it('lets only talkingConcurrency scans talk; scans waiting on silent hosts free their place until they talk again', () => {
+    const budget = new SlotBudget(6, 2);
+    budget.scanStarted();
+    budget.scanStarted();
+    expect(budget.hasFreeSlot).toBe(false);
+    expect(budget.wanted(0, false)).toBe(0);
+    budget.scanWaiting(true);
+    budget.scanStarted();
+    budget.scanWaiting(true);
+    expect([budget.hasFreeSlot, budget.wanted(0, false)]).toEqual([true, 1]);
+    budget.scanWaiting(false);
+    expect(budget.hasFreeSlot).toBe(false);
+    // One ends while waiting, one while talking: both places come back.
+    budget.scanEnded(10, true);
+    budget.scanEnded(10, false);
+    expect([budget.probing, budget.wanted(0, false)]).toEqual([1, 1]);
+    for (let i = 0; i < 5; i++) {
+      budget.scanStarted();
+      budget.scanWaiting(true);
+    }
+    // Six run (all but one waiting): the total bounds them now.
+    expect([budget.probing, budget.hasFreeSlot, budget.wanted(0, false)]).toEqual([6, false, 0]);
+  });
+
   it('never asks for more than one claim holds', () => {
     expect(new SlotBudget(10_000).wanted(0, false)).toBe(256);
   });

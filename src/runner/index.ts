@@ -20,6 +20,8 @@ export interface RunnerOptions {
   /** Told about every inventory snapshot recorded, with its differences from the previous one. */
   publishInventory?: (updates: readonly InventoryUpdate[]) => void;
   concurrency: number;
+  /** Of those, scans that talk to their hosts at once, not merely waiting for a silent one. @default min(concurrency, 64) */
+  talkingConcurrency?: number;
   /** Scans to lease ahead of a free slot; by default it follows how fast scans and writes are (see SlotBudget). */
   readAhead?: number;
   timeoutMs: number;
@@ -59,6 +61,10 @@ interface Running {
 }
 
 const RESULT_BATCH_WAIT_MS = 2;
+// Measured with bench/fairness.ts on loopback hosts that all answer: 64 scans at once recorded as many
+// scans per second as 256 (1,564 against 1,385–1,545) and another caller's single scan in a third of the
+// time; scans waiting on silent hosts still use the rest of SCAN_CONCURRENCY.
+export const TALKING_CONCURRENCY = 64;
 const RESULT_BATCH_MAX = 500;
 
 /**
@@ -69,7 +75,7 @@ const RESULT_BATCH_MAX = 500;
 export function createRunner(o: RunnerOptions): Runner {
   const owner = `${process.pid}-${randomUUID()}`;
   const log = o.logger;
-  const budget = new SlotBudget(o.concurrency, o.readAhead);
+  const budget = new SlotBudget(o.concurrency, Math.min(o.concurrency, o.talkingConcurrency ?? TALKING_CONCURRENCY), o.readAhead);
   const latch = createLatch();
   const active = new Map<string, Running>();
   const ready = new ReadyQueue();
@@ -156,15 +162,24 @@ export function createRunner(o: RunnerOptions): Runner {
     const timer = setTimeout(() => controller.abort('timeout' satisfies AbortReason), o.timeoutMs);
     const started = performance.now();
     budget.scanStarted();
+    let waiting = false;
+    let probing = true;
+    const onWaiting = (isWaiting: boolean) => {
+      if (!probing || isWaiting === waiting) return;
+      waiting = isWaiting;
+      budget.scanWaiting(isWaiting);
+      if (isWaiting) fill();
+    };
     try {
       const ended: Parameters<typeof dispose>[0] = { abort: null, timeoutMs: o.timeoutMs };
       try {
-        ended.outcome = await o.scanner.scan(scan, controller.signal);
+        ended.outcome = await o.scanner.scan(scan, controller.signal, { waiting: onWaiting });
       } catch (err) {
         ended.error = err;
       } finally {
         clearTimeout(timer);
-        budget.scanEnded(performance.now() - started);
+        probing = false;
+        budget.scanEnded(performance.now() - started, waiting);
         fill();
       }
       ended.abort = abortReasonOf(controller.signal);
