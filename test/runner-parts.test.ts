@@ -123,6 +123,26 @@ describe('the result batcher', () => {
     expect(events).toEqual(['send a,b', 'send c,bad', 'settle a,b']);
     expect(batcher.busy).toBe(false);
   });
+
+  it('waits for a burst only while more results may come; a lone result goes at once', async () => {
+    let more = true;
+    const sentAfter: number[] = [];
+    let started = 0;
+    const batcher = createResultBatcher<void>({
+      waitMs: 1_000,
+      maxBatch: 10,
+      moreMayCome: () => more,
+      send: async () => void sentAfter.push(performance.now() - started),
+      settle: () => {},
+    });
+    started = performance.now();
+    await batcher.record('a', result);
+    more = false;
+    started = performance.now();
+    await batcher.record('b', result);
+    expect(sentAfter[0]).toBeGreaterThanOrEqual(990);
+    expect(sentAfter[1]).toBeLessThan(500);
+  });
 });
 
 describe('ReadyQueue', () => {

@@ -10,6 +10,8 @@ export interface PendingResult {
 export interface BatcherOptions<W> {
   /** Wait this long before the first write of a burst, so finishing scans land in one transaction. */
   waitMs: number;
+  /** Whether more results may come soon (scans are running): when not, a lone result is written at once. */
+  moreMayCome?: () => boolean;
   maxBatch: number;
   /** Write one batch (and whatever rides with it). */
   send(batch: PendingResult[]): Promise<W>;
@@ -26,7 +28,8 @@ export interface BatcherOptions<W> {
 
 /**
  * Results are written in batches: while one batch is being written, the next collects. Under load this
- * turns one transaction per scan into one per batch; when idle a result is written after `waitMs`.
+ * turns one transaction per scan into one per batch; when idle a result is written after `waitMs`, or at
+ * once when no other result may come.
  * Each `record` resolves once its batch was written and settled, or rejects with why not.
  */
 export function createResultBatcher<W>(o: BatcherOptions<W>) {
@@ -44,7 +47,7 @@ export function createResultBatcher<W>(o: BatcherOptions<W>) {
 
   async function drain(): Promise<void> {
     const backoff = createBackoff(200, 2_000);
-    await new Promise((resolve) => setTimeout(resolve, o.waitMs));
+    if (o.moreMayCome?.() ?? true) await new Promise((resolve) => setTimeout(resolve, o.waitMs));
     let next = pending.length > 0 ? sendNext() : null;
     while (next) {
       const { batch, written, error } = await next;

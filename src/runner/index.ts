@@ -86,6 +86,7 @@ export function createRunner(o: RunnerOptions): Runner {
 
   const results = createResultBatcher({
     waitMs: RESULT_BATCH_WAIT_MS,
+    moreMayCome: () => budget.probing > 0,
     maxBatch: RESULT_BATCH_MAX,
     // An unreachable or restarting store: the results wait and go again rather than the scans running twice.
     retryable: (err) => isAppError(err) && err.code === 'UNAVAILABLE',
