@@ -4,7 +4,8 @@
 // answered, so the job's current state comes first). Ceiling, in the same run: the bare probe of that host
 // (the gateway's probe scanner, SSH and WinRM at once, nothing else). Samples are taken idle, then while a
 // batch of BATCH hosts of another caller runs (host records reusing LISTENERS listeners, loopback only).
-// Targets (issue 18): idle p50 ≤ 2 × probe p50 + 10 ms; p99 under the batch ≤ 10 × idle p99.
+// Targets (issue 18): idle p50 ≤ 2 × probe p50 + 10 ms; p99 under the batch ≤ 10 × idle p99. A second ceiling:
+// the store work of one scan alone (schedule, claim, record on a store of its own), for the proposed idle bound.
 // The gateway runs in this process (as in bench/scan.ts); the listeners in a separate one.
 //   npm run build && node --import tsx bench/fairness.ts [--pg] [--batch=10000] [--listeners=500] [--samples=200] [--concurrency=N]
 import 'reflect-metadata';
@@ -63,6 +64,32 @@ async function probeTimes(sshPort: number, winRmPort: number, n: number): Promis
   return times;
 }
 
+/**
+ * The store work of one scan, one at a time, on a store of its own: schedule its job, claim it, record its
+ * result (three transactions, as the gateway's path has), no network. What a scan cannot go below besides
+ * its probe, whatever the gateway does around them.
+ */
+async function storeTimes(n: number): Promise<number[]> {
+  const data = tempDir('fairness-store-');
+  const db = USE_PG ? await tempDatabase() : null;
+  const { openStore } = require('../dist/store') as typeof import('../src/store');
+  const store = await openStore({ databaseUrl: db?.url ?? null, dataDir: join(data.dir, 'db') });
+  const [host] = (await store.hosts.upsert([{ name: 'single', ipAddress: '127.0.0.1' }])).hosts!;
+  const result = { status: 2, description: 'Complete: Debian 12', failureReason: 0, ipAddress: '127.0.0.1', os: 'Debian', version: '12', hostConnected: true };
+  const times: number[] = [];
+  for (let i = 0; i < WARM + n; i++) {
+    const started = performance.now();
+    await store.jobs.schedule([host!.id], { subject: 'bench', userName: 'bench', address: null });
+    const { scans } = await store.queue.claim('bench', 1, 60_000);
+    await store.queue.finish('bench', scans.map((s) => ({ scanId: s.id, result })), { limit: 0, leaseMs: 60_000 });
+    if (i >= WARM) times.push(performance.now() - started);
+  }
+  await store.stop();
+  await db?.drop();
+  data.remove();
+  return times;
+}
+
 /** Single-host scans that ended other than Complete (their time to the end is still a sample). */
 const failures: string[] = [];
 /** Scans of each batch run that ended other than Complete, and one of their descriptions. */
@@ -107,6 +134,7 @@ async function sample(url: string, ws: Client, token: string, hostId: string, st
 
   await probeTimes(singlePort!, closedPort, WARM);
   const probes = await probeTimes(singlePort!, closedPort, SAMPLES);
+  const storeWork = await storeTimes(SAMPLES);
 
   const data = tempDir('fairness-bench-');
   const db = USE_PG ? await tempDatabase() : null;
@@ -193,6 +221,8 @@ async function sample(url: string, ws: Client, token: string, hostId: string, st
     ['idle: p50 / p99', `${ms(idleP50)} / ${ms(idleP99)} (${idle.length} samples)`],
     ['  in the store, p50 / p99', parts(idle)],
     ['  p50 against 2 × probe p50 + 10 ms (target ≤ 1)', `${fmt(idleP50 / (2 * probeP50 + 10), 2)}`],
+    ['  ceiling: the store alone, one scan: schedule, claim, record (p50)', ms(quantile(storeWork, 0.5))],
+    ['  p50 against 2 × probe p50 + the store alone p50 + 10 ms (proposed ≤ 1)', `${fmt(idleP50 / (2 * probeP50 + quantile(storeWork, 0.5) + 10), 2)}`],
     ['while the batch runs: p50 / p99 / max', `${ms(q(loaded, (x) => x.total, 0.5))} / ${ms(loadedP99)} / ${ms(Math.max(...loaded.map((x) => x.total)))} (${loaded.length} samples, ${fmt(queuedAtSamples / Math.max(1, loaded.length))} batch scans not yet recorded on average, ${batchRounds} batch runs)`],
     ['  in the store, p50 / p99', parts(loaded)],
     ['  p99 against idle p99 (target ≤ 10)', `${fmt(loadedP99 / idleP99, 2)}`],
