@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gatewayBackends, gatewayOn } from './support/backends';
 import { freshDataDir, startTestGateway, type TestGateway } from './support/gateway';
 import { gql } from './support/graphql';
 import { hostsFile } from './support/hosts';
@@ -10,17 +11,16 @@ import { adminToken } from './support/tokens';
 // Credentials as a target: oversized and malformed secrets, names that are not text, and a store with
 // 10,000 of them. Every refusal is a clear error from the closed set, changes nothing and echoes no secret.
 
-describe('credentials under hostile input', () => {
-  let t: TestGateway;
+for (const backend of gatewayBackends) describe.skipIf(!backend.available)(`credentials under hostile input (${backend.name})`, () => {
+  const gateway = gatewayOn(backend, {});
   const admin = adminToken();
+  let t: TestGateway;
+  beforeAll(() => {
+    t = gateway();
+  });
   const create = (input: Record<string, unknown>) =>
     gql(t.url, admin, 'mutation($input: CreateCredentialInput!) { createCredential(input: $input) { id name } }', { input });
   const count = async () => (await sqlOf(t.gateway.store).query<{ n: number }>('SELECT count(*)::int AS n FROM credentials'))[0]!.n;
-
-  beforeAll(async () => {
-    t = await startTestGateway({}, { runner: false });
-  });
-  afterAll(() => t?.stop());
 
   it('an oversized secret is BAD_INPUT on its field, not echoed, and nothing is stored', async () => {
     const password = `BIG${'p'.repeat(60_000)}`;

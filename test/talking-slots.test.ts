@@ -1,6 +1,4 @@
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger';
 import { ActionStatus, type Job } from '../src/model';
@@ -8,7 +6,7 @@ import { createRunner, type Runner } from '../src/runner';
 import { createProbeScanner } from '../src/scanner/probe';
 import { openStore, type Store } from '../src/store';
 import { freshDataDir } from './support/gateway';
-import { silentListener, sshListener, type TestListener } from './support/listeners';
+import { closedPort, silentListener, sshListener, type TestListener } from './support/listeners';
 import { until } from './support/wait';
 
 // The runner over the real embedded store with the real probe scanner, against loopback listeners: one
@@ -32,14 +30,6 @@ afterEach(async () => {
   await Promise.all(listeners.splice(0).map((l) => l.close()));
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** One job per host, scheduled in this order (each in its own call, so claimed in this order). */
 async function schedule(hosts: { name: string; sshPort: number; winRmPort: number }[]): Promise<Job[]> {
