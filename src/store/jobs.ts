@@ -8,6 +8,7 @@ import { recordBatch } from './batches';
 import { ACTIVE_SCAN, replanBeforeBulkInsert, type Queryable, type Sql } from './db';
 import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
 import { firstTurn } from './turns';
+import { groupCommit } from './group-commit';
 
 export type ScheduleResult = { jobs: Job[]; batchId: string; missing?: undefined } | { jobs?: undefined; batchId?: undefined; missing: string[] };
 
@@ -40,6 +41,12 @@ export interface JobStoreOptions {
 
 
 /** Jobs and their host scans: scheduling, reading and cancelling. */
+// Schedule calls per shared transaction, and such transactions under way at once (see groupCommit).
+const SCHEDULES_PER_GROUP = 64;
+const SCHEDULE_GROUPS = 2;
+// A call this large runs alone: in a group it would hold the small calls behind it up.
+const ALONE_FROM_HOSTS = 200;
+
 export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions) {
   /**
    * Read the jobs as they are now, store each one's status (derived from its scans) and bump its
@@ -168,13 +175,19 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined), batchId };
   };
 
+  const scheduleGrouped = groupCommit(db, (tx, c: { hostIds: readonly string[]; creator: Creator; audit?: AuditEntry }) => scheduleIn(tx, c.hostIds, c.creator, c.audit), {
+    maxGroup: SCHEDULES_PER_GROUP,
+    parallel: SCHEDULE_GROUPS,
+    alone: (c) => c.hostIds.length >= ALONE_FROM_HOSTS,
+  });
+
   return {
     changed,
     scheduleIn,
 
-    /** One job per host id, in a transaction of its own (see scheduleIn). */
+    /** One job per host id (see scheduleIn); concurrent calls share a transaction (see groupCommit). */
     schedule: (hostIds: readonly string[], creator: Creator, audit?: AuditEntry): Promise<ScheduleResult> =>
-      db.transaction((tx) => scheduleIn(tx, hostIds, creator, audit)),
+      scheduleGrouped({ hostIds, creator, audit }),
 
     getJobs: (ids: readonly string[]) => readByIds(db, ids),
 
