@@ -40,13 +40,13 @@ export interface JobStoreOptions {
 }
 
 
-/** Jobs and their host scans: scheduling, reading and cancelling. */
 // Schedule calls per shared transaction, and such transactions under way at once (see groupCommit).
 const SCHEDULES_PER_GROUP = 64;
 const SCHEDULE_GROUPS = 2;
 // A call this large runs alone: in a group it would hold the small calls behind it up.
 const ALONE_FROM_HOSTS = 200;
 
+/** Jobs and their host scans: scheduling, reading and cancelling. */
 export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions) {
   /**
    * Read the jobs as they are now, store each one's status (derived from its scans) and bump its
