@@ -72,6 +72,7 @@ async function probeTimes(sshPort: number, winRmPort: number, n: number): Promis
 async function storeTimes(n: number): Promise<number[]> {
   const data = tempDir('fairness-store-');
   const db = USE_PG ? await tempDatabase() : null;
+  if (USE_PG && !db) throw new Error('--pg needs PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL)');
   const { openStore } = require('../dist/store') as typeof import('../src/store');
   const store = await openStore({ databaseUrl: db?.url ?? null, dataDir: join(data.dir, 'db') });
   const [host] = (await store.hosts.upsert([{ name: 'single', ipAddress: '127.0.0.1' }])).hosts!;
