@@ -46,6 +46,15 @@ const SCHEDULE_GROUPS = 2;
 // A call this large runs alone: in a group it would hold the small calls behind it up.
 const ALONE_FROM_HOSTS = 200;
 
+// Store each job's status and bump its revision; with its announcements where there are readers to tell.
+const BUMP = `UPDATE host_scan_jobs j SET status = v.status, revision = j.revision + 1, modified_at = now()
+  FROM unnest($1::uuid[], $2::smallint[]) AS v(id, status)
+  WHERE j.id = v.id
+  RETURNING j.id, j.revision, j.modified_at`;
+const BUMP_AND_ANNOUNCE = `WITH bumped AS (${BUMP}),
+  announced AS (SELECT pg_notify($3, p) FROM unnest($4::text[]) AS p)
+  SELECT id, revision, modified_at, (SELECT count(*) FROM announced) AS announced FROM bumped`;
+
 /** Jobs and their host scans: scheduling, reading and cancelling. */
 export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions) {
   /**
@@ -62,24 +71,22 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     // rows are locked before its scans are read, so the later one reads what the earlier one committed.
     await q.query('SELECT id FROM host_scan_jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
     const jobs = await readByIds(q, ids);
+    // Locked, each job's revision after the bump is the one read plus one, so its announcement rides in the
+    // bump's own statement (one round trip fewer in every transition).
+    const payloads = options.announce ? encodeChanges(options.origin, jobs.map((j) => ({ id: j.id, revision: j.revision + 1 }))) : [];
     const bumped = await q.query<{ id: string; revision: number; modified_at: Date }>(
-      `UPDATE host_scan_jobs j SET status = v.status, revision = j.revision + 1, modified_at = now()
-       FROM unnest($1::uuid[], $2::smallint[]) AS v(id, status)
-       WHERE j.id = v.id
-       RETURNING j.id, j.revision, j.modified_at`,
-      [jobs.map((j) => j.id), jobs.map((j) => jobState(j.scans).status)],
+      payloads.length > 0 ? BUMP_AND_ANNOUNCE : BUMP,
+      [jobs.map((j) => j.id), jobs.map((j) => jobState(j.scans).status), ...(payloads.length > 0 ? [JOB_CHANNEL, payloads] : [])],
     );
     const byId = new Map(jobs.map((j) => [j.id, j]));
     for (const row of bumped) Object.assign(byId.get(row.id)!, { revision: row.revision, modifiedAt: row.modified_at });
-    await announce(q, jobs);
     return jobs;
   };
 
   const announce = async (q: Queryable, jobs: readonly Job[]): Promise<void> => {
     if (!options.announce) return;
-    for (const payload of encodeChanges(options.origin, jobs.map((j) => ({ id: j.id, revision: j.revision })))) {
-      await q.query('SELECT pg_notify($1, $2)', [JOB_CHANNEL, payload]);
-    }
+    const payloads = encodeChanges(options.origin, jobs.map((j) => ({ id: j.id, revision: j.revision })));
+    if (payloads.length > 0) await q.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [JOB_CHANNEL, payloads]);
   };
 
   // The embedded store prepares its statements, so they run on generic plans that assume a short array:
