@@ -71,23 +71,27 @@ async function cpuSeconds(): Promise<number> {
 }
 
 /**
- * CPU seconds of the machine's PostgreSQL processes (Linux /proc; the server is local). Backends that exited
- * are counted through their parent's children times, so the sum only grows.
+ * CPU seconds of the machine's PostgreSQL processes (Linux /proc; the server is local): each live process's
+ * run time in nanoseconds (schedstat; its stat's user and system times come in 10 ms ticks, which over a phase
+ * of a few hundred milliseconds summed over several backends made the figure jump by a tenth), plus the
+ * ticks of children that exited, counted through their parent, so the sum only grows.
  */
 function postgresCpuSeconds(): number {
-  let ticks = 0;
+  let seconds = 0;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     let stat: string;
+    let schedstat: string;
     try {
       stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      schedstat = readFileSync(`/proc/${pid}/schedstat`, 'latin1');
     } catch {
       continue; // exited meanwhile
     }
     if (!stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith('postgres')) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[11..14]: utime, stime, cutime, cstime
-    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[13..14]: cutime, cstime
+    seconds += Number(schedstat.split(' ')[0]) / 1e9 + (Number(fields[13]) + Number(fields[14])) / 100; // USER_HZ
   }
-  return ticks / 100; // USER_HZ
+  return seconds;
 }
 
 /** Runs `work` over COUNT scans; returns its Figures. */
