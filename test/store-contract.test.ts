@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceStartType, UserPrivilege, type InventorySnapshot } from '../src/inventory';
 import { ActionFailureReason, ActionStatus, jobState, type Creator } from '../src/model';
 import { JOB_CHANNEL, type Store } from '../src/store';
+import { CHANGES_PER_MESSAGE, decodeChanges } from '../src/change-message';
 import { MIGRATIONS, migrate } from '../src/store/migrations';
 import { pruneAll } from '../src/retention';
 import { backends } from './support/backends';
@@ -452,6 +453,29 @@ for (const backend of backends) {
       await listener.end();
       expect(cancelled!.job.revision).toBeGreaterThan(job.revision);
       expect(payloads).toEqual([`${store.origin} ${job.id}:${job.revision}`, `${store.origin} ${job.id}:${cancelled!.job.revision}`]);
+    });
+
+    it.runIf(backend.name === 'PostgreSQL')('announces each change with the revision it committed: claim, result, and a schedule of more jobs than one message holds', async () => {
+      const listener = new pg.Client({ connectionString: url! });
+      await listener.connect();
+      const payloads: string[] = [];
+      listener.on('notification', (n) => payloads.push(n.payload ?? ''));
+      await listener.query(`LISTEN ${JOB_CHANNEL}`);
+      const { job } = await scheduleOne();
+      const scanId = job.scans[0]!.id;
+      await claimScan(scanId);
+      const { jobs } = await store.queue.finish('owner-a', [{ scanId, result: { status: ActionStatus.Failed, description: 'x', failureReason: ActionFailureReason.FailedToConnect, hostConnected: false } }]);
+      const many = await hosts(CHANGES_PER_MESSAGE + 1);
+      const scheduled = new Set((await store.jobs.schedule(many.map((h) => h.id), CREATOR)).jobs!.map((j) => j.id));
+      const ours = () => payloads.map((p) => decodeChanges(p)!).filter((m) => m.origin === store.origin);
+      const announced = (id: string) => ours().flatMap((m) => m.changes).filter((c) => c.id === id).map((c) => c.revision);
+      await until('every announcement', () => announced(job.id).length === 3 && [...scheduled].every((id) => announced(id).length === 1));
+      await listener.end();
+      const [stored] = await sqlOf(store).query<{ revision: number }>('SELECT revision FROM host_scan_jobs WHERE id = $1', [job.id]);
+      expect(announced(job.id)).toEqual([0, 1, 2]);
+      expect([jobs[0]!.revision, stored!.revision]).toEqual([2, 2]);
+      expect([...scheduled].map(announced).flat()).toEqual([...scheduled].map(() => 0));
+      expect(ours().filter((m) => m.changes.some((c) => scheduled.has(c.id)))).toHaveLength(2);
     });
 
     it('counts jobs by status, as /metrics reads them', async () => {
