@@ -7,12 +7,15 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { MIGRATIONS } from '../../src/store/migrations';
 import { openStore } from '../../src/store';
+import { deadWorkers, freshMarkDir } from './worker-marks';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     templateDataDir: string;
     /** An admin connection URL for the machine's PostgreSQL, or null when it is not reachable. */
     postgresAdminUrl: string | null;
+    /** Where test workers keep the name of the test they run (worker-marks.ts). */
+    workerMarksDir: string;
   }
 }
 
@@ -20,8 +23,11 @@ declare module 'vitest' {
  * Creating a PGlite database costs seconds; opening a copy of one costs a quarter of a second. Build a
  * migrated data directory once per migration set and let every test gateway start from a copy.
  */
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => void> {
   buildDist(); // first: the embedded store's worker thread runs from dist/
+  const marks = join(tmpdir(), `scan-gateway-test-workers-${process.pid}`);
+  freshMarkDir(marks);
+  project.provide('workerMarksDir', marks);
   const hash = createHash('sha256').update(JSON.stringify(MIGRATIONS)).digest('hex').slice(0, 12);
   const dir = join(tmpdir(), `scan-gateway-template-${hash}`);
   if (!existsSync(join(dir, 'pgdata', 'PG_VERSION'))) {
@@ -35,6 +41,9 @@ export default async function setup(project: TestProject): Promise<void> {
   }
   project.provide('templateDataDir', dir);
   project.provide('postgresAdminUrl', await findPostgres());
+  return () => {
+    for (const line of deadWorkers(marks)) process.stderr.write(`${line}\n`);
+  };
 }
 
 /** PostgreSQL tests skip loudly without a server, and must run when CI is set. */
