@@ -442,11 +442,7 @@ for (const backend of backends) {
     });
 
     it.runIf(backend.name === 'PostgreSQL')('announces every committed change on the job channel', async () => {
-      const listener = new pg.Client({ connectionString: url! });
-      await listener.connect();
-      const payloads: string[] = [];
-      listener.on('notification', (n) => payloads.push(n.payload ?? ''));
-      await listener.query(`LISTEN ${JOB_CHANNEL}`);
+      const { listener, payloads } = await listenToJobs();
       const { job } = await scheduleOne();
       const cancelled = await store.jobs.cancel(job.id, 'x');
       await until('both announcements', () => payloads.length >= 2);
@@ -456,11 +452,7 @@ for (const backend of backends) {
     });
 
     it.runIf(backend.name === 'PostgreSQL')('announces each change with the revision it committed: claim, result, and a schedule of more jobs than one message holds', async () => {
-      const listener = new pg.Client({ connectionString: url! });
-      await listener.connect();
-      const payloads: string[] = [];
-      listener.on('notification', (n) => payloads.push(n.payload ?? ''));
-      await listener.query(`LISTEN ${JOB_CHANNEL}`);
+      const { listener, payloads } = await listenToJobs();
       const { job } = await scheduleOne();
       const scanId = job.scans[0]!.id;
       await claimScan(scanId);
@@ -506,6 +498,16 @@ for (const backend of backends) {
       expect(rest.now).toBeGreaterThanOrEqual(from.at);
       expect((await store.jobs.changesAfter({ at: rest.now, id: from.id }, 2)).changes.filter((c) => jobs!.some((j) => j.id === c.id))).toEqual([]);
     });
+
+    /** A connection of its own listening on the job channel, and the payloads it has heard. */
+    async function listenToJobs() {
+      const listener = new pg.Client({ connectionString: url! });
+      await listener.connect();
+      const payloads: string[] = [];
+      listener.on('notification', (n) => payloads.push(n.payload ?? ''));
+      await listener.query(`LISTEN ${JOB_CHANNEL}`);
+      return { listener, payloads };
+    }
 
     async function count(table: string): Promise<number> {
       return (await sqlOf(store).query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
