@@ -47,6 +47,7 @@ const SCHEDULE_GROUPS = 2;
 const ALONE_FROM_HOSTS = 200;
 
 // Store each job's status and bump its revision; with its announcements where there are readers to tell.
+// The `announced` column is read by nobody: a CTE that no part of the statement refers to never runs.
 const BUMP = `UPDATE host_scan_jobs j SET status = v.status, revision = j.revision + 1, modified_at = now()
   FROM unnest($1::uuid[], $2::smallint[]) AS v(id, status)
   WHERE j.id = v.id
