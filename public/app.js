@@ -5,7 +5,7 @@ import { renderImport } from './csv-import.js';
 import { createJobStore } from './jobs.js';
 import { watchJobs } from './live.js';
 import { HOST_DETAIL_QUERY, renderHostDetail } from './host-detail.js';
-import { claims, enrolTotp, refreshToken, signInCode, signInPassword } from './signin.js';
+import { claims, enrolTotp, gatewayNow, refreshToken, signInCode, signInPassword } from './signin.js';
 import { developmentToken, dropToken, keepToken, savedToken } from './token.js';
 import { TERMINAL, renderDetail, renderHosts, renderJobs, showConnection, showMessage } from './view.js';
 
@@ -188,7 +188,7 @@ function scheduleRefresh(retryIn) {
   if (!state.connected || !token || token === state.devToken) return;
   const c = claims(token);
   if (typeof c?.exp !== 'number') return;
-  const left = c.exp * 1000 - Date.now();
+  const left = c.exp * 1000 - gatewayNow();
   const life = typeof c.iat === 'number' ? (c.exp - c.iat) * 1000 : left;
   const delay = retryIn ?? Math.max(0, left - Math.min(60_000, life / 5));
   if (delay > 86_400_000) {
@@ -204,7 +204,7 @@ function scheduleRefresh(retryIn) {
       state.token = answer.token;
       watch();
       scheduleRefresh();
-    } else if (answer.retry && c.exp * 1000 - Date.now() > 10_000) {
+    } else if (answer.retry && c.exp * 1000 - gatewayNow() > 10_000) {
       scheduleRefresh(5_000);
     }
   }, delay);
@@ -439,7 +439,7 @@ $('#code-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const code = $('#code').value.trim();
   void busy($('#code-form'), async () => {
-    if ((claims(preToken)?.exp ?? 0) * 1000 <= Date.now()) {
+    if ((claims(preToken)?.exp ?? 0) * 1000 <= gatewayNow()) {
       showStep('password');
       showMessage('The sign-in took too long; enter the password again.');
       return;

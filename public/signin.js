@@ -29,6 +29,7 @@ async function post(path, body, token) {
 export async function signInPassword(login, password) {
   const token = await post('/signinBody', { Login: login, Password: password });
   if (typeof token !== 'string') throw new Error('The gateway gave no token.');
+  fresh(token);
   return { token, mfa: isPreMfa(token) };
 }
 
@@ -41,7 +42,7 @@ export async function enrolTotp(preToken) {
 export async function signInCode(preToken, code) {
   const token = await post('/signin2fa', code, preToken);
   if (typeof token !== 'string') throw new Error('The gateway gave no token.');
-  return token;
+  return fresh(token);
 }
 
 /** A fresh token for one the gateway issued. */
@@ -52,10 +53,24 @@ export async function refreshToken(token) {
   } catch {
     return { retry: true };
   }
-  if (res.ok) return { token: await res.json() };
+  if (res.ok) return { token: fresh(await res.json()) };
   // 403: not a token this gateway issued (pasted, or an identity provider's): it is used until it expires.
   return { retry: res.status >= 500 || res.status === 429 };
 }
+
+// The page's clock may be minutes off the gateway's, and a token's times are the gateway's. They are read
+// against the gateway's clock as estimated from the issue time of the newest token it handed over (within
+// a second: iat is in whole seconds); read against the page's own, a clock ahead by more than a token's
+// life less a minute would make every fresh token look due for refresh at once.
+let offsetMs = 0;
+function fresh(token) {
+  const iat = claims(token)?.iat;
+  if (typeof iat === 'number') offsetMs = iat * 1000 - Date.now();
+  return token;
+}
+
+/** Now on the gateway's clock, as far as the page can tell. */
+export const gatewayNow = () => Date.now() + offsetMs;
 
 /** A JWT's claims, or null; nothing is verified here (the gateway does that). */
 export function claims(token) {
