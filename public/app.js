@@ -70,7 +70,7 @@ async function openHostDetail(id) {
 
 function drawJobs() {
   renderJobs({ jobs: state.jobs.list(), connected: state.connected, detailId: state.detailId, onCancel: cancelJob, onDetails: openDetail });
-  renderDetail(state.detailId ? state.jobs.get(state.detailId) : null);
+  renderDetail(state.detailId ? state.jobs.get(state.detailId) : null, gatewayNow());
 }
 
 function takeJobs(jobs) {
@@ -507,7 +507,7 @@ $('#job-detail-close').addEventListener('click', () => {
 // A running job's durations grow while its panel is open (a finished one is left alone, text selection and all).
 setInterval(() => {
   const job = state.detailId && state.jobs.get(state.detailId);
-  if (job && !TERMINAL.has(job.status)) renderDetail(job);
+  if (job && !TERMINAL.has(job.status)) renderDetail(job, gatewayNow());
 }, 1000);
 
 disconnect();

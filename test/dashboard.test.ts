@@ -326,6 +326,13 @@ describe.runIf(chromiumAvailable())('the dashboard in headless Chromium', () => 
     await expect.poll(() => kept(page), WAIT).not.toBe(second);
     expect(refreshes).toHaveLength(2);
     await expect.poll(() => page.locator('#connection').textContent(), WAIT).toBe('live');
+    // A running job's duration is read against the gateway's clock as well: seconds, not 28 minutes.
+    const running = await schedule(page, names.stuck);
+    await expect.poll(() => jobStatus(page, running), WAIT).toBe('Running');
+    await jobRow(page, running).getByRole('button', { name: 'Details' }).click();
+    await expect.poll(() => page.locator('#job-detail dd[data-fact="Duration"]').textContent(), WAIT).toMatch(/^\d+(\.\d)? (ms|s) so far$/);
+    await jobRow(page, running).getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => jobStatus(page, running), WAIT).toBe('Cancelled');
     const text = leaks.join('\n');
     for (const secret of [password, code, seed, first, second, (await kept(page))!]) expect(text).not.toContain(secret);
     expect(violations).toEqual([]);
