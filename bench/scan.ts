@@ -83,11 +83,11 @@ function postgresCpuSeconds(): number {
     let schedstat: string;
     try {
       stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      if (!stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith('postgres')) continue;
       schedstat = readFileSync(`/proc/${pid}/schedstat`, 'latin1');
     } catch {
       continue; // exited meanwhile
     }
-    if (!stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith('postgres')) continue;
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[13..14]: cutime, cstime
     seconds += Number(schedstat.split(' ')[0]) / 1e9 + (Number(fields[13]) + Number(fields[14])) / 100; // USER_HZ
   }

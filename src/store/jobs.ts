@@ -74,7 +74,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     const jobs = await readByIds(q, ids);
     // Locked, each job's revision after the bump is the one read plus one, so its announcement rides in the
     // bump's own statement (one round trip fewer in every transition).
-    const payloads = options.announce ? encodeChanges(options.origin, jobs.map((j) => ({ id: j.id, revision: j.revision + 1 }))) : [];
+    const payloads = messagesOf(jobs, 1);
     const bumped = await q.query<{ id: string; revision: number; modified_at: Date }>(
       payloads.length > 0 ? BUMP_AND_ANNOUNCE : BUMP,
       [jobs.map((j) => j.id), jobs.map((j) => jobState(j.scans).status), ...(payloads.length > 0 ? [JOB_CHANNEL, payloads] : [])],
@@ -84,9 +84,12 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     return jobs;
   };
 
+  /** The announcement messages for `jobs` at their revision plus `ahead`; none where nobody listens. */
+  const messagesOf = (jobs: readonly Job[], ahead: number): string[] =>
+    options.announce ? encodeChanges(options.origin, jobs.map((j) => ({ id: j.id, revision: j.revision + ahead }))) : [];
+
   const announce = async (q: Queryable, jobs: readonly Job[]): Promise<void> => {
-    if (!options.announce) return;
-    const payloads = encodeChanges(options.origin, jobs.map((j) => ({ id: j.id, revision: j.revision })));
+    const payloads = messagesOf(jobs, 0);
     if (payloads.length > 0) await q.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [JOB_CHANNEL, payloads]);
   };
 
