@@ -274,6 +274,32 @@ describe('request limits and protections', () => {
     expect(res.body.errors[0]).toMatchObject({ message: expect.stringMatching(/WebSocket/), extensions: { code: 'BAD_REQUEST' } });
   });
 
+  it('answers a body it cannot take with a GraphQL error list, not a ProblemDetails (found by the fuzz suite), and schedules nothing', async () => {
+    const before = await countJobs();
+    const post = (raw: string | Buffer, contentType = 'application/json') =>
+      call(`${t.url}/graphql`, { method: 'POST', token: adminToken(), raw, headers: { 'content-type': contentType } });
+    const schedule = (variables: string) => `{"query":"mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { id } }","variables":${variables}}`;
+    const cases = [
+      { res: await post(schedule(`{"ids":["${UNKNOWN_ID}"],"__proto__":{"x":1}}`)), status: 400, message: /__proto__/ },
+      { res: await post(schedule('{"ids": [')), status: 400, message: /not valid JSON/ },
+      { res: await post(schedule('{}'), 'text/plain'), status: 415, message: /text\/plain/ },
+      // Over BODY_LIMIT_BYTES (100 KiB with the default MAX_HOST_IDS).
+      { res: await post(Buffer.alloc(1024 * 1024, 0x20)), status: 413, message: /exceeds the limit/ },
+    ];
+    for (const { res, status, message } of cases) {
+      expect(res.status).toBe(status);
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(res.json.errors).toEqual([{ message: expect.stringMatching(message), extensions: expect.objectContaining({ code: 'BAD_REQUEST' }) }]);
+    }
+    expect(cases[0]!.res.json.errors[0].extensions.errors).toEqual({ $: [expect.stringMatching(/__proto__/)] });
+    expect(await countJobs()).toBe(before);
+    // REST keeps its ProblemDetails for the same body.
+    const problem = await rest('/ByHostIdMultiple', { method: 'POST', raw: `["${UNKNOWN_ID}", {"__proto__": 1}]`, headers: { 'content-type': 'application/json' } });
+    expect(problem.status).toBe(400);
+    expect(problem.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(problem.json.errors).toEqual({ $: [expect.stringMatching(/__proto__/)] });
+  });
+
   it('answers a wrongly typed variable with 400 BAD_USER_INPUT', async () => {
     const res = await gql(t.url, adminToken(), 'mutation($ids: [ID!]!) { scheduleHostScans(hostIds: $ids) { id } }', { ids: [[1]] });
     expect(res.status).toBe(400);

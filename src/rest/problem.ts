@@ -74,15 +74,18 @@ export function handleFrameworkError(err: FastifyError, request: FastifyRequest,
   return sendProblem(reply, 400, 'The request URL is not valid.');
 }
 
-/** Fastify's error handler: AppErrors by code, framework errors by their status, the rest masked. */
+/**
+ * Fastify's error handler: AppErrors by code, framework errors by their status, the rest masked. Errors
+ * raised before GraphQL runs on its route (a body that is not JSON or holds a prototype key, too large, of
+ * another type; a rate limit) get a GraphQL error body there: GraphQL clients read `errors` as a list, and
+ * a ProblemDetails' `errors` is an object.
+ */
 export function handleError(err: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply) {
-  if (err instanceof RateLimited) {
-    // GraphQL callers get a GraphQL error body (the one edge whose clients do not read ProblemDetails).
-    if (request.url.startsWith('/graphql')) {
-      return reply.code(429).type('application/json; charset=utf-8').send({ errors: [{ message: err.message, extensions: { code: 'RATE_LIMITED' satisfies RequestCode } }] });
-    }
-    return sendProblem(reply, 429, err.message);
-  }
+  const toGraphQL = request.url.startsWith('/graphql');
+  const send = (status: number, message: string, fieldErrors?: FieldErrors) =>
+    toGraphQL ? sendGraphQLError(reply, status, message, status === 429 ? 'RATE_LIMITED' : status >= 500 ? 'INTERNAL' : 'BAD_REQUEST', fieldErrors)
+      : sendProblem(reply, status, message, fieldErrors);
+  if (err instanceof RateLimited) return send(429, err.message);
   if (isAppError(err)) {
     if (err.code === 'INTERNAL') request.log.error({ err }, 'internal error');
     return sendAppError(reply, err);
@@ -91,16 +94,22 @@ export function handleError(err: FastifyError | AppError | Error, request: Fasti
   const status = fastifyErr.statusCode ?? 500;
   if (status >= 500) {
     request.log.error({ err }, 'unhandled error');
-    return sendProblem(reply, 500, 'The server could not complete the request; the traceId identifies it in the logs.');
+    return send(500, 'The server could not complete the request; the traceId identifies it in the logs.');
   }
   switch (fastifyErr.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return sendProblem(reply, 413, `The request body exceeds the limit of ${request.routeOptions.bodyLimit ?? 'the configured'} bytes.`);
+      return send(413, `The request body exceeds the limit of ${request.routeOptions.bodyLimit ?? 'the configured'} bytes.`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return sendProblem(reply, 415, `Content-Type '${request.headers['content-type'] ?? '(none)'}' is not supported; send application/json.`.slice(0, 200));
+      return send(415, `Content-Type '${request.headers['content-type'] ?? '(none)'}' is not supported; send application/json.`.slice(0, 200));
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return sendProblem(reply, 400, 'A non-empty request body is required.', { $: ['A non-empty request body is required.'] });
+      return send(400, 'A non-empty request body is required.', { $: ['A non-empty request body is required.'] });
   }
-  if (fastifyErr.fieldErrors) return sendProblem(reply, 400, err.message, fastifyErr.fieldErrors);
-  return sendProblem(reply, status, status === 400 ? 'The request is not valid.' : err.message);
+  if (fastifyErr.fieldErrors) return send(400, err.message, fastifyErr.fieldErrors);
+  return send(status, status === 400 ? 'The request is not valid.' : err.message);
+}
+
+/** A GraphQL error body, shaped as the GraphQL edge shapes its own (graphql/errors.ts). */
+function sendGraphQLError(reply: FastifyReply, status: number, message: string, code: RequestCode | ErrorCode, fieldErrors?: FieldErrors): FastifyReply {
+  const extensions = { code, ...(fieldErrors ? { errors: fieldErrors } : {}) };
+  return reply.code(status).type('application/json; charset=utf-8').send({ errors: [{ message, extensions }] });
 }
