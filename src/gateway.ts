@@ -36,9 +36,8 @@ import { JOB_PRUNE_BATCH, keepFor } from './retention';
 import { InventoryEvents } from './inventory-events';
 import { followRemoteInventory } from './remote-inventory';
 import { InventoryService } from './inventory-service';
-import { createCredentialedScanner } from './scanner/credentialed';
 import { fitConcurrency } from './scanner/fd-budget';
-import { createProbeScanner } from './scanner/probe';
+import { createThreadedScanner } from './scanner/thread';
 import { HostScanService } from './service';
 import { ScheduleService } from './schedule-service';
 import { createTicker, type Ticker } from './schedules/ticker';
@@ -96,7 +95,7 @@ export interface GatewayDeps {
   logger?: Logger;
   /** Whether to run scans; tests turn it off to observe jobs while they are queued. @default true */
   runner?: boolean;
-  /** The network scanner by default. */
+  /** The network scanner, on a thread of its own (scanner/thread.ts), by default. */
   scanner?: Scanner;
   /** The clock schedules read; the system's by default. */
   now?: () => Date;
@@ -189,12 +188,15 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   if (concurrency < config.scanConcurrency) {
     logger.warn({ wanted: config.scanConcurrency, concurrency }, 'SCAN_CONCURRENCY lowered to what the open-file limit allows (raise it with ulimit -n)');
   }
+  let scanner = deps.scanner;
+  if (!scanner) {
+    const threaded = createThreadedScanner({ options: { connectTimeout: config.scanConnectTimeout }, credentials: credentialVault(store, credentialKey), logger });
+    lifecycle.add('scanner thread stopped', () => threaded.stop());
+    scanner = threaded;
+  }
   const runner = createRunner({
     queue: store.queue,
-    scanner: traced(deps.scanner ?? createCredentialedScanner({
-      probe: createProbeScanner({ connectTimeout: config.scanConnectTimeout }),
-      credentials: credentialVault(store, credentialKey),
-    })),
+    scanner: traced(scanner),
     logger,
     publish,
     publishInventory: (updates) => inventoryEvents.publish(updates),
