@@ -192,6 +192,8 @@ async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, li
   if (!scanner) {
     const threaded = createThreadedScanner({ options: { connectTimeout: config.scanConnectTimeout }, credentials: credentialVault(store, credentialKey), logger });
     lifecycle.add('scanner thread stopped', () => threaded.stop());
+    // Started now, so the first scans do not wait for it, and a thread that cannot start stops the gateway here.
+    if (deps.runner ?? true) await threaded.start();
     scanner = threaded;
   }
   const runner = createRunner({

@@ -38,6 +38,7 @@ describe('the scanner thread', () => {
     const closed = await closedPort();
     const inline = createCredentialedScanner({ probe: createProbeScanner(), credentials: null });
     const scanner = threaded();
+    await scanner.start();
     for (const t of [target(ssh.port, closed, firstContact), target(closed, closed)]) {
       const [theirs, ours] = await Promise.all([inline.scan(t, new AbortController().signal), scanner.scan(t, new AbortController().signal)]);
       expect(ours).toEqual(theirs);
@@ -88,5 +89,6 @@ describe('the scanner thread', () => {
     await scanner.stop();
     await scanner.stop();
     await expect(scanner.scan(target(1, 1), new AbortController().signal)).rejects.toThrow('The scanner is stopped');
+    await expect(scanner.start()).rejects.toThrow('The scanner is stopped');
   });
 });

@@ -20,6 +20,7 @@ export type ToThread =
 
 /** Scanner thread → main thread; sent in arrays, one per turn of the event loop. */
 export type FromThread =
+  | { t: 'ready' }
   | { t: 'done'; id: number; outcome: ScanOutcome }
   /** The scan ended without an outcome: aborted, or the scanner failed with `error`. */
   | { t: 'failed'; id: number; error: string | null }

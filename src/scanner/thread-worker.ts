@@ -53,3 +53,4 @@ port.on('message', (batch: ToThread[]) => {
     }
   }
 });
+send({ t: 'ready' });

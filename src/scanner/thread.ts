@@ -7,6 +7,8 @@ import type { ScanOptions, ScanOutcome, Scanner } from './index';
 import { batchedSender, type FromThread, type ScanThreadOptions, type ToThread } from './thread-protocol';
 
 export interface ThreadedScanner extends Scanner {
+  /** Start the thread now (it starts with the first scan otherwise); resolves once it can scan. */
+  start(): Promise<void>;
   stop(): Promise<void>;
   /** Kill the thread as a crash would (tests only). */
   terminateForTests(): Promise<void>;
@@ -31,6 +33,7 @@ export function createThreadedScanner(o: { options: Omit<ScanThreadOptions, 'cre
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let worker: Worker | null = null;
+  let ready: Promise<void> = Promise.resolve();
   let send: (m: ToThread) => void = () => {};
   let stopped = false;
 
@@ -51,19 +54,25 @@ export function createThreadedScanner(o: { options: Omit<ScanThreadOptions, 'cre
     }
   };
 
-  const start = (): Worker => {
+  const spawn = (): Worker => {
     const w = new Worker(workerFile(), { workerData: { ...o.options, credentials: o.credentials !== null } satisfies ScanThreadOptions });
     w.unref();
     const to = batchedSender<ToThread>((batch) => w.postMessage(batch));
+    let isReady!: () => void;
+    let failed!: (err: Error) => void;
+    ready = new Promise<void>((resolve, reject) => ((isReady = resolve), (failed = reject)));
+    ready.catch(() => {}); // a thread that dies before it is ready fails its scans; start() callers see it
     w.on('message', (batch: FromThread[]) => {
       for (const m of batch) {
-        if (m.t === 'done') settle(m.id, (p) => p.resolve(m.outcome));
+        if (m.t === 'ready') isReady();
+        else if (m.t === 'done') settle(m.id, (p) => p.resolve(m.outcome));
         else if (m.t === 'failed') settle(m.id, (p) => p.reject(new Error(m.error ?? 'The scan ended without an outcome')));
         else if (m.t === 'waiting') pending.get(m.id)?.options?.waiting?.(m.waiting);
         else void reveal(m.id, m.credentialId, to);
       }
     });
     const died = (why: string) => {
+      failed(new Error(`The scanner thread stopped (${why})`));
       if (worker !== w) return;
       worker = null;
       if (stopped) return;
@@ -78,10 +87,15 @@ export function createThreadedScanner(o: { options: Omit<ScanThreadOptions, 'cre
   };
 
   return {
+    start() {
+      if (stopped) return Promise.reject(new Error('The scanner is stopped'));
+      if (!worker) spawn();
+      return ready;
+    },
     scan(target: ScanTarget, signal: AbortSignal, options?: ScanOptions): Promise<ScanOutcome> {
       if (signal.aborted) return Promise.reject(signal.reason);
       if (stopped) return Promise.reject(new Error('The scanner is stopped'));
-      if (!worker) start();
+      if (!worker) spawn();
       const id = nextId++;
       const { name, dnsHostName, ipAddress, sshPort, winRmPort, ssh } = target;
       return new Promise<ScanOutcome>((resolve, reject) => {
