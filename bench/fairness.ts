@@ -97,9 +97,13 @@ const failures: string[] = [];
 const batchFailures: number[] = [];
 let batchFailureExample = '';
 
-/** One sample: REST call → Complete on the subscription, and from the store, queued → leased and leased → recorded (ms). */
+/**
+ * One sample: REST call → Complete on the subscription, of which the call → its answer, and from the store,
+ * queued → leased and leased → recorded (ms).
+ */
 interface Sample {
   total: number;
+  answered: number;
   leased: number;
   recorded: number;
 }
@@ -111,6 +115,7 @@ async function sample(url: string, ws: Client, token: string, hostId: string, st
   });
   if (res.status !== 200) throw new Error(`schedule failed: ${res.status} ${await res.text()}`);
   const [job] = (await res.json()) as { id: string }[];
+  const answered = performance.now() - started;
   const last = await new Promise<string>((resolve, reject) => {
     let status = '';
     ws.subscribe<{ hostScanJobStatus: { status: string } }>(
@@ -123,7 +128,7 @@ async function sample(url: string, ws: Client, token: string, hostId: string, st
   const [done] = await store.jobs.getJobs([job!.id]);
   const scan = done!.scans[0]!;
   if (last !== 'Complete') failures.push(`${last}: ${scan.statusDescription}`);
-  return { total, leased: +scan.startedAt! - +scan.createdAt, recorded: +scan.finishedAt! - +scan.startedAt! };
+  return { total, answered, leased: +scan.startedAt! - +scan.createdAt, recorded: +scan.finishedAt! - +scan.startedAt! };
 }
 
 (async () => {
@@ -215,6 +220,10 @@ async function sample(url: string, ws: Client, token: string, hostId: string, st
   const idleP50 = q(idle, (x) => x.total, 0.5);
   const idleP99 = q(idle, (x) => x.total, 0.99);
   const loadedP99 = q(loaded, (x) => x.total, 0.99);
+  const slowest = (xs: Sample[]) => {
+    const x = xs.reduce((a, b) => (b.total > a.total ? b : a));
+    return `${ms(x.total)}: call answered ${ms(x.answered)}, queued → leased ${ms(x.leased)}, leased → recorded ${ms(x.recorded)}`;
+  };
   const parts = (xs: Sample[]) =>
     `queued → leased ${ms(q(xs, (x) => x.leased, 0.5))} / ${ms(q(xs, (x) => x.leased, 0.99))}; leased → recorded ${ms(q(xs, (x) => x.recorded, 0.5))} / ${ms(q(xs, (x) => x.recorded, 0.99))}`;
   report(`Fairness: one answering host, REST call → Complete on graphql-ws, ${USE_PG ? 'PostgreSQL' : 'embedded store'}, SCAN_CONCURRENCY ${config.scanConcurrency}, ${os.availableParallelism()} cores; batch of ${fmt(BATCH)} hosts over ${LISTENERS} loopback listeners from another caller`, [
@@ -226,6 +235,7 @@ async function sample(url: string, ws: Client, token: string, hostId: string, st
     ['  p50 against 2 × probe p50 + the store alone p50 + 10 ms (proposed ≤ 1)', `${fmt(idleP50 / (2 * probeP50 + quantile(storeWork, 0.5) + 10), 2)}`],
     ['while the batch runs: p50 / p99 / max', `${ms(q(loaded, (x) => x.total, 0.5))} / ${ms(loadedP99)} / ${ms(Math.max(...loaded.map((x) => x.total)))} (${loaded.length} samples, ${fmt(queuedAtSamples / Math.max(1, loaded.length))} batch scans not yet recorded on average, ${batchRounds} batch runs)`],
     ['  in the store, p50 / p99', parts(loaded)],
+    ['  the slowest sample', slowest(loaded)],
     ['  p99 against idle p99 (target ≤ 10)', `${fmt(loadedP99 / idleP99, 2)}`],
     ['the batch: alone / with the samples', `${fmt(batchAlone)} / ${fmt(batchWithSamples)} scans/s (schedule call → last scan recorded)`],
     ['single-host scans not Complete', failures.length === 0 ? 'none' : `${failures.length}, first: ${failures[0]}`],
