@@ -273,6 +273,36 @@ for (const backend of backends) {
       expect((await store.queue.heartbeat('owner-a', [scanId], LEASE)).cancelled).toEqual(new Set([scanId]));
     });
 
+    // Found by bench/fairness.ts: a renewal that waited for a result write of the same scans deadlocked
+    // with it; PostgreSQL aborted one after a second, and when it was the write, its scans ran again.
+    it.runIf(backend.name === 'PostgreSQL')('heartbeats never wait for a scan row another transaction holds, and still count it held', async () => {
+      const [a, b] = [(await scheduleOne()).job.scans[0]!.id, (await scheduleOne()).job.scans[0]!.id];
+      await claimScan(a);
+      await claimScan(b);
+      const expiry = async (id: string) => +(await sqlOf(store).query<{ at: Date }>('SELECT lease_expires_at AS at FROM host_scans WHERE id = $1', [id]))[0]!.at;
+      const [aBefore, bBefore] = [await expiry(a), await expiry(b)];
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const lockTaken = new Promise<void>((r) => (locked = r));
+      const holder = sqlOf(store).transaction(async (tx) => {
+        await tx.query('SELECT id FROM host_scans WHERE id = $1 FOR UPDATE', [a]);
+        locked();
+        await held;
+      });
+      await lockTaken;
+      const beat = store.queue.heartbeat('owner-a', [a, b], LEASE * 2);
+      const answered = await Promise.race([beat.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 5_000))]);
+      release();
+      await holder;
+      expect(answered, 'the heartbeat answered while the row was locked').toBe(true);
+      expect((await beat).held).toEqual(new Set([a, b]));
+      expect(await expiry(a)).toBe(aBefore);
+      expect(await expiry(b)).toBeGreaterThan(bBefore);
+      await store.queue.heartbeat('owner-a', [a], LEASE * 2);
+      expect(await expiry(a)).toBeGreaterThan(aBefore);
+    });
+
     it('cancels queued scans at once', async () => {
       const { job } = await scheduleOne();
       const result = await store.jobs.cancel(job.id, 'Cancelled by test');

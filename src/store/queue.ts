@@ -59,13 +59,25 @@ export function createQueue(db: Sql, changed: JobChanges, options: { snapshotsKe
       });
     },
 
-    /** Extend the leases `owner` still holds; returns those it holds, and which of them were cancelled. */
+    /**
+     * Extend the leases `owner` still holds; returns those it holds, and which of them were cancelled.
+     * Never waits for a row lock: a renewal that waited for a result write of the same scans, each taking
+     * its rows in its own order, deadlocked with it, which stalled both for PostgreSQL's deadlock_timeout
+     * and, when the write was the one aborted, lost its results and ran its scans again once their leases
+     * expired. A row another transaction holds is being written (its result recorded, or its lease
+     * reclaimed); it is reported as it was last committed and renewed at the next heartbeat.
+     */
     async heartbeat(owner: string, scanIds: readonly string[], leaseMs: number): Promise<{ held: Set<string>; cancelled: Set<string> }> {
       if (scanIds.length === 0) return { held: new Set(), cancelled: new Set() };
+      const mine = `id = ANY($2::uuid[]) AND lease_owner = $1 AND status = ${ActionStatus.Running}`;
       const rows = await db.query<{ id: string; cancel_requested: boolean }>(
-        `UPDATE host_scans SET lease_expires_at = now() + ${ms('$3')}
-         WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = ${ActionStatus.Running}
-         RETURNING id, cancel_requested`,
+        `WITH renewed AS (
+           UPDATE host_scans SET lease_expires_at = now() + ${ms('$3')}
+           WHERE id IN (SELECT id FROM host_scans WHERE ${mine} FOR UPDATE SKIP LOCKED)
+           RETURNING id, cancel_requested)
+         SELECT id, cancel_requested FROM renewed
+         UNION ALL
+         SELECT id, cancel_requested FROM host_scans WHERE ${mine} AND id NOT IN (SELECT id FROM renewed)`,
         [owner, scanIds, leaseMs],
       );
       return { held: new Set(rows.map((r) => r.id)), cancelled: new Set(rows.filter((r) => r.cancel_requested).map((r) => r.id)) };
