@@ -104,6 +104,7 @@ let batchFailureExample = '';
 interface Sample {
   total: number;
   answered: number;
+  attempts: number;
   leased: number;
   recorded: number;
 }
@@ -128,7 +129,7 @@ async function sample(url: string, ws: Client, token: string, hostId: string, st
   const [done] = await store.jobs.getJobs([job!.id]);
   const scan = done!.scans[0]!;
   if (last !== 'Complete') failures.push(`${last}: ${scan.statusDescription}`);
-  return { total, answered, leased: +scan.startedAt! - +scan.createdAt, recorded: +scan.finishedAt! - +scan.startedAt! };
+  return { total, answered, attempts: scan.attempts, leased: +scan.startedAt! - +scan.createdAt, recorded: +scan.finishedAt! - +scan.startedAt! };
 }
 
 (async () => {
@@ -222,19 +223,19 @@ async function sample(url: string, ws: Client, token: string, hostId: string, st
   const loadedP99 = q(loaded, (x) => x.total, 0.99);
   const slowest = (xs: Sample[]) => {
     const x = xs.reduce((a, b) => (b.total > a.total ? b : a));
-    return `${ms(x.total)}: call answered ${ms(x.answered)}, queued → leased ${ms(x.leased)}, leased → recorded ${ms(x.recorded)}`;
+    return `${ms(x.total)}: call answered ${ms(x.answered)}, queued → leased ${ms(x.leased)}, leased → recorded ${ms(x.recorded)}, attempts ${x.attempts}`;
   };
   const parts = (xs: Sample[]) =>
-    `queued → leased ${ms(q(xs, (x) => x.leased, 0.5))} / ${ms(q(xs, (x) => x.leased, 0.99))}; leased → recorded ${ms(q(xs, (x) => x.recorded, 0.5))} / ${ms(q(xs, (x) => x.recorded, 0.99))}`;
+    `call answered ${ms(q(xs, (x) => x.answered, 0.5))} / ${ms(q(xs, (x) => x.answered, 0.99))}; queued → leased ${ms(q(xs, (x) => x.leased, 0.5))} / ${ms(q(xs, (x) => x.leased, 0.99))}; leased → recorded ${ms(q(xs, (x) => x.recorded, 0.5))} / ${ms(q(xs, (x) => x.recorded, 0.99))}`;
   report(`Fairness: one answering host, REST call → Complete on graphql-ws, ${USE_PG ? 'PostgreSQL' : 'embedded store'}, SCAN_CONCURRENCY ${config.scanConcurrency}, ${os.availableParallelism()} cores; batch of ${fmt(BATCH)} hosts over ${LISTENERS} loopback listeners from another caller`, [
     ['ceiling: bare probe of the host (p50 / p99)', `${ms(probeP50)} / ${ms(quantile(probes, 0.99))} (${probes.length} probes)`],
     ['idle: p50 / p99', `${ms(idleP50)} / ${ms(idleP99)} (${idle.length} samples)`],
-    ['  in the store, p50 / p99', parts(idle)],
+    ['  of which, p50 / p99', parts(idle)],
     ['  p50 against 2 × probe p50 + 10 ms (target ≤ 1)', `${fmt(idleP50 / (2 * probeP50 + 10), 2)}`],
     ['  ceiling: the store alone, one scan: schedule, claim, record (p50)', ms(quantile(storeWork, 0.5))],
     ['  p50 against 2 × probe p50 + the store alone p50 + 10 ms (proposed ≤ 1)', `${fmt(idleP50 / (2 * probeP50 + quantile(storeWork, 0.5) + 10), 2)}`],
     ['while the batch runs: p50 / p99 / max', `${ms(q(loaded, (x) => x.total, 0.5))} / ${ms(loadedP99)} / ${ms(Math.max(...loaded.map((x) => x.total)))} (${loaded.length} samples, ${fmt(queuedAtSamples / Math.max(1, loaded.length))} batch scans not yet recorded on average, ${batchRounds} batch runs)`],
-    ['  in the store, p50 / p99', parts(loaded)],
+    ['  of which, p50 / p99', parts(loaded)],
     ['  the slowest sample', slowest(loaded)],
     ['  p99 against idle p99 (target ≤ 10)', `${fmt(loadedP99 / idleP99, 2)}`],
     ['the batch: alone / with the samples', `${fmt(batchAlone)} / ${fmt(batchWithSamples)} scans/s (schedule call → last scan recorded)`],
