@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { afterAll } from 'vitest';
 import { TEST_SECRET } from './tokens';
 
 export interface ChildGateway {
@@ -14,6 +15,13 @@ export interface ChildGateway {
 // vitest runs from the repository root.
 const MAIN = resolve('dist/main.js');
 
+// A test that fails between starting a gateway and stopping it must not leave the process behind: one
+// outlived its suite by an hour. Every test file that imports this gets the hook.
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Run the built gateway (`dist/main.js`) as a real process on 127.0.0.1 and wait until it listens. */
 export async function spawnGateway(env: Record<string, string>, timeoutMs = 45_000): Promise<ChildGateway> {
   const child = spawn(process.execPath, [MAIN], {
@@ -21,7 +29,11 @@ export async function spawnGateway(env: Record<string, string>, timeoutMs = 45_0
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
-  const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? -1)));
+  running.add(child);
+  const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => {
+    running.delete(child);
+    done(code ?? signal ?? -1);
+  }));
   const port = new Promise<number>((done, fail) => {
     // A gateway that never listens is killed, not left running: it would hold its data directory
     // while the test's cleanup removes it, and outlive the test.
