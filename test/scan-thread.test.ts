@@ -33,7 +33,7 @@ const target = (sshPort: number, winRmPort: number, ssh?: ScanTarget['ssh']): Sc
 const firstContact = { credentialId: null, trust: 2, acceptKeyOnFirstContact: true, trustedKey: null };
 
 describe('the scanner thread', () => {
-  it('finds what the scanner finds on the main thread, for answering, closed and refusing hosts', async () => {
+  it('finds what the scanner finds on the main thread, for a host that answers and one that refuses', async () => {
     const ssh = await started(sshListener('SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3'));
     const closed = await closedPort();
     const inline = createCredentialedScanner({ probe: createProbeScanner(), credentials: null });

@@ -72,12 +72,13 @@ export function createThreadedScanner(o: { options: Omit<ScanThreadOptions, 'cre
       }
     });
     const died = (why: string) => {
-      failed(new Error(`The scanner thread stopped (${why})`));
+      const err = new Error(`The scanner thread stopped (${why})`);
+      failed(err);
       if (worker !== w) return;
       worker = null;
       if (stopped) return;
       o.logger.error({ why }, 'the scanner thread stopped; its scans fail and the next scan starts a new one');
-      for (const id of [...pending.keys()]) settle(id, (p) => p.reject(new Error(`The scanner thread stopped (${why})`)));
+      for (const id of [...pending.keys()]) settle(id, (p) => p.reject(err));
     };
     w.on('error', (err) => died(err.message));
     w.on('exit', (code) => died(`exit code ${code}`));
