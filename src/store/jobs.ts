@@ -70,8 +70,12 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     if (ids.length === 0) return [];
     // A job of several scans (POST /api/v1/HostScanJob) can change in two transactions at once: the job
     // rows are locked before its scans are read, so the later one reads what the earlier one committed.
-    await q.query('SELECT id FROM host_scan_jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
-    const jobs = await readByIds(q, ids);
+    // The read is its own statement, so it sees what was committed while the lock waited; sent together with
+    // the lock, both share one round trip.
+    const [, jobs] = await Promise.all([
+      q.query('SELECT id FROM host_scan_jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]),
+      readByIds(q, ids),
+    ]);
     // Locked, each job's revision after the bump is the one read plus one, so its announcement rides in the
     // bump's own statement (one round trip fewer in every transition).
     const payloads = messagesOf(jobs, 1);

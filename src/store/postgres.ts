@@ -14,12 +14,14 @@ export async function openPostgres(url: string, options: { poolSize?: number; li
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,
+    // A transaction's statements that do not wait for each other share a round trip (see poolDb).
+    pipeline: true,
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', () => {});
   const listeners = createListenConnection(options.listenUrl ?? url);
   return {
-    ...poolDb(pool, { prepare: false }),
+    ...poolDb(pool, { prepare: false, pipeline: true }),
     listen: listeners.listen,
     async healthy() {
       try {

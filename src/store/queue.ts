@@ -99,7 +99,7 @@ export function createQueue(db: Sql, changed: JobChanges, options: { snapshotsKe
       return db.transaction(async (tx) => {
         // One statement records the results and copies what scans that ran (not cancelled) found into the
         // inventory: when the host was last scanned and, when complete, what it is.
-        const rows = await tx.query<{ id: string; job_id: string; host_id: string | null }>(
+        const recording = tx.query<{ id: string; job_id: string; host_id: string | null }>(
           `WITH done AS (
              UPDATE host_scans s SET status = v.status, status_description = v.description, failure_reason = v.reason,
                ip_address = coalesce(v.ip, s.ip_address), dns_host_name = coalesce(v.dns, s.dns_host_name),
@@ -121,6 +121,12 @@ export function createQueue(db: Sql, changed: JobChanges, options: { snapshotsKe
             col((r) => r.ipAddress ?? null), col((r) => r.dnsHostName ?? null), col((r) => r.os ?? null), col((r) => r.version ?? null),
             col((r) => r.hostConnected)],
         );
+        // The slots these results free are filled in the same transaction (one commit per cycle). The claim
+        // needs nothing the record returns, so both go out together (see poolDb's pipeline).
+        const [rows, claimed] = await Promise.all([
+          recording,
+          refill && refill.limit > 0 ? claimIn(tx, owner, refill.limit, refill.leaseMs) : ([] as ClaimedScan[]),
+        ]);
         // What credentialed and first-contact scans read goes with their results, in the same transaction.
         const hostOf = new Map(rows.filter((r) => r.host_id).map((r) => [r.id, r.host_id!]));
         const read = results.filter((r) => hostOf.has(r.scanId));
@@ -130,8 +136,6 @@ export function createQueue(db: Sql, changed: JobChanges, options: { snapshotsKe
           read.flatMap((r) => (r.result.inventory ? [{ hostId: hostOf.get(r.scanId)!, scanId: r.scanId, snapshot: r.result.inventory, hostKey: r.result.hostKey ?? null }] : [])),
           options.snapshotsKept,
         );
-        // The slots these results free are filled in the same transaction: one commit per cycle.
-        const claimed = refill && refill.limit > 0 ? await claimIn(tx, owner, refill.limit, refill.leaseMs) : [];
         return {
           jobs: await changed(tx, [...rows.map((r) => r.job_id), ...claimed.map((c) => c.jobId)]),
           recorded: new Set(rows.map((r) => r.id)),
