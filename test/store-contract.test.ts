@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceStartType, UserPrivilege, type InventorySnapshot } from '../src/inventory';
 import { ActionFailureReason, ActionStatus, jobState, type Creator } from '../src/model';
-import { JOB_CHANNEL, type Store } from '../src/store';
+import { JOB_CHANNEL, openStore, type Store } from '../src/store';
 import { CHANGES_PER_MESSAGE, decodeChanges } from '../src/change-message';
 import { MIGRATIONS, migrate } from '../src/store/migrations';
 import { pruneAll } from '../src/retention';
@@ -301,6 +301,45 @@ for (const backend of backends) {
       expect(await expiry(b)).toBeGreaterThan(bBefore);
       await store.queue.heartbeat('owner-a', [a], LEASE * 2);
       expect(await expiry(a)).toBeGreaterThan(aBefore);
+    });
+
+    // A result write and another transaction taking the same scan rows in opposite orders (a cancel or a
+    // pause of a job whose scans are in the write) deadlock; PostgreSQL aborts one. When it is the write, its
+    // scans must not run again: the write reports UNAVAILABLE, which the runner sends again, and left nothing.
+    it.runIf(backend.name === 'PostgreSQL')('a result write aborted to break a deadlock reports UNAVAILABLE, records nothing, and records all when sent again', async () => {
+      const [a, b] = [(await scheduleOne()).job.scans[0]!.id, (await scheduleOne()).job.scans[0]!.id];
+      await claimScan(a);
+      await claimScan(b);
+      // A store of its own whose sessions look for deadlocks after 3 s, while the other transaction waits a
+      // minute before it looks: the write is the one PostgreSQL aborts, however slow the machine.
+      const writerUrl = new URL(url!);
+      writerUrl.searchParams.set('options', '-c deadlock_timeout=3s');
+      const writer = await openStore({ databaseUrl: writerUrl.toString(), dataDir: '' });
+      try {
+        const result = { status: ActionStatus.Complete as const, description: 'Complete', failureReason: ActionFailureReason.NoError, hostConnected: true };
+        const results = [a, b].map((scanId) => ({ scanId, result }));
+        const sql = sqlOf(store);
+        const waiting = async () => (await sql.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0]!.n;
+        let write!: Promise<unknown>;
+        const other = sql.transaction(async (tx) => {
+          await tx.query(`SET LOCAL deadlock_timeout = '60s'`);
+          // The write takes its rows in the order of its results: the first, then the second, held here.
+          await tx.query('SELECT id FROM host_scans WHERE id = $1 FOR UPDATE', [b]);
+          write = writer.queue.finish('owner-a', results);
+          write.catch(() => {});
+          await until('the write waits for the row held here', async () => (await waiting()) > 0);
+          await tx.query('SELECT id FROM host_scans WHERE id = $1 FOR UPDATE', [a]);
+        });
+        await other;
+        await expect(write).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/deadlock/) });
+        const statuses = await sql.query<{ status: number }>('SELECT status FROM host_scans WHERE id = ANY($1::uuid[])', [[a, b]]);
+        expect(statuses.map((r) => r.status)).toEqual([ActionStatus.Running, ActionStatus.Running]);
+        const again = await writer.queue.finish('owner-a', results);
+        expect(again.recorded).toEqual(new Set([a, b]));
+      } finally {
+        await writer.stop();
+      }
     });
 
     it('cancels queued scans at once', async () => {

@@ -16,8 +16,14 @@ function isConnectionError(err: unknown): boolean {
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(err.message);
 }
 
+// PostgreSQL aborted the transaction to break a deadlock with another: it left nothing, and the same
+// transaction sent again succeeds, so callers treat it as they treat an outage (the runner sends the write again).
+const DEADLOCK = '40P01';
+
 const translate = (err: unknown): never => {
-  throw isConnectionError(err) ? unavailable('The database is unreachable; try again shortly.') : err;
+  if (isConnectionError(err)) throw unavailable('The database is unreachable; try again shortly.');
+  if ((err as { code?: string } | null)?.code === DEADLOCK) throw unavailable('The database aborted this transaction to break a deadlock with another; try again.');
+  throw err;
 };
 
 // The store's statements are a fixed set of texts; a bound keeps a caller's ad-hoc SQL from growing it.
