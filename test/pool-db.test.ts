@@ -34,11 +34,17 @@ describe.skipIf(!postgresAdminUrl())('poolDb transactions', () => {
       const base = pipeline ? 100 : 200;
 
       it('runs statements sent together in the order sent, inside the transaction', async () => {
-        const [, seen] = await sql.transaction((tx) => Promise.all([
-          tx.query('INSERT INTO t VALUES ($1, $2)', [base, 'sent first']),
-          tx.query<{ v: string }>('SELECT v FROM t WHERE id = $1', [base]),
-        ]));
+        let seen: unknown;
+        await expect(sql.transaction(async (tx) => {
+          [, seen] = await Promise.all([
+            tx.query('INSERT INTO t VALUES ($1, $2)', [base, 'sent first']),
+            tx.query<{ v: string }>('SELECT v FROM t WHERE id = $1', [base]),
+          ]);
+          throw new Error('roll back');
+        })).rejects.toThrow('roll back');
         expect(seen).toEqual([{ v: 'sent first' }]);
+        // Rolled back with the transaction: the first statement did not run before BEGIN.
+        expect(await sql.query('SELECT id FROM t WHERE id = $1', [base])).toEqual([]);
       });
 
       it('commits nothing when one of them fails, not even statements sent after it', async () => {

@@ -447,28 +447,6 @@ for (const backend of backends) {
       });
     });
 
-    // The store sends a transaction's independent statements together (pipelined on PostgreSQL).
-    it("runs a transaction's statements sent together in the order sent, inside the transaction", async () => {
-      const [h] = await hosts(1);
-      const [, [seen]] = await sqlOf(store).transaction((tx) => Promise.all([
-        tx.query(`UPDATE hosts SET os = 'sent first' WHERE id = $1`, [h!.id]),
-        tx.query<{ os: string }>('SELECT os FROM hosts WHERE id = $1', [h!.id]),
-      ]));
-      expect(seen).toEqual({ os: 'sent first' });
-    });
-
-    it('commits nothing of a transaction whose statement failed, not even statements sent after it', async () => {
-      const [h] = await hosts(1);
-      const sql = sqlOf(store);
-      await expect(sql.transaction((tx) => Promise.all([
-        tx.query(`UPDATE hosts SET os = 'before' WHERE id = $1`, [h!.id]),
-        tx.query('SELECT 1 / 0'),
-        tx.query(`UPDATE hosts SET version = 'after' WHERE id = $1`, [h!.id]),
-        tx.query(`UPDATE hosts SET dns_host_name = 'after that' WHERE id = $1`, [h!.id]),
-      ]))).rejects.toThrow(/division by zero/);
-      expect(await sql.query('SELECT os, version, dns_host_name FROM hosts WHERE id = $1', [h!.id])).toEqual([{ os: null, version: null, dns_host_name: null }]);
-    });
-
     it('records results and claims replacements in one transaction', async () => {
       const { job } = await scheduleOne();
       const scanId = job.scans[0]!.id;
