@@ -410,6 +410,19 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       DROP TABLE snapshot_users, snapshot_groups, snapshot_services, snapshot_tasks, snapshot_changes;
     `,
   },
+  {
+    version: 13,
+    name: 'the lease index serves only lease times',
+    sql: `
+      -- Statements that take scans by id (record results, renew or hand back leases) also ask for status
+      -- Running, which the old predicate matched: with statistics behind the queue (Running rows come and go
+      -- faster than autoanalyze follows) the planner took this index and walked every Running row for each
+      -- statement instead of looking up the ids it was given. Only reclaiming expired leases asks about
+      -- lease times, and its condition implies this predicate. Every way out of Running clears the lease.
+      DROP INDEX host_scans_leases;
+      CREATE INDEX host_scans_leases ON host_scans (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** Apply pending migrations in one transaction under an advisory lock, so concurrent starts migrate once. */
