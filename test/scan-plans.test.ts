@@ -5,6 +5,7 @@ import type { Queryable, Sql } from '../src/store/db';
 import { createStores } from '../src/store/stores';
 import { backends } from './support/backends';
 import { sqlOf } from './support/sql';
+import { until } from './support/wait';
 
 // Scans go Queued → Running → ended faster than PostgreSQL's autoanalyze follows, so the planner often
 // believes no scan is Running while hundreds are. The statements that take scans by id must still look
@@ -30,6 +31,10 @@ function recording(sql: Sql, seen: { text: string; values: readonly unknown[] }[
   return { ...wrap(sql), transaction: (fn) => sql.transaction((tx) => fn(wrap(tx))) };
 }
 
+/** Rows in `table` as the planner's statistics count them (-1 or 0 before the first ANALYZE). */
+const counted = async (sql: Sql, table: string) =>
+  Number((await sql.query<{ n: string }>(`SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass`, [table]))[0]!.n);
+
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`plans of the statements that take scans by id: ${backend.name}`, () => {
     let store: Store;
@@ -46,7 +51,9 @@ for (const backend of backends) {
         await store.jobs.schedule(hosts!.slice(i, i + 500).map((h) => h.id), { subject: 'plans', userName: 'plans', address: null });
       }
       // Statistics taken while every scan waits, and kept so: autoanalyze must not catch up during the test.
+      // The store analyzes once after the first thousand new jobs (below); that one ends first.
       if (store.kind === 'postgres') await sql.query('ALTER TABLE host_scans SET (autovacuum_enabled = false)');
+      await until('the store to analyze after 1,000 new jobs', async () => (await counted(sql, 'host_scan_jobs')) >= 1_000);
       await sql.exec('ANALYZE host_scans');
       const ids: string[] = [];
       while (ids.length < RUNNING) ids.push(...(await store.queue.claim('plans', 500, LEASE)).scans.map((s) => s.id));
@@ -74,3 +81,24 @@ for (const backend of backends) {
     });
   });
 }
+
+// The embedded store also analyzes on timers of its own (src/store/pglite-worker.ts), so only PostgreSQL,
+// with autovacuum off for these tables, can show that the schedule itself asked for fresh statistics.
+const postgres = backends.find((b) => b.name === 'PostgreSQL')!;
+describe.skipIf(!postgres.available)('statistics after fast growth: PostgreSQL', () => {
+  let store: Store;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ store, cleanup } = await postgres.open());
+  });
+  afterAll(() => cleanup());
+
+  it('a schedule that brings a thousand new jobs analyzes the queue tables without waiting for autovacuum', async () => {
+    const sql = sqlOf(store);
+    await sql.exec('ALTER TABLE host_scan_jobs SET (autovacuum_enabled = false); ALTER TABLE host_scans SET (autovacuum_enabled = false)');
+    const { hosts } = await store.hosts.upsert(Array.from({ length: 1_000 }, (_, i) => ({ name: `grow-${i}`, ipAddress: '127.0.0.1' })));
+    expect(await counted(sql, 'host_scan_jobs')).toBeLessThan(1);
+    await store.jobs.schedule(hosts!.map((h) => h.id), { subject: 'plans', userName: 'plans', address: null });
+    await until('fresh statistics for both tables', async () => (await counted(sql, 'host_scan_jobs')) === 1_000 && (await counted(sql, 'host_scans')) === 1_000);
+  });
+});

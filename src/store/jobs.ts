@@ -8,6 +8,7 @@ import { recordBatch } from './batches';
 import { ACTIVE_SCAN, replanBeforeBulkInsert, type Queryable, type Sql } from './db';
 import { JOB_COLUMNS, toJobs, type JobScanRow } from './rows';
 import { firstTurn } from './turns';
+import { createGrowthAnalyzer } from './analyze';
 import { groupCommit } from './group-commit';
 
 export type ScheduleResult = { jobs: Job[]; batchId: string; missing?: undefined } | { jobs?: undefined; batchId?: undefined; missing: string[] };
@@ -190,6 +191,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     return { jobs: jobIds.map((id) => byId.get(id)).filter((j): j is Job => j !== undefined), batchId };
   };
 
+  const analyzer = createGrowthAnalyzer(db);
   const scheduleGrouped = groupCommit(db, (tx, c: { hostIds: readonly string[]; creator: Creator; audit?: AuditEntry }) => scheduleIn(tx, c.hostIds, c.creator, c.audit), {
     maxGroup: SCHEDULES_PER_GROUP,
     parallel: SCHEDULE_GROUPS,
@@ -201,8 +203,11 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
     scheduleIn,
 
     /** One job per host id (see scheduleIn); concurrent calls share a transaction (see groupCommit). */
-    schedule: (hostIds: readonly string[], creator: Creator, audit?: AuditEntry): Promise<ScheduleResult> =>
-      scheduleGrouped({ hostIds, creator, audit }),
+    async schedule(hostIds: readonly string[], creator: Creator, audit?: AuditEntry): Promise<ScheduleResult> {
+      const result = await scheduleGrouped({ hostIds, creator, audit });
+      analyzer.grew(result.jobs?.length ?? 0);
+      return result;
+    },
 
     getJobs: (ids: readonly string[]) => readByIds(db, ids),
 
