@@ -222,8 +222,8 @@ async function main() {
   try {
     const paths: Path[] = [
       { name: 'NOTIFY, direct connections', ceiling: 'notify', env: async (db) => ({ DATABASE_URL: db.url }) },
-      { name: 'PgBouncer + DATABASE_LISTEN_URL', ceiling: 'notify', env: async (db) => ({ DATABASE_URL: bouncer.through(db.name), DATABASE_LISTEN_URL: db.url }) },
-      { name: 'PgBouncer, deaf (EVENTS_POLL_MS=1000)', ceiling: 'notify', env: async (db) => ({ DATABASE_URL: bouncer.through(db.name), EVENTS_POLL_MS: '1000' }), jitterMs: 1000 },
+      { name: 'PgBouncer + DATABASE_LISTEN_URL', ceiling: 'notify', env: async (db) => ({ DATABASE_URL: bouncer.through(db.name), DATABASE_PREPARED_STATEMENTS: 'false', DATABASE_LISTEN_URL: db.url }) },
+      { name: 'PgBouncer, deaf (EVENTS_POLL_MS=1000)', ceiling: 'notify', env: async (db) => ({ DATABASE_URL: bouncer.through(db.name), DATABASE_PREPARED_STATEMENTS: 'false', EVENTS_POLL_MS: '1000' }), jitterMs: 1000 },
       { name: 'NATS (EVENTS_URL)', ceiling: 'nats', env: async (db) => ({ DATABASE_URL: db.url, EVENTS_URL: nats.url }) },
       { name: 'Redis (EVENTS_URL)', ceiling: 'redis', env: async (db) => ({ DATABASE_URL: db.url, EVENTS_URL: redis.url }) },
     ];

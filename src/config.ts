@@ -10,6 +10,11 @@ export interface Config {
   readonly databaseUrl: string | null;
   /** Connections each instance keeps to PostgreSQL (server store only). */
   readonly databasePoolSize: number;
+  /**
+   * Prepare each statement once per connection (server store only). Off behind a transaction pooler that
+   * does not keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).
+   */
+  readonly databasePreparedStatements: boolean;
   /** A direct (session) connection for LISTEN only, beside a transaction pooler in `databaseUrl`. */
   readonly databaseListenUrl: string | null;
   /** How job changes reach other instances, and how the path is checked and stood in for. */
@@ -156,6 +161,7 @@ export function loadConfig(env: Env): Config {
     dataDir: text(env, 'DATA_DIR') ?? './data',
     databaseUrl: databaseUrl(env),
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    databasePreparedStatements: flag(env, 'DATABASE_PREPARED_STATEMENTS', true),
     ...events(env),
     hostsFile: text(env, 'HOSTS_FILE'),
     jwtSecret,

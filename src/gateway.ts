@@ -163,7 +163,7 @@ interface Wiring {
 /** The store, the event bus and its cache, the bridge to other instances, the runner and the service. */
 async function openCore(config: Config, deps: GatewayDeps, { logger, metrics, lifecycle, shutdown, tracing }: Wiring) {
   const opened = await openStore({
-    databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, databaseListenUrl: config.databaseListenUrl,
+    databaseUrl: config.databaseUrl, databasePoolSize: config.databasePoolSize, databasePreparedStatements: config.databasePreparedStatements, databaseListenUrl: config.databaseListenUrl,
     notify: !config.events.url, dataDir: config.dataDir, snapshotsKept: config.inventorySnapshotsKept, logger,
   });
   lifecycle.add('store closed', () => opened.stop());

@@ -57,9 +57,9 @@ describe('architecture', () => {
       });
     }
 
-    it('the pool runs no named prepared statements (prepare: false)', () => {
+    it('the pool runs named prepared statements only as DATABASE_PREPARED_STATEMENTS says (off behind a pooler)', () => {
       const calls = pooled.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/poolDb\(\w+, \{[^}]*\}\)/g)].map((m) => `${f}: ${m[0]}`));
-      expect(calls).toEqual(['src/store/postgres.ts: poolDb(pool, { prepare: false, pipeline: true })']);
+      expect(calls).toEqual(['src/store/postgres.ts: poolDb(pool, { prepare: options.prepare ?? true, pipeline: true })']);
     });
 
     it('the patterns find what they look for', () => {

@@ -36,6 +36,9 @@ describe('loadConfig', () => {
     expect(loadConfig({}).events).toEqual({ url: null, checkMs: 10_000, pollMs: 1_000 });
     const listen = loadConfig({ DATABASE_URL: PG, DATABASE_LISTEN_URL: 'postgres://u@10.0.0.5:5432/db' });
     expect(listen.databaseListenUrl).toBe('postgres://u@10.0.0.5:5432/db');
+    expect(listen.databasePreparedStatements).toBe(true);
+    expect(loadConfig({ DATABASE_URL: PG, DATABASE_PREPARED_STATEMENTS: 'false' }).databasePreparedStatements).toBe(false);
+    expect(() => loadConfig({ DATABASE_URL: PG, DATABASE_PREPARED_STATEMENTS: 'off' })).toThrow(/DATABASE_PREPARED_STATEMENTS.*must be true or false/);
     const nats = loadConfig({ DATABASE_URL: PG, EVENTS_URL: 'nats://127.0.0.1:4222', EVENTS_CHECK_MS: '500', EVENTS_POLL_MS: '250' });
     expect(nats.events).toEqual({ url: 'nats://127.0.0.1:4222', checkMs: 500, pollMs: 250 });
     expect(loadConfig({ DATABASE_URL: PG, EVENTS_URL: 'rediss://:pw@127.0.0.1:6380' }).events.url).toBe('rediss://:pw@127.0.0.1:6380');

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { poolDb } from '../src/store/pool-db';
 import { spawnGateway, type ChildGateway } from './support/child';
 import { cancelReachesB, eventHealth, silentHosts } from './support/cross-instance';
 import { gql } from './support/graphql';
@@ -17,6 +19,8 @@ const POLL_MS = 1_000;
 const MARGIN_MS = 5_000;
 const PASSWORD = 'never-shown-7f3a';
 const USER_PASSWORD = 'a-user-password-9c41e';
+// Debian's PgBouncer (1.18) does not keep prepared statements per client.
+const THROUGH_POOLER = { DATABASE_PREPARED_STATEMENTS: 'false' };
 
 describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behind PgBouncer in transaction pooling mode', () => {
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -33,8 +37,8 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
   };
   const spawnTwo = async (env: Record<string, string>) => {
     // One at a time: both would migrate at once, which the advisory lock allows but a loaded machine slows.
-    const a = await spawnGateway(env);
-    const b = await spawnGateway(env);
+    const a = await spawnGateway({ ...THROUGH_POOLER, ...env });
+    const b = await spawnGateway({ ...THROUGH_POOLER, ...env });
     const both: ChildGateway[] = [a, b];
     cleanup.push(() => Promise.all(both.map((c) => (c.child.kill('SIGKILL'), c.exited))));
     return [a, b] as const;
@@ -162,6 +166,7 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
   it('while deaf, B serves no job from its cache: a cancel on A shows in B\'s next REST read', async () => {
     const { db, bouncer } = await start();
     const env = {
+      ...THROUGH_POOLER,
       DATABASE_URL: bouncer.through(db.name), SCAN_CONCURRENCY: '2', SCAN_LEASE_MS: '3000', SCAN_TIMEOUT_MS: '60000', EVENTS_CHECK_MS: '1000',
       // The poll would bring the cancel only after a minute; the read must not wait for it.
       EVENTS_POLL_MS: '60000',
@@ -199,4 +204,16 @@ describe.skipIf(!postgresAdminUrl() || !pgbouncerAvailable())('two gateways behi
     expect(await status(b), "B's first read after A's").toBe(4);
     expect(bouncer.output()).not.toMatch(/ERROR|FATAL/);
   }, 90_000);
+
+  it('with DATABASE_PREPARED_STATEMENTS left on, the first statement that meets another session says to turn it off', async () => {
+    const { db, bouncer } = await start();
+    // Two pools, as two instances: PgBouncer hands the second the server session the first prepared in.
+    const pools = [1, 2].map(() => new pg.Pool({ connectionString: bouncer.through(db.name), max: 1 }));
+    cleanup.push(() => Promise.all(pools.map((p) => p.end())));
+    const [one, two] = pools.map((p) => poolDb(p, { prepare: true }));
+    expect(await one!.query('SELECT $1::int AS n', [1])).toEqual([{ n: 1 }]);
+    await expect(two!.query('SELECT $1::int AS n', [2])).rejects.toThrow(/prepared statements do not follow this connection .*Turn them off with DATABASE_PREPARED_STATEMENTS=false/);
+    // Unprepared, the same statement runs through the same pooler.
+    expect(await poolDb(pools[1]!, { prepare: false }).query('SELECT $1::int AS n', [3])).toEqual([{ n: 3 }]);
+  });
 });

@@ -31,7 +31,8 @@ export async function copyStoreToPostgres(
   if (!existsSync(join(resolve(dataDir), 'pgdata', 'PG_VERSION'))) throw new Error(`DATA_DIR ${resolve(dataDir)} holds no embedded store.`);
   const source = await openPglite(dataDir, pino({ level: 'silent' }));
   try {
-    const target = await openPostgres(url, { poolSize: 1 });
+    // Each statement runs once or a few times here, and the target may sit behind a transaction pooler.
+    const target = await openPostgres(url, { poolSize: 1, prepare: false });
     try {
       // Both at this gateway's version: the one a gateway starting on either would bring them to.
       await migrate(source);

@@ -81,6 +81,8 @@ export interface Store {
 export interface StoreOptions {
   databaseUrl: string | null;
   databasePoolSize?: number;
+  /** Named prepared statements on PostgreSQL (see Config). @default true */
+  databasePreparedStatements?: boolean;
   /** A direct (session) connection for LISTEN only, beside a transaction pooler in DATABASE_URL. */
   databaseListenUrl?: string | null;
   /**
@@ -108,7 +110,7 @@ export function sqlOf(store: Store): Db {
 /** Open the configured database, apply migrations and build the store. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const embedded = options.databaseUrl ? null : await openPglite(options.dataDir, options.logger ?? pino({ level: 'silent' }));
-  const server = embedded ? null : await openPostgres(options.databaseUrl!, { poolSize: options.databasePoolSize, listenUrl: options.databaseListenUrl });
+  const server = embedded ? null : await openPostgres(options.databaseUrl!, { poolSize: options.databasePoolSize, listenUrl: options.databaseListenUrl, prepare: options.databasePreparedStatements ?? true });
   const db = (embedded ?? server)!;
   try {
     await migrate(db);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { unavailable } from '../errors';
 import type { Queryable, Sql } from './db';
@@ -26,6 +27,18 @@ const translate = (err: unknown): never => {
   throw err;
 };
 
+// A statement this connection prepared is missing on the server, or one it has not is there already: the
+// connection reaches a different server session from one transaction to the next, as through a
+// transaction pooler.
+const MOVED_SESSION_CODES = new Set(['26000', '42P05']);
+
+const movedSession = (err: unknown): Error =>
+  new Error(
+    `PostgreSQL's prepared statements do not follow this connection (${(err as Error).message}): DATABASE_URL goes through a ` +
+      'transaction pooler that does not keep them per client (PgBouncer before 1.21, or without max_prepared_statements). ' +
+      'Turn them off with DATABASE_PREPARED_STATEMENTS=false.',
+  );
+
 // The store's statements are a fixed set of texts; a bound keeps a caller's ad-hoc SQL from growing it.
 const MAX_PREPARED = 500;
 
@@ -46,10 +59,12 @@ export interface PoolDbOptions {
 
 /** Queries and transactions over a `pg` Pool (PostgreSQL's, or the one over the embedded database). */
 export function poolDb(pool: pg.Pool, options: PoolDbOptions): Sql {
+  // Named after their text: a server session that another client prepared a name in holds that same text,
+  // so no statement can run under another one's name.
   const names = new Map<string, string>();
   const nameOf = (sql: string): string | undefined => {
     let name = names.get(sql);
-    if (!name && names.size < MAX_PREPARED) names.set(sql, (name = `s${names.size + 1}`));
+    if (!name && names.size < MAX_PREPARED) names.set(sql, (name = `s${createHash('sha256').update(sql).digest('base64url').slice(0, 24)}`));
     return name;
   };
   const wrap = (q: pg.Pool | pg.PoolClient): Queryable => ({
@@ -59,6 +74,7 @@ export function poolDb(pool: pg.Pool, options: PoolDbOptions): Sql {
       try {
         return (await (name ? q.query({ name, text: sql, values }) : q.query(sql, values))).rows as T[];
       } catch (err) {
+        if (name && MOVED_SESSION_CODES.has((err as { code?: string }).code ?? '')) throw movedSession(err);
         return translate(err);
       }
     },

@@ -7,8 +7,9 @@ import { poolDb } from './pool-db';
  * The server store: a `pg` Pool against PostgreSQL. Connection failures surface as UNAVAILABLE;
  * LISTEN runs on a dedicated connection that reconnects with backoff, to `listenUrl` when given (a
  * direct session connection beside a transaction pooler, whose pooled connections drop notifications).
+ * With `prepare` (the default), each statement is planned once per connection (see poolDb).
  */
-export async function openPostgres(url: string, options: { poolSize?: number; listenUrl?: string | null } = {}): Promise<ListeningDb> {
+export async function openPostgres(url: string, options: { poolSize?: number; listenUrl?: string | null; prepare?: boolean } = {}): Promise<ListeningDb> {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
@@ -21,7 +22,7 @@ export async function openPostgres(url: string, options: { poolSize?: number; li
   pool.on('error', () => {});
   const listeners = createListenConnection(options.listenUrl ?? url);
   return {
-    ...poolDb(pool, { prepare: false, pipeline: true }),
+    ...poolDb(pool, { prepare: options.prepare ?? true, pipeline: true }),
     listen: listeners.listen,
     async healthy() {
       try {
