@@ -85,20 +85,32 @@ for (const backend of backends) {
 // The embedded store also analyzes on timers of its own (src/store/pglite-worker.ts), so only PostgreSQL,
 // with autovacuum off for these tables, can show that the schedule itself asked for fresh statistics.
 const postgres = backends.find((b) => b.name === 'PostgreSQL')!;
+const CREATOR = { subject: 'plans', userName: 'plans', address: null };
+// Both ways jobs are made in bulk: a caller's schedule call, and a recurring schedule's firing.
+const bulk: { name: string; make(store: Store, hostIds: string[]): Promise<unknown> }[] = [
+  { name: 'a schedule call', make: (store, hostIds) => store.jobs.schedule(hostIds, CREATOR) },
+  {
+    name: "a recurring schedule's firing",
+    async make(store, hostIds) {
+      const { schedule } = await store.schedules.create({ name: 'nightly', cron: '0 2 * * *', timeZone: 'UTC', hosts: { hostIds }, enabled: true }, 'plans');
+      expect(await store.schedules.fire(schedule!.id, new Date(), 'plans', CREATOR)).toMatchObject({ jobs: { length: hostIds.length } });
+    },
+  },
+];
 describe.skipIf(!postgres.available)('statistics after fast growth: PostgreSQL', () => {
-  let store: Store;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    ({ store, cleanup } = await postgres.open());
-  });
-  afterAll(() => cleanup());
-
-  it('a schedule that brings a thousand new jobs analyzes the queue tables without waiting for autovacuum', async () => {
-    const sql = sqlOf(store);
-    await sql.exec('ALTER TABLE host_scan_jobs SET (autovacuum_enabled = false); ALTER TABLE host_scans SET (autovacuum_enabled = false)');
-    const { hosts } = await store.hosts.upsert(Array.from({ length: 1_000 }, (_, i) => ({ name: `grow-${i}`, ipAddress: '127.0.0.1' })));
-    expect(await counted(sql, 'host_scan_jobs')).toBeLessThan(1);
-    await store.jobs.schedule(hosts!.map((h) => h.id), { subject: 'plans', userName: 'plans', address: null });
-    await until('fresh statistics for both tables', async () => (await counted(sql, 'host_scan_jobs')) === 1_000 && (await counted(sql, 'host_scans')) === 1_000);
-  });
+  for (const { name, make } of bulk) {
+    it(`${name} that brings a thousand new jobs analyzes the queue tables without waiting for autovacuum`, async () => {
+      const { store, cleanup } = await postgres.open();
+      try {
+        const sql = sqlOf(store);
+        await sql.exec('ALTER TABLE host_scan_jobs SET (autovacuum_enabled = false); ALTER TABLE host_scans SET (autovacuum_enabled = false)');
+        const { hosts } = await store.hosts.upsert(Array.from({ length: 1_000 }, (_, i) => ({ name: `grow-${i}`, ipAddress: '127.0.0.1' })));
+        expect(await counted(sql, 'host_scan_jobs')).toBeLessThan(1);
+        await make(store, hosts!.map((h) => h.id));
+        await until('fresh statistics for both tables', async () => (await counted(sql, 'host_scan_jobs')) === 1_000 && (await counted(sql, 'host_scans')) === 1_000);
+      } finally {
+        await cleanup();
+      }
+    });
+  }
 });

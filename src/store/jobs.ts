@@ -208,6 +208,8 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
       analyzer.grew(result.jobs?.length ?? 0);
       return result;
     },
+    /** Tell the store that `rows` jobs were committed by a caller's own transaction (see scheduleIn). */
+    grew: analyzer.grew,
 
     getJobs: (ids: readonly string[]) => readByIds(db, ids),
 
@@ -294,7 +296,7 @@ export function createJobStore(db: Sql, nodeId: string, options: JobStoreOptions
 }
 
 /** What the store offers callers; `changed` is the queue's, inside its transactions (see createStores). */
-export type JobStore = Omit<ReturnType<typeof createJobStore>, 'changed' | 'scheduleIn'>;
+export type JobStore = Omit<ReturnType<typeof createJobStore>, 'changed' | 'scheduleIn' | 'grew'>;
 /** Schedules jobs inside the caller's transaction (a schedule's firing). */
 export type ScheduleIn = ReturnType<typeof createJobStore>['scheduleIn'];
 /** Reads the jobs a transition changed and bumps their status and revision, inside the caller's transaction. */

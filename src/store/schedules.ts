@@ -12,7 +12,7 @@ const COLUMNS = `s.id, s.name, s.cron, s.time_zone, s.host_ids, s.name_pattern, 
   s.created_by, s.created_at, s.modified_at, (SELECT max(f.slot) FROM scan_schedule_firings f WHERE f.schedule_id = s.id) AS last_slot`;
 
 /** Recurring schedules, and their firings claimed once per slot across every instance. */
-export function createScheduleStore(db: Sql, scheduleIn: ScheduleIn) {
+export function createScheduleStore(db: Sql, scheduleIn: ScheduleIn, jobsCommitted: (rows: number) => void) {
   const read = async (q: Queryable, id: string | null): Promise<Schedule[]> =>
     (await q.query<ScheduleRow>(`SELECT ${COLUMNS} FROM scan_schedules s WHERE $1::uuid IS NULL OR s.id = $1 ORDER BY lower(s.name)`, [id])).map(toSchedule);
 
@@ -76,7 +76,7 @@ export function createScheduleStore(db: Sql, scheduleIn: ScheduleIn) {
      * one firing the same slot waits for the claim's commit and then finds it taken (null).
      */
     async fire(scheduleId: string, slot: Date, firedBy: string, creator: Creator, audit?: AuditEntry): Promise<{ jobs: Job[]; batchId: string | null } | null> {
-      return db.transaction(async (tx) => {
+      const fired = await db.transaction(async (tx) => {
         const [schedule] = await tx.query<ScheduleRow>(`SELECT ${COLUMNS} FROM scan_schedules s WHERE s.id = $1 AND s.enabled FOR SHARE OF s`, [scheduleId]);
         if (!schedule) return null;
         const claimed = await tx.query(
@@ -91,6 +91,8 @@ export function createScheduleStore(db: Sql, scheduleIn: ScheduleIn) {
         await tx.query('UPDATE scan_schedule_firings SET batch_id = $3 WHERE schedule_id = $1 AND slot = $2', [scheduleId, slot, result.batchId]);
         return { jobs: result.jobs, batchId: result.batchId };
       });
+      if (fired) jobsCommitted(fired.jobs.length);
+      return fired;
     },
   };
 }

@@ -20,7 +20,7 @@ export interface StoreSettings extends JobStoreOptions {
 /** The store's parts over one database (on the embedded store's thread, or beside a `pg` pool). */
 export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
   // The queue's transitions bump jobs inside their own transactions; callers only see the job store's API.
-  const { changed, scheduleIn, ...jobs } = createJobStore(db, nodeId, settings);
+  const { changed, scheduleIn, grew, ...jobs } = createJobStore(db, nodeId, settings);
   return {
     hosts: createHostStore(db),
     jobs,
@@ -30,7 +30,7 @@ export function createStores(db: Sql, nodeId: string, settings: StoreSettings) {
     batches: createBatchStore(db),
     pausing: createPauseStore(db, changed),
     requests: createRequestStore(db, changed),
-    schedules: createScheduleStore(db, scheduleIn),
+    schedules: createScheduleStore(db, scheduleIn, grew),
     retention: createRetentionStore(db),
     accounts: createAccountStore(db, { announce: settings.announce }),
     signingKeys: createSigningKeyStore(db),
